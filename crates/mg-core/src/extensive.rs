@@ -1,0 +1,165 @@
+//! Extensive Markov games: a Markov game plus a player function deciding who acts at each step.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::{GameError, GameSpec, History, MarkovGame, Participation, PlayerFunction, StepStatus};
+
+/// One agent's move at a step of an extensive game: a real action, or φ ("did not act").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum AgentAction {
+    /// The agent acted with this (flat) action.
+    Act(Vec<f32>),
+    /// The agent did not act at this step: the placeholder action φ.
+    Phi,
+}
+
+/// The result of one extensive-game step in owned form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmgStep {
+    /// Each agent's observation after the step.
+    pub obs: Vec<Vec<f32>>,
+    /// The move each agent made: φ for those that did not act.
+    pub actions: Vec<AgentAction>,
+    /// Each agent's reward: `None` for an agent that did not act (it gets no reward).
+    pub rewards: Vec<Option<f64>>,
+    /// I_t: which agents acted.
+    pub acted: Participation,
+    /// How the step ended the episode.
+    pub status: StepStatus,
+}
+
+/// An extensive Markov game made from any Markov game `G` and a player function `P`.
+///
+/// Before each step the participation vector I_t is already drawn (see
+/// [`participation`](Self::participation)), so that only the acting agents' policies need to be
+/// asked. Inactive agents play φ; what φ does to the state is the game's business
+/// ([`MarkovGame::step_partial`]). Their reward slots are zeroed *and* masked: callers must read
+/// the returned participation, never the zero.
+#[derive(Clone, Debug)]
+pub struct ExtensiveGame<G, P> {
+    game: G,
+    player: P,
+    history: History,
+    current: Participation,
+}
+
+impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
+    /// Combines a game and a player function; their agent counts must agree.
+    pub fn new(game: G, player: P) -> Result<Self, GameError> {
+        let n = game.spec().n_agents();
+        if player.n_agents() != n {
+            return Err(GameError::AgentCountMismatch {
+                what: "player function",
+                expected: n,
+                got: player.n_agents(),
+            });
+        }
+        Ok(Self {
+            game,
+            player,
+            history: History::new(),
+            current: Participation::all(n),
+        })
+    }
+
+    /// The underlying Markov game.
+    pub fn game(&self) -> &G {
+        &self.game
+    }
+
+    /// The player function.
+    pub fn player(&self) -> &P {
+        &self.player
+    }
+
+    /// The game's spec.
+    pub fn spec(&self) -> &GameSpec {
+        self.game.spec()
+    }
+
+    /// I_t, the agents that act at the coming step.
+    pub fn participation(&self) -> Participation {
+        self.current
+    }
+
+    /// h_{t-1}, the participation vectors of the steps taken so far in this episode.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Starts an episode: resets the game from `rng`, clears the history and draws I_0 ~ ζ.
+    pub fn reset(&mut self, rng: &mut dyn RngCore) {
+        self.game.reset(rng);
+        self.history.clear();
+        self.current = self.player.sample(&self.history, rng);
+    }
+
+    /// Applies the actions of the acting agents (other entries are ignored), writes rewards
+    /// (zero for inactive agents, whose mask is the returned participation), records I_t in the
+    /// history and draws I_{t+1} from `rng`. Returns the status and I_t.
+    pub fn step(
+        &mut self,
+        actions: &[f32],
+        rng: &mut dyn RngCore,
+        rewards: &mut [f64],
+    ) -> Result<(StepStatus, Participation), GameError> {
+        let active = self.current;
+        let status = if active.is_all() {
+            self.game.step(actions, rewards)?
+        } else {
+            self.game.step_partial(actions, active, rewards)?
+        };
+        for (i, r) in rewards.iter_mut().enumerate() {
+            if !active.is_active(i) {
+                *r = 0.0;
+            }
+        }
+        self.history.push(active);
+        self.current = self.player.sample(&self.history, rng);
+        Ok((status, active))
+    }
+
+    /// Resets and returns every agent's observation (allocates).
+    pub fn reset_joint(&mut self, rng: &mut dyn RngCore) -> Vec<Vec<f32>> {
+        self.reset(rng);
+        self.game.observe_all()
+    }
+
+    /// Steps and returns the result in owned form, with φ and masked rewards made explicit.
+    pub fn step_joint(
+        &mut self,
+        actions: &[f32],
+        rng: &mut dyn RngCore,
+    ) -> Result<EmgStep, GameError> {
+        let n = self.spec().n_agents();
+        let offsets = self.spec().action_offsets();
+        if actions.len() != offsets[n] {
+            return Err(GameError::JointActionLength {
+                expected: offsets[n],
+                got: actions.len(),
+            });
+        }
+        let mut raw = vec![0.0; n];
+        let (status, acted) = self.step(actions, rng, &mut raw)?;
+        let actions = (0..n)
+            .map(|i| {
+                if acted.is_active(i) {
+                    AgentAction::Act(actions[offsets[i]..offsets[i + 1]].to_vec())
+                } else {
+                    AgentAction::Phi
+                }
+            })
+            .collect();
+        let rewards = (0..n)
+            .map(|i| acted.is_active(i).then_some(raw[i]))
+            .collect();
+        Ok(EmgStep {
+            obs: self.game.observe_all(),
+            actions,
+            rewards,
+            acted,
+            status,
+        })
+    }
+}

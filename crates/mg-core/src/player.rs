@@ -1,0 +1,226 @@
+//! Player functions Y(i | h_{t-1}): the chance that agent `i` acts given the participation history.
+//!
+//! Three rules cover the AMAGAIL paper: [`Synchronous`] (Y = 1, plain Markov games),
+//! [`Schedule`] (deterministic, Y ∈ {0, 1}: a repeating cycle or round-robin turns) and
+//! [`Stochastic`] (independent per-agent probabilities). Users may implement
+//! [`PlayerFunction`] for any other history-dependent rule.
+
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::{GameError, History, MAX_AGENTS, Participation};
+
+/// A uniform draw in [0, 1) from 53 random bits.
+fn unit_f64(rng: &mut dyn RngCore) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// The player function of an extensive Markov game.
+pub trait PlayerFunction: Send + Sync {
+    /// Number of agents it decides for.
+    fn n_agents(&self) -> usize;
+
+    /// Y(i | h_{t-1}), the probability that agent `i` acts at step t = `history.len()`.
+    /// With an empty history this is the initial participation ζ(i).
+    fn prob(&self, agent: usize, history: &History) -> f64;
+
+    /// Pr(I_t = `p` | h_{t-1}) = Π_{active} Y · Π_{inactive} (1 − Y).
+    fn prob_of(&self, p: Participation, history: &History) -> f64 {
+        (0..self.n_agents())
+            .map(|i| {
+                let y = self.prob(i, history);
+                if p.is_active(i) { y } else { 1.0 - y }
+            })
+            .product()
+    }
+
+    /// Samples I_t given the history, agent by agent. A draw is taken from `rng` only for agents
+    /// whose Y lies strictly between 0 and 1, so deterministic rules consume no randomness and a
+    /// synchronous game stays bit-identical to the bare Markov game.
+    fn sample(&self, history: &History, rng: &mut dyn RngCore) -> Participation {
+        let n = self.n_agents();
+        let mut p = Participation::none(n);
+        for i in 0..n {
+            let y = self.prob(i, history);
+            let active = if y >= 1.0 {
+                true
+            } else if y <= 0.0 {
+                false
+            } else {
+                unit_f64(rng) < y
+            };
+            p.set(i, active);
+        }
+        p
+    }
+}
+
+fn check_n(n: usize) -> Result<(), GameError> {
+    if n == 0 || n > MAX_AGENTS {
+        return Err(GameError::TooManyAgents { n, max: MAX_AGENTS });
+    }
+    Ok(())
+}
+
+/// Every agent acts at every step (Y ≡ 1): the rule of ordinary Markov games.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Synchronous {
+    n: usize,
+}
+
+impl Synchronous {
+    /// For `n` agents (1 to 64).
+    pub fn new(n: usize) -> Result<Self, GameError> {
+        check_n(n)?;
+        Ok(Self { n })
+    }
+}
+
+impl PlayerFunction for Synchronous {
+    fn n_agents(&self) -> usize {
+        self.n
+    }
+    fn prob(&self, _agent: usize, _history: &History) -> f64 {
+        1.0
+    }
+    fn sample(&self, _history: &History, _rng: &mut dyn RngCore) -> Participation {
+        Participation::all(self.n)
+    }
+}
+
+/// A deterministic repeating cycle of participation vectors: step t uses `cycle[t mod len]`.
+///
+/// AMAGAIL's deterministic games use the cycle {1,2,3} → {1,2} → {1}; round-robin turn order
+/// is the cycle {1} → {2} → ... → {n}.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    n: usize,
+    cycle: Vec<Participation>,
+}
+
+impl Schedule {
+    /// A cycle given as lists of acting agents (0-based) per step.
+    pub fn new(n: usize, cycle: &[Vec<usize>]) -> Result<Self, GameError> {
+        check_n(n)?;
+        if cycle.is_empty() {
+            return Err(GameError::EmptySchedule);
+        }
+        let cycle = cycle
+            .iter()
+            .map(|step| Participation::from_active(n, step))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { n, cycle })
+    }
+
+    /// Round-robin turns: agent 0, then 1, ..., then n−1, repeating.
+    pub fn round_robin(n: usize) -> Result<Self, GameError> {
+        let turns: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        Self::new(n, &turns)
+    }
+
+    /// AMAGAIL's 3-step cycle for 3 agents: all act, then agents 0 and 1, then agent 0 alone.
+    pub fn amagail_cycle() -> Self {
+        Self {
+            n: 3,
+            cycle: [0b111u64, 0b011, 0b001]
+                .iter()
+                .map(|&b| Participation::from_bits(3, b).expect("3-agent bits"))
+                .collect(),
+        }
+    }
+
+    /// The cycle's participation vectors.
+    pub fn cycle(&self) -> &[Participation] {
+        &self.cycle
+    }
+
+    /// The participation vector at step `t`.
+    pub fn at(&self, t: usize) -> Participation {
+        self.cycle[t % self.cycle.len()]
+    }
+}
+
+impl PlayerFunction for Schedule {
+    fn n_agents(&self) -> usize {
+        self.n
+    }
+    fn prob(&self, agent: usize, history: &History) -> f64 {
+        if self.at(history.len()).is_active(agent) {
+            1.0
+        } else {
+            0.0
+        }
+    }
+    fn sample(&self, history: &History, _rng: &mut dyn RngCore) -> Participation {
+        self.at(history.len())
+    }
+}
+
+/// Each agent acts independently with its own fixed probability at every step
+/// (probability 1 makes an agent always active, as the prey in stochastic predator-prey).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stochastic {
+    probs: Vec<f64>,
+}
+
+impl Stochastic {
+    /// One probability per agent, each in [0, 1].
+    pub fn new(probs: Vec<f64>) -> Result<Self, GameError> {
+        check_n(probs.len())?;
+        for (agent, &p) in probs.iter().enumerate() {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(GameError::InvalidProbability { agent, value: p });
+            }
+        }
+        Ok(Self { probs })
+    }
+
+    /// The per-agent probabilities.
+    pub fn probs(&self) -> &[f64] {
+        &self.probs
+    }
+}
+
+impl PlayerFunction for Stochastic {
+    fn n_agents(&self) -> usize {
+        self.probs.len()
+    }
+    fn prob(&self, agent: usize, _history: &History) -> f64 {
+        self.probs[agent]
+    }
+}
+
+/// A serializable choice among the built-in rules, for configs and data files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PlayerRule {
+    /// Y ≡ 1.
+    Synchronous(Synchronous),
+    /// A deterministic cycle.
+    Schedule(Schedule),
+    /// Independent per-agent probabilities.
+    Stochastic(Stochastic),
+}
+
+impl PlayerFunction for PlayerRule {
+    fn n_agents(&self) -> usize {
+        match self {
+            PlayerRule::Synchronous(r) => r.n_agents(),
+            PlayerRule::Schedule(r) => r.n_agents(),
+            PlayerRule::Stochastic(r) => r.n_agents(),
+        }
+    }
+    fn prob(&self, agent: usize, history: &History) -> f64 {
+        match self {
+            PlayerRule::Synchronous(r) => r.prob(agent, history),
+            PlayerRule::Schedule(r) => r.prob(agent, history),
+            PlayerRule::Stochastic(r) => r.prob(agent, history),
+        }
+    }
+    fn sample(&self, history: &History, rng: &mut dyn RngCore) -> Participation {
+        match self {
+            PlayerRule::Synchronous(r) => r.sample(history, rng),
+            PlayerRule::Schedule(r) => r.sample(history, rng),
+            PlayerRule::Stochastic(r) => r.sample(history, rng),
+        }
+    }
+}

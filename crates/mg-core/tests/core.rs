@@ -1,0 +1,428 @@
+//! Behavioural tests of mg-core: player-function probabilities, schedules, extensive games,
+//! batched stepping and trajectory serialization, on a small game defined here.
+
+use mg_core::*;
+use proptest::prelude::*;
+use rand::{Rng, RngCore, SeedableRng};
+
+/// A small game with a random start: agents walk on a line; agent 0 has a box action.
+#[derive(Clone, Debug)]
+struct Walk {
+    spec: GameSpec,
+    pos: Vec<f64>,
+    t: usize,
+}
+
+impl Walk {
+    fn new(n: usize) -> Self {
+        let agents = (0..n)
+            .map(|i| AgentSpec {
+                name: format!("walker_{i}"),
+                obs_dim: 2,
+                action_space: if i == 0 {
+                    ActionSpace::Box {
+                        dim: 2,
+                        low: -1.0,
+                        high: 1.0,
+                    }
+                } else {
+                    ActionSpace::Discrete { n: 3 }
+                },
+            })
+            .collect();
+        Self {
+            spec: GameSpec {
+                name: "walk".into(),
+                agents,
+                max_steps: Some(7),
+            },
+            pos: vec![0.0; n],
+            t: 0,
+        }
+    }
+}
+
+impl MarkovGame for Walk {
+    fn spec(&self) -> &GameSpec {
+        &self.spec
+    }
+    fn reset(&mut self, rng: &mut dyn RngCore) {
+        for p in &mut self.pos {
+            *p = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        }
+        self.t = 0;
+    }
+    fn observe(&self, agent: usize, out: &mut [f32]) {
+        out[0] = self.pos[agent] as f32;
+        out[1] = self.pos.iter().sum::<f64>() as f32;
+    }
+    fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
+        let n = self.spec.n_agents();
+        self.step_partial(actions, Participation::all(n), rewards)
+    }
+    fn step_partial(
+        &mut self,
+        actions: &[f32],
+        active: Participation,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        self.spec.check_joint_action(actions, Some(active))?;
+        let off = self.spec.action_offsets();
+        for i in active.iter_active() {
+            let a = &actions[off[i]..off[i + 1]];
+            self.pos[i] += if i == 0 {
+                f64::from(a[0] - a[1])
+            } else {
+                f64::from(a[0]) - 1.0
+            };
+        }
+        for (i, r) in rewards.iter_mut().enumerate() {
+            *r = -self.pos[i].abs();
+        }
+        self.t += 1;
+        Ok(StepStatus {
+            terminated: false,
+            truncated: self.t >= 7,
+        })
+    }
+}
+
+fn random_joint(spec: &GameSpec, rng: &mut impl Rng) -> Vec<f32> {
+    let mut a = Vec::new();
+    for ag in &spec.agents {
+        match ag.action_space {
+            ActionSpace::Discrete { n } => a.push(rng.random_range(0..n) as f32),
+            ActionSpace::Box { dim, .. } => (0..dim).for_each(|_| a.push(rng.random::<f32>())),
+        }
+    }
+    a
+}
+
+proptest! {
+    #[test]
+    fn participation_probabilities_sum_to_one(
+        probs in prop::collection::vec(0.0f64..=1.0, 1..=6),
+        hist in prop::collection::vec(any::<u64>(), 0..5),
+    ) {
+        let n = probs.len();
+        let y = Stochastic::new(probs).unwrap();
+        let mut h = History::new();
+        for b in hist {
+            h.push(Participation::from_bits(n, b & ((1 << n) - 1)).unwrap());
+        }
+        let total: f64 = (0..1u64 << n)
+            .map(|b| y.prob_of(Participation::from_bits(n, b).unwrap(), &h))
+            .sum();
+        prop_assert!((total - 1.0).abs() < 1e-12, "sum {total}");
+        // Deterministic rules put all mass on one vector.
+        let s = Schedule::round_robin(n).unwrap();
+        let total_s: f64 = (0..1u64 << n)
+            .map(|b| s.prob_of(Participation::from_bits(n, b).unwrap(), &h))
+            .sum();
+        prop_assert_eq!(total_s, 1.0);
+    }
+}
+
+#[test]
+fn stochastic_frequencies_match_probabilities() {
+    let probs = vec![1.0, 0.5, 0.1, 0.9, 0.0];
+    let y = Stochastic::new(probs.clone()).unwrap();
+    let mut rng = stream_rng(7, 0);
+    let h = History::new();
+    let draws = 100_000;
+    let mut counts = vec![0usize; probs.len()];
+    for _ in 0..draws {
+        let p = y.sample(&h, &mut rng);
+        for i in p.iter_active() {
+            counts[i] += 1;
+        }
+    }
+    for (i, (&c, &p)) in counts.iter().zip(&probs).enumerate() {
+        let freq = c as f64 / draws as f64;
+        let sigma = (p * (1.0 - p) / draws as f64).sqrt();
+        assert!(
+            (freq - p).abs() <= 4.0 * sigma + 1e-12,
+            "agent {i}: frequency {freq} vs probability {p} (4σ = {})",
+            4.0 * sigma
+        );
+    }
+}
+
+#[test]
+fn deterministic_schedules_reproduce_their_cycle() {
+    let y = Schedule::amagail_cycle();
+    let mut h = History::new();
+    let mut rng = stream_rng(1, 0);
+    let expect = [0b111u64, 0b011, 0b001];
+    for t in 0..30 {
+        let p = y.sample(&h, &mut rng);
+        assert_eq!(p.bits(), expect[t % 3], "step {t}");
+        h.push(p);
+    }
+    let rr = Schedule::round_robin(4).unwrap();
+    let mut h = History::new();
+    for t in 0..12 {
+        let p = rr.sample(&h, &mut rng);
+        assert_eq!(p.iter_active().collect::<Vec<_>>(), vec![t % 4]);
+        h.push(p);
+    }
+}
+
+#[test]
+fn synchronous_extensive_game_is_bit_identical_to_the_bare_game() {
+    let spec_rng = &mut stream_rng(3, 9);
+    let mut bare = Walk::new(3);
+    let mut emg = ExtensiveGame::new(Walk::new(3), Synchronous::new(3).unwrap()).unwrap();
+    let mut r1 = stream_rng(11, 0);
+    let mut r2 = stream_rng(11, 0);
+    assert_eq!(bare.reset_joint(&mut r1), emg.reset_joint(&mut r2));
+    for _ in 0..20 {
+        let a = random_joint(bare.spec(), spec_rng);
+        let s1 = bare.step_joint(&a).unwrap();
+        let s2 = emg.step_joint(&a, &mut r2).unwrap();
+        assert_eq!(s1.obs, s2.obs);
+        let r2: Vec<f64> = s2.rewards.iter().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            s1.rewards.iter().map(|r| r.to_bits()).collect::<Vec<_>>(),
+            r2.iter().map(|r| r.to_bits()).collect::<Vec<_>>()
+        );
+        assert!(s2.acted.is_all());
+        if s1.truncated[0] {
+            assert!(s2.status.truncated);
+            break;
+        }
+    }
+    // The synchronous rule consumed no randomness.
+    assert_eq!(r1.next_u64(), r2.next_u64());
+}
+
+#[test]
+fn inactive_agents_play_phi_and_get_no_reward() {
+    let mut emg = ExtensiveGame::new(Walk::new(3), Schedule::amagail_cycle()).unwrap();
+    let mut rng = stream_rng(5, 0);
+    emg.reset(&mut rng);
+    let a = vec![0.5, 0.0, 2.0, 2.0];
+    let s0 = emg.step_joint(&a, &mut rng).unwrap();
+    assert!(s0.rewards.iter().all(Option::is_some));
+    let before = emg.game().pos.clone();
+    let s1 = emg.step_joint(&a, &mut rng).unwrap();
+    assert_eq!(s1.acted.bits(), 0b011);
+    assert_eq!(s1.rewards[2], None);
+    assert_eq!(s1.actions[2], AgentAction::Phi);
+    assert_eq!(s1.actions[1], AgentAction::Act(vec![2.0]));
+    // φ left agent 2 where it was; agent 1 moved by +1.
+    assert_eq!(emg.game().pos[2], before[2]);
+    assert_eq!(emg.game().pos[1], before[1] + 1.0);
+    // An inactive agent's action may be anything, even invalid.
+    let mut bad = a.clone();
+    bad[3] = f32::NAN;
+    let s2 = emg.step_joint(&bad, &mut rng).unwrap();
+    assert_eq!(s2.acted.bits(), 0b001);
+    assert_eq!(emg.history().len(), 3);
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    assert!(matches!(
+        Stochastic::new(vec![0.5, 1.5]),
+        Err(GameError::InvalidProbability { agent: 1, .. })
+    ));
+    assert!(matches!(
+        Stochastic::new(vec![f64::NAN]),
+        Err(GameError::InvalidProbability { agent: 0, .. })
+    ));
+    assert!(matches!(
+        Stochastic::new(vec![-0.1]),
+        Err(GameError::InvalidProbability { .. })
+    ));
+    assert_eq!(Schedule::new(3, &[]), Err(GameError::EmptySchedule));
+    assert_eq!(
+        Schedule::new(3, &[vec![0, 3]]),
+        Err(GameError::AgentOutOfRange { agent: 3, n: 3 })
+    );
+    assert!(Participation::from_active(2, &[2]).is_err());
+    assert!(Participation::from_bits(2, 0b100).is_err());
+    assert!(matches!(
+        ExtensiveGame::new(Walk::new(3), Synchronous::new(2).unwrap()),
+        Err(GameError::AgentCountMismatch { .. })
+    ));
+    let mut g = Walk::new(3);
+    g.reset(&mut stream_rng(0, 0));
+    let mut r = [0.0; 3];
+    assert_eq!(
+        g.step(&[0.0, 0.0, 1.0], &mut r),
+        Err(GameError::JointActionLength {
+            expected: 4,
+            got: 3
+        })
+    );
+    assert!(matches!(
+        g.step(&[0.0, 0.0, 1.0, 3.0], &mut r),
+        Err(GameError::InvalidAction { agent: 2, .. })
+    ));
+    assert!(matches!(
+        g.step(&[0.0, 0.0, 1.5, 1.0], &mut r),
+        Err(GameError::InvalidAction { agent: 1, .. })
+    ));
+    assert!(matches!(
+        g.step(&[f32::INFINITY, 0.0, 1.0, 1.0], &mut r),
+        Err(GameError::InvalidAction { agent: 0, .. })
+    ));
+}
+
+fn run_batch(threads: usize) -> (Vec<Vec<f32>>, Vec<Vec<f64>>, Vec<bool>) {
+    let mut v = VecGame::new(Walk::new(3), 37, 42)
+        .unwrap()
+        .with_threads(threads);
+    let mut out = BatchBuffers::new(v.spec(), 37);
+    v.reset_all(&mut out).unwrap();
+    let mut rng = stream_rng(99, 0);
+    let mut all_obs = Vec::new();
+    let mut all_rew = Vec::new();
+    let mut all_done = Vec::new();
+    for _ in 0..20 {
+        let actions: Vec<Vec<f32>> = (0..3)
+            .map(|i| {
+                (0..37)
+                    .flat_map(|_| {
+                        if i == 0 {
+                            vec![rng.random::<f32>(), rng.random::<f32>()]
+                        } else {
+                            vec![rng.random_range(0..3) as f32]
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let active: Vec<Participation> = (0..37)
+            .map(|_| Participation::from_bits(3, rng.random_range(0..8)).unwrap())
+            .collect();
+        v.step_batch(&actions, Some(&active), &mut out).unwrap();
+        all_obs.extend(out.obs.clone());
+        all_obs.extend(out.final_obs.clone());
+        all_rew.extend(out.rewards.clone());
+        all_done.extend(out.truncated.clone());
+    }
+    (all_obs, all_rew, all_done)
+}
+
+#[test]
+fn batched_results_do_not_depend_on_threads() {
+    let one = run_batch(1);
+    assert!(
+        one.2.iter().any(|d| *d),
+        "episodes should end and auto-reset"
+    );
+    assert_eq!(one, run_batch(2));
+    assert_eq!(one, run_batch(3));
+}
+
+#[test]
+fn batched_bad_actions_leave_every_copy_untouched() {
+    let mut v = VecGame::new(Walk::new(2), 4, 1).unwrap();
+    let mut out = BatchBuffers::new(v.spec(), 4);
+    v.reset_all(&mut out).unwrap();
+    let before = out.clone();
+    let mut actions = vec![vec![0.0; 8], vec![1.0; 4]];
+    actions[1][3] = 7.0;
+    assert!(matches!(
+        v.step_batch(&actions, None, &mut out),
+        Err(GameError::InvalidAction { agent: 1, .. })
+    ));
+    assert_eq!(out, before);
+    let positions: Vec<_> = v.envs().iter().map(|e| e.pos.clone()).collect();
+    actions[1][3] = 1.0;
+    assert!(v.step_batch(&actions[..1], None, &mut out).is_err());
+    let mut short = BatchBuffers::new(v.spec(), 3);
+    assert!(matches!(
+        v.step_batch(&actions, None, &mut short),
+        Err(GameError::BufferSize { .. })
+    ));
+    let after: Vec<_> = v.envs().iter().map(|e| e.pos.clone()).collect();
+    assert_eq!(positions, after);
+}
+
+#[test]
+fn trajectories_survive_a_serde_round_trip() {
+    let mut g = Walk::new(3);
+    let spec = g.spec().clone();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let mut set = Trajectories::new(&spec);
+    let mut emg =
+        ExtensiveGame::new(g.clone(), Stochastic::new(vec![1.0, 0.5, 0.5]).unwrap()).unwrap();
+    for _ in 0..3 {
+        let mut ep = Episode::new(&spec, 7);
+        let mut obs = emg.reset_joint(&mut rng);
+        loop {
+            let a = random_joint(&spec, &mut rng);
+            let acted = emg.participation();
+            let s = emg.step_joint(&a, &mut rng).unwrap();
+            let off = spec.action_offsets();
+            for i in 0..3 {
+                let t = &mut ep.agents[i];
+                t.obs.extend(&obs[i]);
+                if acted.is_active(i) {
+                    t.actions.extend(&a[off[i]..off[i + 1]]);
+                } else {
+                    let mut phi = vec![0.0; off[i + 1] - off[i]];
+                    spec.action_space(i).phi_fill(&mut phi);
+                    t.actions.extend(phi);
+                }
+                t.rewards.push(s.rewards[i].unwrap_or(0.0));
+                t.acted.push(acted.is_active(i));
+            }
+            ep.len += 1;
+            obs = s.obs;
+            if s.status.done() {
+                for (i, t) in ep.agents.iter_mut().enumerate() {
+                    t.final_obs = obs[i].clone();
+                }
+                ep.truncated = true;
+                break;
+            }
+        }
+        set.episodes.push(ep);
+    }
+    set.validate().unwrap();
+    assert_eq!(set.n_steps(), 21);
+    let json = serde_json::to_string(&set).unwrap();
+    let back: Trajectories = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, set);
+    let bytes = bincode::serde::encode_to_vec(&set, bincode::config::standard()).unwrap();
+    let (back, used): (Trajectories, usize) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    assert_eq!(used, bytes.len());
+    assert_eq!(back, set);
+    // Validation catches a corrupted copy.
+    let mut bad = set.clone();
+    bad.episodes[1].agents[2].rewards[0] = f64::NAN;
+    assert!(matches!(
+        bad.validate(),
+        Err(TrajectoryError::NonFinite {
+            episode: 1,
+            agent: 2,
+            ..
+        })
+    ));
+    bad.episodes[1].agents[2].acted.pop();
+    assert!(matches!(
+        bad.validate(),
+        Err(TrajectoryError::Length { field: "acted", .. })
+    ));
+    g.reset(&mut rng);
+}
+
+#[test]
+fn history_features_are_padded_and_ordered() {
+    let mut h = History::new();
+    let mut f = vec![9.0; 6];
+    h.last_k_features(2, 3, &mut f);
+    assert_eq!(f, vec![0.0; 6]);
+    h.push(Participation::from_active(3, &[0]).unwrap());
+    h.last_k_features(2, 3, &mut f);
+    assert_eq!(f, vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+    h.push(Participation::from_active(3, &[1, 2]).unwrap());
+    h.push(Participation::from_active(3, &[2]).unwrap());
+    h.last_k_features(2, 3, &mut f);
+    assert_eq!(f, vec![0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
+}
