@@ -1,0 +1,741 @@
+//! [`ParticleEnv`]: one particle scenario as an mg-core [`MarkovGame`].
+
+use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, Participation, StepStatus};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{
+    CollisionPenalty, ConfigError, EnvConfig, RewardMix, Scenario, ScenarioParams,
+};
+use crate::numpy_rng::{integers, uniform};
+use crate::world::{Entity, World, dist};
+
+/// The scenario facts that observations and rewards depend on, drawn at reset.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Goals {
+    /// The goal landmark (push, adversary, speaker-listener).
+    pub landmark: usize,
+    /// simple_reference: per agent, the landmark the *other* agent should reach.
+    pub landmark_per_agent: [usize; 2],
+}
+
+/// A particle environment: a [`World`], a scenario's rules and an episode clock.
+#[derive(Clone, Debug)]
+pub struct ParticleEnv {
+    cfg: EnvConfig,
+    spec: GameSpec,
+    world: World,
+    goals: Goals,
+    t: usize,
+    over: bool,
+    /// Per agent: whether it is an adversary (push, tag, adversary scenarios).
+    adversary: Vec<bool>,
+}
+
+const AGENT_GREY: [f64; 3] = [0.25, 0.25, 0.25];
+
+fn agent(size: f64, movable: bool, collide: bool, color: [f64; 3]) -> Entity {
+    let mut e = Entity::new(size, movable, collide);
+    e.color = color;
+    e
+}
+
+impl ParticleEnv {
+    /// Builds the environment described by `cfg` (its state is all zeros until `reset`).
+    pub fn new(cfg: EnvConfig) -> Result<Self, ConfigError> {
+        cfg.validate()?;
+        let names = |prefix: &str, n: usize| -> Vec<String> {
+            (0..n).map(|i| format!("{prefix}_{i}")).collect()
+        };
+        let mut adversary = Vec::new();
+        let (agents, landmarks, dim_c, silent, agent_names): (
+            Vec<Entity>,
+            Vec<Entity>,
+            usize,
+            Vec<bool>,
+            Vec<String>,
+        ) = match &cfg.params {
+            ScenarioParams::Spread(p) => (
+                (0..p.n_agents)
+                    .map(|_| agent(0.15, true, true, [0.35, 0.35, 0.85]))
+                    .collect(),
+                (0..p.n_landmarks)
+                    .map(|_| agent(0.05, false, false, AGENT_GREY))
+                    .collect(),
+                2,
+                vec![true; p.n_agents],
+                names("agent", p.n_agents),
+            ),
+            ScenarioParams::SpeakerListener(_) => (
+                vec![
+                    agent(0.075, false, false, AGENT_GREY),
+                    agent(0.075, true, false, AGENT_GREY),
+                ],
+                [[0.65, 0.15, 0.15], [0.15, 0.65, 0.15], [0.15, 0.15, 0.65]]
+                    .into_iter()
+                    .map(|c| agent(0.04, false, false, c))
+                    .collect(),
+                3,
+                vec![false, true],
+                vec!["speaker_0".into(), "listener_0".into()],
+            ),
+            ScenarioParams::Push(p) => {
+                adversary = vec![true, false];
+                let mut adv = agent(0.05, true, true, [0.75, 0.25, 0.25]);
+                adv.mass = p.adversary_mass;
+                adv.max_speed = p.max_speed;
+                let mut good = agent(0.05, true, true, AGENT_GREY);
+                good.max_speed = p.max_speed;
+                let lm = |i: usize| {
+                    let mut c = [0.1, 0.1, 0.1];
+                    c[i + 1] += 0.8;
+                    agent(0.05, false, false, c)
+                };
+                (
+                    vec![adv, good],
+                    vec![lm(0), lm(1)],
+                    2,
+                    vec![true, true],
+                    vec!["adversary_0".into(), "agent_0".into()],
+                )
+            }
+            ScenarioParams::Tag(p) => {
+                let mut agents = Vec::new();
+                for _ in 0..p.n_adversaries {
+                    let mut e = agent(0.075, true, true, [0.85, 0.35, 0.35]);
+                    e.accel = Some(3.0);
+                    e.max_speed = Some(1.0);
+                    agents.push(e);
+                    adversary.push(true);
+                }
+                for _ in 0..p.n_good {
+                    let mut e = agent(0.05, true, true, [0.35, 0.85, 0.35]);
+                    e.accel = Some(4.0);
+                    e.max_speed = Some(1.3);
+                    agents.push(e);
+                    adversary.push(false);
+                }
+                let mut nm = names("adversary", p.n_adversaries);
+                nm.extend(names("agent", p.n_good));
+                let n = agents.len();
+                (
+                    agents,
+                    (0..p.n_obstacles)
+                        .map(|_| agent(0.2, false, true, AGENT_GREY))
+                        .collect(),
+                    2,
+                    vec![true; n],
+                    nm,
+                )
+            }
+            ScenarioParams::Reference => (
+                vec![
+                    agent(0.05, true, false, AGENT_GREY),
+                    agent(0.05, true, false, AGENT_GREY),
+                ],
+                [[0.75, 0.25, 0.25], [0.25, 0.75, 0.25], [0.25, 0.25, 0.75]]
+                    .into_iter()
+                    .map(|c| agent(0.05, false, false, c))
+                    .collect(),
+                10,
+                vec![false, false],
+                names("agent", 2),
+            ),
+            ScenarioParams::Adversary { n_good } => {
+                let mut agents = vec![agent(0.15, true, false, [0.85, 0.35, 0.35])];
+                adversary.push(true);
+                for _ in 0..*n_good {
+                    agents.push(agent(0.15, true, false, [0.35, 0.35, 0.85]));
+                    adversary.push(false);
+                }
+                let mut nm = vec!["adversary_0".to_string()];
+                nm.extend(names("agent", *n_good));
+                let n = agents.len();
+                (
+                    agents,
+                    (0..2)
+                        .map(|_| agent(0.08, false, false, [0.15, 0.15, 0.15]))
+                        .collect(),
+                    2,
+                    vec![true; n],
+                    nm,
+                )
+            }
+        };
+        if adversary.is_empty() {
+            adversary = vec![false; agents.len()];
+        }
+        let world = World::new(agents, landmarks, dim_c, silent);
+        let mut env = Self {
+            spec: GameSpec {
+                name: cfg.game_name(),
+                agents: Vec::new(),
+                max_steps: Some(cfg.max_steps),
+            },
+            cfg,
+            world,
+            goals: Goals::default(),
+            t: 0,
+            over: false,
+            adversary,
+        };
+        env.spec.agents = agent_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| AgentSpec {
+                name,
+                obs_dim: env.obs_dim(i),
+                action_space: env.action_space_of(i),
+            })
+            .collect();
+        Ok(env)
+    }
+
+    /// Builds a preset from names, e.g. `ParticleEnv::from_names("simple_tag", "mpe2")`.
+    pub fn from_names(env: &str, variant: &str) -> Result<Self, ConfigError> {
+        Self::new(EnvConfig::from_names(env, variant)?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EnvConfig {
+        &self.cfg
+    }
+
+    /// The world state.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Mutable world state, for setting up exact situations (conformance replays, tests).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// The scenario's goals.
+    pub fn goals(&self) -> &Goals {
+        &self.goals
+    }
+
+    /// Sets the goals (with `world_mut`, reproduces a recorded initial state).
+    pub fn set_goals(&mut self, goals: Goals) {
+        self.goals = goals;
+        self.apply_goal_colors();
+    }
+
+    /// Steps taken in this episode.
+    pub fn t(&self) -> usize {
+        self.t
+    }
+
+    /// Whether agent `i` is an adversary.
+    pub fn is_adversary(&self, i: usize) -> bool {
+        self.adversary[i]
+    }
+
+    fn n_agents(&self) -> usize {
+        self.world.n_agents
+    }
+
+    fn obs_dim(&self, i: usize) -> usize {
+        let n = self.n_agents();
+        match &self.cfg.params {
+            ScenarioParams::Spread(p) => {
+                2 + if p.observe_own_pos { 2 } else { 0 } + 2 * p.n_landmarks + 4 * (n - 1)
+            }
+            ScenarioParams::SpeakerListener(_) => {
+                if i == 0 {
+                    3
+                } else {
+                    11
+                }
+            }
+            ScenarioParams::Push(p) => match (i, p.adversary_sees_goal) {
+                (0, false) => 8,
+                (0, true) => 10,
+                _ => 19,
+            },
+            ScenarioParams::Tag(p) => {
+                4 + 2 * p.n_obstacles
+                    + 2 * (n - 1)
+                    + 2 * (p.n_good - usize::from(!self.adversary[i]))
+            }
+            ScenarioParams::Reference => 21,
+            ScenarioParams::Adversary { .. } => {
+                let base = 4 + 2 * (n - 1);
+                if self.adversary[i] { base } else { base + 2 }
+            }
+        }
+    }
+
+    fn action_space_of(&self, i: usize) -> ActionSpace {
+        let e = &self.world.entities[i];
+        let talk = !self.world.silent[i];
+        let dc = self.world.dim_c;
+        let (disc, cont) = match (e.movable, talk) {
+            (true, false) => (5, 5),
+            (true, true) => (5 * dc, 5 + dc),
+            (false, true) => (dc, dc),
+            (false, false) => (1, 0),
+        };
+        if self.cfg.continuous {
+            ActionSpace::Box {
+                dim: cont,
+                low: 0.0,
+                high: 1.0,
+            }
+        } else {
+            ActionSpace::Discrete { n: disc }
+        }
+    }
+
+    /// Colors that depend on the goals (rendering, and observed by some scenarios).
+    fn apply_goal_colors(&mut self) {
+        let na = self.n_agents();
+        match self.cfg.scenario {
+            Scenario::SpeakerListener => {
+                let g = self.world.entities[na + self.goals.landmark].color;
+                self.world.entities[1].color = [g[0] + 0.45, g[1] + 0.45, g[2] + 0.45];
+            }
+            Scenario::Push => {
+                let mut c = [0.25, 0.25, 0.25];
+                c[self.goals.landmark + 1] += 0.5;
+                self.world.entities[1].color = c;
+            }
+            Scenario::Reference => {
+                let [g0, g1] = self.goals.landmark_per_agent;
+                self.world.entities[1].color = self.world.entities[na + g0].color;
+                self.world.entities[0].color = self.world.entities[na + g1].color;
+            }
+            Scenario::Adversary => {
+                for j in 0..self.world.landmarks().len() {
+                    self.world.entities[na + j].color = if j == self.goals.landmark {
+                        [0.15, 0.65, 0.15]
+                    } else {
+                        [0.15, 0.15, 0.15]
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Decodes agent `i`'s flat action into the world's `action_u` / `action_c` (spec §3.3–3.4).
+    fn decode_action(&mut self, i: usize, a: &[f32]) {
+        let w = &mut self.world;
+        let dc = w.dim_c;
+        let movable = w.entities[i].movable;
+        let sens = w.entities[i].sensitivity();
+        let talk = !w.silent[i];
+        let comm = &mut w.action_c[i * dc..(i + 1) * dc];
+        if self.cfg.continuous {
+            let clip = |v: f32| v.clamp(0.0, 1.0);
+            let mut rest = a;
+            if movable {
+                // The reference subtracts in f32, then widens.
+                let ux = 0.0 + f64::from(clip(a[2]) - clip(a[1]));
+                let uy = 0.0 + f64::from(clip(a[4]) - clip(a[3]));
+                w.action_u[i] = [ux * sens, uy * sens];
+                rest = &a[5..];
+            }
+            if talk {
+                for (c, &v) in comm.iter_mut().zip(rest) {
+                    *c = f64::from(clip(v));
+                }
+            }
+        } else {
+            let a = a[0] as usize;
+            let (m, word) = if movable { (a % 5, a / 5) } else { (0, a) };
+            if movable {
+                let mut u = [0.0f64, 0.0];
+                match m {
+                    1 => u[0] = -1.0,
+                    2 => u[0] = 1.0,
+                    3 => u[1] = -1.0,
+                    4 => u[1] = 1.0,
+                    _ => {}
+                }
+                w.action_u[i] = [u[0] * sens, u[1] * sens];
+            }
+            if talk {
+                comm.fill(0.0);
+                comm[word] = 1.0;
+            }
+        }
+    }
+
+    fn rewards(&self, out: &mut [f64]) {
+        let w = &self.world;
+        let n = w.n_agents;
+        let ents = &w.entities;
+        match &self.cfg.params {
+            ScenarioParams::Spread(p) => {
+                // Global part: minus the sum over landmarks of the closest agent's distance.
+                let mut g = 0.0;
+                for lm in w.landmarks() {
+                    let mut m = f64::INFINITY;
+                    for a in w.agents() {
+                        let d = dist(a.pos, lm.pos);
+                        if d < m {
+                            m = d;
+                        }
+                    }
+                    g -= m;
+                }
+                for i in 0..n {
+                    let mut l = 0.0;
+                    for k in 0..n {
+                        if k == i {
+                            continue;
+                        }
+                        let d = dist(ents[k].pos, ents[i].pos);
+                        let r = ents[k].size + ents[i].size;
+                        match p.collision {
+                            CollisionPenalty::Count => {
+                                if d < r {
+                                    l -= 1.0;
+                                }
+                            }
+                            CollisionPenalty::Penetration => l += (d - r).min(0.0),
+                        }
+                    }
+                    out[i] = l;
+                }
+                mix(p.mix, g, out);
+            }
+            ScenarioParams::SpeakerListener(p) => {
+                let lm = ents[n + self.goals.landmark].pos;
+                let dx = ents[1].pos[0] - lm[0];
+                let dy = ents[1].pos[1] - lm[1];
+                let d2 = dx * dx + dy * dy;
+                let r = if p.squared_distance { -d2 } else { -d2.sqrt() };
+                out.fill(r);
+                mix(p.mix, 0.0, out);
+            }
+            ScenarioParams::Push(p) => {
+                let goal = ents[n + self.goals.landmark].pos;
+                let good_d = dist(ents[1].pos, goal);
+                out[1] = -good_d;
+                out[0] = if p.paper_adversary_reward {
+                    5.0 * good_d - 0.5 * dist(ents[0].pos, ents[1].pos)
+                } else {
+                    good_d - dist(goal, ents[0].pos)
+                };
+            }
+            ScenarioParams::Tag(_) => {
+                let touch = |a: &Entity, b: &Entity| dist(a.pos, b.pos) < a.size + b.size;
+                let mut pairs = 0.0;
+                for g in (0..n).filter(|&g| !self.adversary[g]) {
+                    for a in (0..n).filter(|&a| self.adversary[a]) {
+                        if touch(&ents[g], &ents[a]) {
+                            pairs += 10.0;
+                        }
+                    }
+                }
+                for i in 0..n {
+                    if self.adversary[i] {
+                        out[i] = pairs;
+                    } else {
+                        let mut r = 0.0;
+                        for a in (0..n).filter(|&a| self.adversary[a]) {
+                            if touch(&ents[a], &ents[i]) {
+                                r -= 10.0;
+                            }
+                        }
+                        for x in ents[i].pos {
+                            r -= tag_bound(x.abs());
+                        }
+                        out[i] = r;
+                    }
+                }
+            }
+            ScenarioParams::Reference => {
+                let [g0, g1] = self.goals.landmark_per_agent;
+                let l0 = -dist(ents[1].pos, ents[n + g0].pos);
+                let l1 = -dist(ents[0].pos, ents[n + g1].pos);
+                let g = (0.0 + l0 + l1) / 2.0;
+                out[0] = l0;
+                out[1] = l1;
+                mix(RewardMix::LocalRatio(0.5), g, out);
+            }
+            ScenarioParams::Adversary { .. } => {
+                let goal = ents[n + self.goals.landmark].pos;
+                let adv = 0.0 + dist(ents[0].pos, goal);
+                let mut m = f64::INFINITY;
+                for g in 1..n {
+                    let d = dist(ents[g].pos, goal);
+                    if d < m {
+                        m = d;
+                    }
+                }
+                out[0] = -adv;
+                for o in &mut out[1..] {
+                    *o = -m + adv;
+                }
+            }
+        }
+    }
+
+    fn terminal(&self) -> bool {
+        let w = &self.world;
+        match &self.cfg.params {
+            ScenarioParams::Spread(p) => p.cover_radius.is_some_and(|r| {
+                w.landmarks()
+                    .iter()
+                    .all(|lm| w.agents().iter().any(|a| dist(a.pos, lm.pos) < r))
+            }),
+            ScenarioParams::SpeakerListener(p) => p
+                .reach_radius
+                .is_some_and(|r| dist(w.entities[1].pos, w.landmark(self.goals.landmark).pos) <= r),
+            _ => false,
+        }
+    }
+}
+
+/// simple_tag's boundary penalty for one coordinate's magnitude.
+fn tag_bound(x: f64) -> f64 {
+    if x < 0.9 {
+        0.0
+    } else if x < 1.0 {
+        (x - 0.9) * 10.0
+    } else {
+        (2.0 * x - 2.0).exp().min(10.0)
+    }
+}
+
+fn mix(mix: RewardMix, global: f64, out: &mut [f64]) {
+    match mix {
+        RewardMix::Own => {}
+        RewardMix::LocalRatio(rho) => {
+            for r in out.iter_mut() {
+                *r = global * (1.0 - rho) + *r * rho;
+            }
+        }
+        RewardMix::TeamSum => {
+            // The paper code's collaborative world: global + local per agent, summed over agents.
+            let n = out.len() as f64;
+            let total: f64 = out.iter().sum::<f64>() + n * global;
+            out.fill(total);
+        }
+    }
+}
+
+#[inline]
+fn put(out: &mut [f32], k: &mut usize, v: f64) {
+    out[*k] = v as f32;
+    *k += 1;
+}
+
+#[inline]
+fn put_rel(out: &mut [f32], k: &mut usize, e: [f64; 2], me: [f64; 2]) {
+    put(out, k, e[0] - me[0]);
+    put(out, k, e[1] - me[1]);
+}
+
+impl MarkovGame for ParticleEnv {
+    fn spec(&self) -> &GameSpec {
+        &self.spec
+    }
+
+    fn reset(&mut self, rng: &mut dyn RngCore) {
+        let na = self.n_agents();
+        let nl = self.world.landmarks().len();
+        let range = match &self.cfg.params {
+            ScenarioParams::Tag(_) => 0.9,
+            ScenarioParams::Push(p) => p.landmark_range,
+            _ => 1.0,
+        };
+        match self.cfg.scenario {
+            Scenario::SpeakerListener => self.goals.landmark = integers(rng, 3) as usize,
+            Scenario::Push | Scenario::Adversary => {
+                self.goals.landmark = integers(rng, nl as u32) as usize
+            }
+            Scenario::Reference => {
+                let g0 = integers(rng, 3) as usize;
+                let g1 = integers(rng, 3) as usize;
+                self.goals.landmark_per_agent = [g0, g1];
+            }
+            _ => {}
+        }
+        for (i, e) in self.world.entities.iter_mut().enumerate() {
+            let r = if i < na { 1.0 } else { range };
+            e.pos = [uniform(rng, -r, r), uniform(rng, -r, r)];
+            e.vel = [0.0, 0.0];
+        }
+        self.world.comm.fill(0.0);
+        self.apply_goal_colors();
+        self.t = 0;
+        self.over = false;
+    }
+
+    fn observe(&self, i: usize, out: &mut [f32]) {
+        let w = &self.world;
+        let n = w.n_agents;
+        let ents = &w.entities;
+        let me = &ents[i];
+        let mut k = 0;
+        match &self.cfg.params {
+            ScenarioParams::Spread(p) => {
+                put(out, &mut k, me.vel[0]);
+                put(out, &mut k, me.vel[1]);
+                if p.observe_own_pos {
+                    put(out, &mut k, me.pos[0]);
+                    put(out, &mut k, me.pos[1]);
+                }
+                for lm in w.landmarks() {
+                    put_rel(out, &mut k, lm.pos, me.pos);
+                }
+                for (j, o) in w.agents().iter().enumerate() {
+                    if j != i {
+                        put_rel(out, &mut k, o.pos, me.pos);
+                    }
+                }
+                for j in (0..n).filter(|&j| j != i) {
+                    for &c in w.comm_of(j) {
+                        put(out, &mut k, c);
+                    }
+                }
+            }
+            ScenarioParams::SpeakerListener(_) => {
+                if i == 0 {
+                    for c in w.landmark(self.goals.landmark).color {
+                        put(out, &mut k, c);
+                    }
+                } else {
+                    put(out, &mut k, me.vel[0]);
+                    put(out, &mut k, me.vel[1]);
+                    for lm in w.landmarks() {
+                        put_rel(out, &mut k, lm.pos, me.pos);
+                    }
+                    for &c in w.comm_of(0) {
+                        put(out, &mut k, c);
+                    }
+                }
+            }
+            ScenarioParams::Push(p) => {
+                let goal = w.landmark(self.goals.landmark);
+                put(out, &mut k, me.vel[0]);
+                put(out, &mut k, me.vel[1]);
+                if i == 0 {
+                    if p.adversary_sees_goal {
+                        put_rel(out, &mut k, goal.pos, me.pos);
+                    }
+                    for lm in w.landmarks() {
+                        put_rel(out, &mut k, lm.pos, me.pos);
+                    }
+                    put_rel(out, &mut k, ents[1].pos, me.pos);
+                } else {
+                    put_rel(out, &mut k, goal.pos, me.pos);
+                    for c in me.color {
+                        put(out, &mut k, c);
+                    }
+                    for lm in w.landmarks() {
+                        put_rel(out, &mut k, lm.pos, me.pos);
+                    }
+                    for lm in w.landmarks() {
+                        for c in lm.color {
+                            put(out, &mut k, c);
+                        }
+                    }
+                    put_rel(out, &mut k, ents[0].pos, me.pos);
+                }
+            }
+            ScenarioParams::Tag(_) => {
+                put(out, &mut k, me.vel[0]);
+                put(out, &mut k, me.vel[1]);
+                put(out, &mut k, me.pos[0]);
+                put(out, &mut k, me.pos[1]);
+                for lm in w.landmarks() {
+                    put_rel(out, &mut k, lm.pos, me.pos);
+                }
+                for (j, o) in w.agents().iter().enumerate() {
+                    if j != i {
+                        put_rel(out, &mut k, o.pos, me.pos);
+                    }
+                }
+                for (j, o) in w.agents().iter().enumerate() {
+                    if j != i && !self.adversary[j] {
+                        put(out, &mut k, o.vel[0]);
+                        put(out, &mut k, o.vel[1]);
+                    }
+                }
+            }
+            ScenarioParams::Reference => {
+                put(out, &mut k, me.vel[0]);
+                put(out, &mut k, me.vel[1]);
+                for lm in w.landmarks() {
+                    put_rel(out, &mut k, lm.pos, me.pos);
+                }
+                for c in w.landmark(self.goals.landmark_per_agent[i]).color {
+                    put(out, &mut k, c);
+                }
+                for &c in w.comm_of(1 - i) {
+                    put(out, &mut k, c);
+                }
+            }
+            ScenarioParams::Adversary { .. } => {
+                if !self.adversary[i] {
+                    put_rel(out, &mut k, w.landmark(self.goals.landmark).pos, me.pos);
+                }
+                for lm in w.landmarks() {
+                    put_rel(out, &mut k, lm.pos, me.pos);
+                }
+                for (j, o) in w.agents().iter().enumerate() {
+                    if j != i {
+                        put_rel(out, &mut k, o.pos, me.pos);
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(k, out.len(), "observation length of agent {i}");
+    }
+
+    fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
+        let n = self.n_agents();
+        self.step_partial(actions, Participation::all(n), rewards)
+    }
+
+    fn step_partial(
+        &mut self,
+        actions: &[f32],
+        active: Participation,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        let n = self.n_agents();
+        if self.over {
+            return Err(GameError::EpisodeOver);
+        }
+        if active.n_agents() != n {
+            return Err(GameError::AgentCountMismatch {
+                what: "participation vector",
+                expected: n,
+                got: active.n_agents(),
+            });
+        }
+        if rewards.len() != n {
+            return Err(GameError::BufferSize {
+                what: "rewards",
+                expected: n,
+                got: rewards.len(),
+            });
+        }
+        self.spec.check_joint_action(actions, Some(active))?;
+        let mut off = 0;
+        for i in 0..n {
+            let wd = self.spec.agents[i].action_space.width();
+            if active.is_active(i) {
+                self.decode_action(i, &actions[off..off + wd]);
+            }
+            off += wd;
+        }
+        self.world.step(|i| active.is_active(i));
+        self.rewards(rewards);
+        self.t += 1;
+        let terminated = self.terminal();
+        let truncated = !terminated && self.t >= self.cfg.max_steps;
+        self.over = terminated || truncated;
+        Ok(StepStatus {
+            terminated,
+            truncated,
+        })
+    }
+}

@@ -1,0 +1,238 @@
+//! The particle world and its physics, in f64, operation for operation as mpe2 1.1.1 computes it
+//! (`shared/docs/mpe-spec.md` §2 and §4). Never reorder arithmetic here: the conformance fixtures
+//! compare states bit for bit, and every `a * b + c` must stay two rounded operations.
+
+use serde::{Deserialize, Serialize};
+
+/// Integration time step.
+pub const DT: f64 = 0.1;
+/// Velocity damping per step (velocity is multiplied by `1 - DAMPING`).
+pub const DAMPING: f64 = 0.25;
+/// Stiffness of the soft contact force.
+pub const CONTACT_FORCE: f64 = 100.0;
+/// Softness of the contact force (k in the spec).
+pub const CONTACT_MARGIN: f64 = 0.001;
+
+/// An agent or a landmark.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entity {
+    /// Radius.
+    pub size: f64,
+    /// Whether physics moves it.
+    pub movable: bool,
+    /// Whether it exchanges contact forces.
+    pub collide: bool,
+    /// Mass (1.0 in every mpe2 scenario; the keep-away paper variant makes the adversary 5.0).
+    pub mass: f64,
+    /// Speed cap, if any.
+    pub max_speed: Option<f64>,
+    /// Action sensitivity; `None` means 5.0.
+    pub accel: Option<f64>,
+    /// RGB color, for rendering and for the scenarios that observe colors.
+    pub color: [f64; 3],
+    /// Position.
+    pub pos: [f64; 2],
+    /// Velocity.
+    pub vel: [f64; 2],
+}
+
+impl Entity {
+    /// An entity at the origin with the reference defaults for everything but size.
+    pub fn new(size: f64, movable: bool, collide: bool) -> Self {
+        Self {
+            size,
+            movable,
+            collide,
+            mass: 1.0,
+            max_speed: None,
+            accel: None,
+            color: [0.25, 0.25, 0.25],
+            pos: [0.0; 2],
+            vel: [0.0; 2],
+        }
+    }
+
+    /// The multiplier applied to a unit action (`accel`, or 5.0).
+    pub fn sensitivity(&self) -> f64 {
+        self.accel.unwrap_or(5.0)
+    }
+}
+
+/// The state of a particle world: agents first, then landmarks (entity order matters for the
+/// order in which contact forces accumulate).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct World {
+    /// All entities: `n_agents` agents, then the landmarks.
+    pub entities: Vec<Entity>,
+    /// Number of agents (the first entities).
+    pub n_agents: usize,
+    /// Communication channel width.
+    pub dim_c: usize,
+    /// Whether each agent is silent (its comm state stays zero).
+    pub silent: Vec<bool>,
+    /// Comm states, `n_agents × dim_c`.
+    pub comm: Vec<f64>,
+    /// The scaled movement action of each agent for the coming step (`u`).
+    pub action_u: Vec<[f64; 2]>,
+    /// The comm action of each agent for the coming step, `n_agents × dim_c`.
+    pub action_c: Vec<f64>,
+    /// Scratch: force per entity, `None` until something pushes it.
+    #[serde(skip)]
+    force: Vec<Option<[f64; 2]>>,
+    /// Indices of colliding entities, precomputed because most pairs never collide.
+    #[serde(skip)]
+    colliders: Vec<usize>,
+}
+
+/// numpy's `logaddexp(0, z)`, branch for branch (spec §4.3).
+#[inline]
+pub fn softplus(z: f64) -> f64 {
+    if z == 0.0 {
+        0.0 + std::f64::consts::LN_2
+    } else if z > 0.0 {
+        z + (-z).exp().ln_1p()
+    } else if z < -746.0 {
+        // exp(z) underflows to exactly 0.0 below about -745.13, and log1p(0) = 0: skip the calls.
+        0.0
+    } else {
+        0.0 + z.exp().ln_1p()
+    }
+}
+
+impl World {
+    /// A world with these agents and landmarks.
+    pub fn new(
+        agents: Vec<Entity>,
+        landmarks: Vec<Entity>,
+        dim_c: usize,
+        silent: Vec<bool>,
+    ) -> Self {
+        let n_agents = agents.len();
+        assert_eq!(silent.len(), n_agents, "one silent flag per agent");
+        let mut entities = agents;
+        entities.extend(landmarks);
+        let mut w = Self {
+            force: vec![None; entities.len()],
+            colliders: Vec::new(),
+            entities,
+            n_agents,
+            dim_c,
+            silent,
+            comm: vec![0.0; n_agents * dim_c],
+            action_u: vec![[0.0; 2]; n_agents],
+            action_c: vec![0.0; n_agents * dim_c],
+        };
+        w.refresh_colliders();
+        w
+    }
+
+    /// Recomputes the list of colliding entities; call after changing `collide` flags.
+    pub fn refresh_colliders(&mut self) {
+        self.force = vec![None; self.entities.len()];
+        self.colliders = (0..self.entities.len())
+            .filter(|&i| self.entities[i].collide)
+            .collect();
+    }
+
+    /// The agents.
+    pub fn agents(&self) -> &[Entity] {
+        &self.entities[..self.n_agents]
+    }
+
+    /// The landmarks.
+    pub fn landmarks(&self) -> &[Entity] {
+        &self.entities[self.n_agents..]
+    }
+
+    /// Landmark `j`.
+    pub fn landmark(&self, j: usize) -> &Entity {
+        &self.entities[self.n_agents + j]
+    }
+
+    /// Comm state of agent `i`.
+    pub fn comm_of(&self, i: usize) -> &[f64] {
+        &self.comm[i * self.dim_c..(i + 1) * self.dim_c]
+    }
+
+    /// Advances the world one step with the actions stored in `action_u` / `action_c`.
+    /// Agents with `active[i] == false` play φ: they apply no force and their comm state becomes
+    /// zero (they say nothing), while damping and contacts still move them.
+    pub fn step(&mut self, active: impl Fn(usize) -> bool) {
+        // 4.1 action forces.
+        for f in self.force.iter_mut() {
+            *f = None;
+        }
+        for i in 0..self.n_agents {
+            if self.entities[i].movable && active(i) {
+                // The reference adds a zero "noise" term, which turns -0.0 into +0.0.
+                let u = self.action_u[i];
+                self.force[i] = Some([u[0] + 0.0, u[1] + 0.0]);
+            }
+        }
+        // 4.2 contact forces, pairs in lexicographic entity order.
+        let k = CONTACT_MARGIN;
+        for (ia, &a) in self.colliders.iter().enumerate() {
+            for &b in &self.colliders[ia + 1..] {
+                let (ea, eb) = (&self.entities[a], &self.entities[b]);
+                if !ea.movable && !eb.movable {
+                    continue;
+                }
+                let dx = ea.pos[0] - eb.pos[0];
+                let dy = ea.pos[1] - eb.pos[1];
+                let dist = (dx * dx + dy * dy).sqrt();
+                let dist_min = ea.size + eb.size;
+                let pen = softplus(-(dist - dist_min) / k) * k;
+                let fx = ((CONTACT_FORCE * dx) / dist) * pen;
+                let fy = ((CONTACT_FORCE * dy) / dist) * pen;
+                let (ma, mb) = (ea.movable, eb.movable);
+                if ma {
+                    let old = self.force[a].unwrap_or([0.0, 0.0]);
+                    self.force[a] = Some([fx + old[0], fy + old[1]]);
+                }
+                if mb {
+                    let old = self.force[b].unwrap_or([0.0, 0.0]);
+                    self.force[b] = Some([(-fx) + old[0], (-fy) + old[1]]);
+                }
+            }
+        }
+        // 4.4 integration: position with the old velocity, then damping, force, speed cap.
+        for (e, f) in self.entities.iter_mut().zip(&self.force) {
+            if !e.movable {
+                continue;
+            }
+            e.pos[0] += e.vel[0] * DT;
+            e.pos[1] += e.vel[1] * DT;
+            e.vel[0] *= 1.0 - DAMPING;
+            e.vel[1] *= 1.0 - DAMPING;
+            if let Some(f) = f {
+                e.vel[0] += (f[0] / e.mass) * DT;
+                e.vel[1] += (f[1] / e.mass) * DT;
+            }
+            if let Some(max) = e.max_speed {
+                let s = (e.vel[0] * e.vel[0] + e.vel[1] * e.vel[1]).sqrt();
+                if s > max {
+                    e.vel[0] = (e.vel[0] / s) * max;
+                    e.vel[1] = (e.vel[1] / s) * max;
+                }
+            }
+        }
+        // 4.5 comm.
+        let dc = self.dim_c;
+        for i in 0..self.n_agents {
+            let c = &mut self.comm[i * dc..(i + 1) * dc];
+            if self.silent[i] || !active(i) {
+                c.fill(0.0);
+            } else {
+                c.copy_from_slice(&self.action_c[i * dc..(i + 1) * dc]);
+            }
+        }
+    }
+}
+
+/// Euclidean distance between two positions, `sqrt(dx*dx + dy*dy)` with `dx = a - b`.
+#[inline]
+pub fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let dx = a[0] - b[0];
+    let dy = a[1] - b[1];
+    (dx * dx + dy * dy).sqrt()
+}
