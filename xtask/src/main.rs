@@ -1,1 +1,99 @@
-fn main() {}
+//! magail-rs's command surface, after the cargo-xtask convention
+//! (<https://github.com/matklad/cargo-xtask>): `cargo xtask <task>` runs plain Rust, one module per
+//! task, so contributors and users need nothing but cargo.
+//!
+//! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `conformance DIR`, `render`.
+
+mod bench;
+mod check;
+mod render;
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "magail-rs tasks", version)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run the whole test suite (every crate, doctests included).
+    Test,
+    /// Formatting check, clippy with warnings denied, and a `//!` doc atop every source file.
+    Tidy,
+    /// Run criterion benchmarks: `envs` (default: all); `--peers` also measures the Python tools.
+    Bench(bench::BenchArgs),
+    /// Build-check the candle crates; `--cuda` builds them with candle's `cuda` feature.
+    Check {
+        /// Enable the CUDA backend (needs a CUDA toolkit).
+        #[arg(long)]
+        cuda: bool,
+    },
+    /// Replay mpe2 recordings in DIR and compare states, observations and rewards.
+    Conformance {
+        /// Folder of `*.json` fixtures (format: shared/conformance/FORMAT.md).
+        dir: PathBuf,
+    },
+    /// Render an episode to an animated GIF (and optionally PNG frames).
+    Render(render::RenderArgs),
+}
+
+/// The workspace root (the parent of this crate's folder).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `cargo` as invoked by the user (honours `$CARGO`).
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(project_root());
+    c
+}
+
+/// Runs a command, failing with its name if it fails.
+pub fn run(mut cmd: Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    eprintln!("$ {shown}");
+    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("command failed ({status}): {shown}");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.task {
+        Task::Test => {
+            let mut c = cargo();
+            c.args(["test", "--workspace"]);
+            run(c)
+        }
+        Task::Tidy => tidy::run_tidy(),
+        Task::Bench(args) => bench::run_bench(&args),
+        Task::Check { cuda } => check::run_check(cuda),
+        Task::Conformance { dir } => {
+            let sum = envs::conformance::replay_dir(&dir)
+                .with_context(|| format!("cannot read fixture folder {}", dir.display()))?;
+            for l in &sum.lines {
+                println!("{l}");
+            }
+            println!("{} passed, {} failed", sum.passed, sum.failed);
+            if sum.failed > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Task::Render(args) => render::run_render(&args),
+    }
+}

@@ -14,3 +14,5 @@ pub use numpy_rng::NumpyRng;
 pub use particle::{Goals, ParticleEnv};
 pub use world::{Entity, World};
 pub mod conformance;
+pub mod render;
+pub mod scripted;
