@@ -64,14 +64,24 @@ pub fn cargo() -> Command {
 pub fn run(mut cmd: Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     eprintln!("$ {shown}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("command failed ({status}): {shown}");
     }
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() {
+    // One clear line per error (with its causes), never a backtrace wall.
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
     let cli = Cli::parse();
     match cli.task {
         Task::Test => {

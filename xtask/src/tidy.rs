@@ -10,7 +10,11 @@ use crate::{cargo, project_root, run};
 /// Source files that do not start with a `//!` line.
 pub fn files_without_module_doc(root: &Path) -> Vec<String> {
     let mut bad = Vec::new();
-    let mut stack = vec![root.join("crates"), root.join("xtask"), root.join("benches")];
+    let mut stack = vec![
+        root.join("crates"),
+        root.join("xtask"),
+        root.join("benches"),
+    ];
     while let Some(dir) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;

@@ -364,7 +364,7 @@ pub fn replay(file: &str, v: &Value) -> Result<Outcome, FixtureError> {
         for (i, name) in names.iter().enumerate() {
             let want = cx.f64(rw, name, &format!("{path}rewards."))?;
             let got = rewards[i];
-            if !((want - got).abs() <= reward_tol) {
+            if (want - got).abs() > reward_tol || want.is_nan() != got.is_nan() {
                 return Ok(diverge(step, name, "reward".into(), want, got));
             }
         }

@@ -172,10 +172,8 @@ impl ScriptedPolicy {
                     }
                     k = 5;
                 }
-                if self.talk[i] {
-                    if let Some(w) = word {
-                        out[k + w] = 1.0;
-                    }
+                if let (true, Some(w)) = (self.talk[i], word) {
+                    out[k + w] = 1.0;
                 }
             }
         }

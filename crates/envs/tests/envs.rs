@@ -1,6 +1,8 @@
 //! Behaviour of the particle environments beyond the mpe2 recordings: the papers' variants,
 //! φ in the physics, batched stepping, scripted policies and rendering.
 
+#![allow(clippy::unwrap_used)]
+
 use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, NumpyRng, ParticleEnv, Scenario, Variant};
 use mg_core::{

@@ -330,19 +330,19 @@ impl<G: MarkovGame + Clone> BatchedGame for VecGame<G> {
             }
         }
         // Validate every action before any copy moves, so an error leaves nothing half-done.
-        for i in 0..n {
+        for (i, acts) in actions.iter().enumerate() {
             let space = spec.action_space(i);
             let w = space.width();
-            if actions[i].len() != batch * w {
+            if acts.len() != batch * w {
                 return Err(GameError::BufferSize {
                     what: "actions[agent]",
                     expected: batch * w,
-                    got: actions[i].len(),
+                    got: acts.len(),
                 });
             }
             for b in 0..batch {
                 if active.is_none_or(|p| p[b].is_active(i)) {
-                    space.check(i, &actions[i][b * w..(b + 1) * w])?;
+                    space.check(i, &acts[b * w..(b + 1) * w])?;
                 }
             }
         }

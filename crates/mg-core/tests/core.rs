@@ -1,6 +1,8 @@
 //! Behavioural tests of mg-core: player-function probabilities, schedules, extensive games,
 //! batched stepping and trajectory serialization, on a small game defined here.
 
+#![allow(clippy::unwrap_used)]
+
 use mg_core::*;
 use proptest::prelude::*;
 use rand::{Rng, RngCore, SeedableRng};
