@@ -370,35 +370,41 @@ impl ParticleEnv {
         match &self.cfg.params {
             ScenarioParams::Spread(p) => {
                 // Global part: minus the sum over landmarks of the closest agent's distance.
+                // sqrt is monotone and correctly rounded, so min(sqrt(d²)) == sqrt(min(d²)):
+                // one sqrt per landmark instead of one per (agent, landmark) pair.
                 let mut g = 0.0;
                 for lm in w.landmarks() {
-                    let mut m = f64::INFINITY;
+                    let mut m2 = f64::INFINITY;
                     for a in w.agents() {
-                        let d = dist(a.pos, lm.pos);
-                        if d < m {
-                            m = d;
+                        let dx = a.pos[0] - lm.pos[0];
+                        let dy = a.pos[1] - lm.pos[1];
+                        let d2 = dx * dx + dy * dy;
+                        if d2 < m2 {
+                            m2 = d2;
                         }
                     }
-                    g -= m;
+                    g -= m2.sqrt();
                 }
+                out[..n].fill(0.0);
+                // Each unordered pair once: (−x)² = x², so both agents see the same distance.
                 for i in 0..n {
-                    let mut l = 0.0;
-                    for k in 0..n {
-                        if k == i {
-                            continue;
-                        }
+                    for k in i + 1..n {
                         let d = dist(ents[k].pos, ents[i].pos);
                         let r = ents[k].size + ents[i].size;
                         match p.collision {
                             CollisionPenalty::Count => {
                                 if d < r {
-                                    l -= 1.0;
+                                    out[i] -= 1.0;
+                                    out[k] -= 1.0;
                                 }
                             }
-                            CollisionPenalty::Penetration => l += (d - r).min(0.0),
+                            CollisionPenalty::Penetration => {
+                                let pen = (d - r).min(0.0);
+                                out[i] += pen;
+                                out[k] += pen;
+                            }
                         }
                     }
-                    out[i] = l;
                 }
                 mix(p.mix, g, out);
             }

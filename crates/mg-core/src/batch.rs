@@ -127,6 +127,10 @@ pub struct VecGame<G> {
     threads: usize,
     /// Per shard: a joint-action and a reward scratch buffer, reused every step.
     scratch: Vec<(Vec<f32>, Vec<f64>)>,
+    /// A pool of our own (not rayon's global one, which `RAYON_NUM_THREADS=1` pins to one thread
+    /// for candle's sake): persistent workers cost microseconds a step where spawning threads
+    /// cost tens of microseconds.
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl<G: MarkovGame + Clone> VecGame<G> {
@@ -146,6 +150,7 @@ impl<G: MarkovGame + Clone> VecGame<G> {
             spec,
             threads: 1,
             scratch: Vec::new(),
+            pool: None,
         };
         v.set_threads(1);
         Ok(v)
@@ -158,11 +163,30 @@ impl<G: MarkovGame + Clone> VecGame<G> {
     }
 
     /// Changes the number of worker threads.
+    /// If the operating system refuses to start worker threads, stepping stays on one thread.
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = threads.clamp(1, self.envs.len());
+        self.pool = None;
+        if self.threads > 1 {
+            // Every shard runs on the pool; measured faster here than stepping one shard on the
+            // calling thread (`in_place_scope`), whose single worker then sleeps between steps.
+            self.pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.threads)
+                .thread_name(|i| format!("vecgame-{i}"))
+                .build()
+                .ok();
+            if self.pool.is_none() {
+                self.threads = 1;
+            }
+        }
         let n = self.spec.n_agents();
         let w = self.spec.joint_action_width();
         self.scratch = vec![(vec![0.0; w], vec![0.0; n]); self.threads];
+    }
+
+    /// Number of worker threads in use.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The copies, for inspection (rendering, tests).
@@ -352,35 +376,22 @@ impl<G: MarkovGame + Clone> BatchedGame for VecGame<G> {
         let envs = self.envs.chunks_mut(shard);
         let rngs = self.rngs.chunks_mut(shard);
         let work = envs.zip(rngs).zip(self.scratch.iter_mut()).zip(shards);
-        if self.threads == 1 {
+        let Some(pool) = self.pool.as_ref().filter(|_| self.threads > 1) else {
             for (((e, r), s), o) in work {
                 step_shard(spec, &offsets, 0, e, r, actions, active, s, o)?;
             }
             return Ok(());
-        }
+        };
         let offsets = &offsets;
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = work
-                .enumerate()
-                .map(|(k, (((e, r), s), o))| {
-                    scope.spawn(move || {
-                        step_shard(spec, offsets, k * shard, e, r, actions, active, s, o)
-                    })
-                })
-                .collect();
-            // Join in shard order so the reported error is the same whatever the timing.
-            let mut first_err = Ok(());
-            for h in handles {
-                let r = h.join().unwrap_or_else(|_| {
-                    Err(GameError::Other(
-                        "a game panicked in a worker thread".into(),
-                    ))
+        let mut results: Vec<Result<(), GameError>> = vec![Ok(()); self.threads];
+        pool.scope(|scope| {
+            for (k, ((((e, r), s), o), res)) in work.zip(results.iter_mut()).enumerate() {
+                scope.spawn(move |_| {
+                    *res = step_shard(spec, offsets, k * shard, e, r, actions, active, s, o);
                 });
-                if first_err.is_ok() {
-                    first_err = r;
-                }
             }
-            first_err
-        })
+        });
+        // The first error in shard order, so the report does not depend on timing.
+        results.into_iter().collect()
     }
 }

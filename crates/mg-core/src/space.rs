@@ -33,6 +33,7 @@ pub enum ActionSpace {
 
 impl ActionSpace {
     /// Number of `f32` slots the action takes in a flat joint action.
+    #[inline]
     pub fn width(&self) -> usize {
         match *self {
             ActionSpace::Discrete { .. } => 1,
@@ -56,6 +57,7 @@ impl ActionSpace {
     /// Checks that `action` (of length [`width`](Self::width)) is a member of the space.
     ///
     /// Box actions only need to be finite: environments clip them as their reference does.
+    #[inline]
     pub fn check(&self, agent: usize, action: &[f32]) -> Result<(), GameError> {
         if action.len() != self.width() {
             return Err(GameError::ActionLength {
@@ -67,7 +69,10 @@ impl ActionSpace {
         match *self {
             ActionSpace::Discrete { n } => {
                 let a = action[0];
-                if !(a.is_finite() && a >= 0.0 && a.fract() == 0.0 && (a as usize) < n) {
+                // `as` saturates (NaN gives 0), so the round trip holds only for integers in
+                // 0..2^24 that the cast kept; -0.0 counts as 0. Cheaper than `fract()`.
+                let k = a as usize;
+                if !(k as f32 == a && k < n) {
                     return Err(GameError::InvalidAction {
                         agent,
                         reason: format!("discrete action {a} is not an integer in 0..{n}"),
@@ -143,6 +148,7 @@ impl GameSpec {
     }
 
     /// Checks a flat joint action for the agents in `active` (all agents when `None`).
+    #[inline]
     pub fn check_joint_action(
         &self,
         actions: &[f32],
