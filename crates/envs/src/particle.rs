@@ -525,16 +525,17 @@ fn mix(mix: RewardMix, global: f64, out: &mut [f64]) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn put(out: &mut [f32], k: &mut usize, v: f64) {
     out[*k] = v as f32;
     *k += 1;
 }
 
-#[inline]
+#[inline(always)]
 fn put_rel(out: &mut [f32], k: &mut usize, e: [f64; 2], me: [f64; 2]) {
-    put(out, k, e[0] - me[0]);
-    put(out, k, e[1] - me[1]);
+    // One bounds check for the pair; the difference is taken in f64, then rounded.
+    out[*k..*k + 2].copy_from_slice(&[(e[0] - me[0]) as f32, (e[1] - me[1]) as f32]);
+    *k += 2;
 }
 
 impl MarkovGame for ParticleEnv {
@@ -725,6 +726,40 @@ impl MarkovGame for ParticleEnv {
             });
         }
         self.spec.check_joint_action(actions, Some(active))?;
+        self.apply(actions, active, rewards)
+    }
+
+    fn step_prechecked(
+        &mut self,
+        actions: &[f32],
+        active: Option<Participation>,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        let n = self.n_agents();
+        let active = active.unwrap_or_else(|| Participation::all(n));
+        if self.over {
+            return Err(GameError::EpisodeOver);
+        }
+        if active.n_agents() != n
+            || rewards.len() != n
+            || actions.len() != self.spec.joint_action_width()
+        {
+            // Not what a batched stepper sends: take the checked path for a precise error.
+            return self.step_partial(actions, active, rewards);
+        }
+        self.apply(actions, active, rewards)
+    }
+}
+
+impl ParticleEnv {
+    /// Decodes checked actions, advances the world, and scores the step.
+    fn apply(
+        &mut self,
+        actions: &[f32],
+        active: Participation,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        let n = self.n_agents();
         let mut off = 0;
         for i in 0..n {
             let wd = self.spec.agents[i].action_space.width();

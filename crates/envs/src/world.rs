@@ -205,8 +205,14 @@ impl World {
             e.vel[0] *= 1.0 - DAMPING;
             e.vel[1] *= 1.0 - DAMPING;
             if let Some(f) = f {
-                e.vel[0] += (f[0] / e.mass) * DT;
-                e.vel[1] += (f[1] / e.mass) * DT;
+                // x / 1.0 == x exactly: skip the two divisions for the usual unit mass.
+                let (fx, fy) = if e.mass == 1.0 {
+                    (f[0], f[1])
+                } else {
+                    (f[0] / e.mass, f[1] / e.mass)
+                };
+                e.vel[0] += fx * DT;
+                e.vel[1] += fy * DT;
             }
             if let Some(max) = e.max_speed {
                 let s = (e.vel[0] * e.vel[0] + e.vel[1] * e.vel[1]).sqrt();

@@ -74,6 +74,22 @@ pub trait MarkovGame: Send {
         }
     }
 
+    /// Steps with a joint action that the caller has already checked against the spec
+    /// ([`GameSpec::check_joint_action`]) for the agents in `active` (all when `None`).
+    /// Batched steppers check a whole batch before any copy moves and then call this, so a game
+    /// may skip its own checks here. The default simply calls `step` or `step_partial`.
+    fn step_prechecked(
+        &mut self,
+        actions: &[f32],
+        active: Option<Participation>,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        match active {
+            Some(p) if !p.is_all() => self.step_partial(actions, p, rewards),
+            _ => self.step(actions, rewards),
+        }
+    }
+
     /// Resets and returns every agent's observation (allocates).
     fn reset_joint(&mut self, rng: &mut dyn RngCore) -> Vec<Vec<f32>> {
         self.reset(rng);
@@ -126,5 +142,13 @@ impl<G: MarkovGame + ?Sized> MarkovGame for Box<G> {
         rewards: &mut [f64],
     ) -> Result<StepStatus, GameError> {
         (**self).step_partial(actions, active, rewards)
+    }
+    fn step_prechecked(
+        &mut self,
+        actions: &[f32],
+        active: Option<Participation>,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        (**self).step_prechecked(actions, active, rewards)
     }
 }

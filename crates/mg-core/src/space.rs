@@ -54,6 +54,30 @@ impl ActionSpace {
         }
     }
 
+    /// Checks a buffer of consecutive actions (a multiple of [`width`](Self::width) values) in one
+    /// tight loop; on failure reports the first bad action as [`check`](Self::check) would.
+    pub fn check_many(&self, agent: usize, actions: &[f32]) -> Result<(), GameError> {
+        let w = self.width();
+        let ok = match *self {
+            ActionSpace::Discrete { n } => actions.iter().all(|&a| {
+                let k = a as usize;
+                k as f32 == a && k < n
+            }),
+            ActionSpace::Box { .. } => actions.iter().all(|a| a.is_finite()),
+        };
+        if ok && (w == 0 || actions.len() % w == 0) {
+            return Ok(());
+        }
+        if w == 0 || actions.len() % w != 0 {
+            return Err(GameError::ActionLength {
+                agent,
+                expected: w,
+                got: actions.len() % w.max(1),
+            });
+        }
+        actions.chunks(w).try_for_each(|a| self.check(agent, a))
+    }
+
     /// Checks that `action` (of length [`width`](Self::width)) is a member of the space.
     ///
     /// Box actions only need to be finite: environments clip them as their reference does.

@@ -332,7 +332,7 @@ fn batched_bad_actions_leave_every_copy_untouched() {
         Err(GameError::InvalidAction { agent: 1, .. })
     ));
     assert_eq!(out, before);
-    let positions: Vec<_> = v.envs().iter().map(|e| e.pos.clone()).collect();
+    let positions: Vec<_> = (0..4).map(|b| v.env(b).unwrap().pos).collect();
     actions[1][3] = 1.0;
     assert!(v.step_batch(&actions[..1], None, &mut out).is_err());
     let mut short = BatchBuffers::new(v.spec(), 3);
@@ -340,7 +340,7 @@ fn batched_bad_actions_leave_every_copy_untouched() {
         v.step_batch(&actions, None, &mut short),
         Err(GameError::BufferSize { .. })
     ));
-    let after: Vec<_> = v.envs().iter().map(|e| e.pos.clone()).collect();
+    let after: Vec<_> = (0..4).map(|b| v.env(b).unwrap().pos).collect();
     assert_eq!(positions, after);
 }
 
