@@ -58,6 +58,16 @@ impl ActionSpace {
     /// tight loop; on failure reports the first bad action as [`check`](Self::check) would.
     pub fn check_many(&self, agent: usize, actions: &[f32]) -> Result<(), GameError> {
         let w = self.width();
+        if w == 0 || !actions.len().is_multiple_of(w) {
+            if actions.is_empty() {
+                return Ok(());
+            }
+            return Err(GameError::ActionLength {
+                agent,
+                expected: w,
+                got: actions.len() % w.max(1),
+            });
+        }
         let ok = match *self {
             ActionSpace::Discrete { n } => actions.iter().all(|&a| {
                 let k = a as usize;
@@ -65,15 +75,8 @@ impl ActionSpace {
             }),
             ActionSpace::Box { .. } => actions.iter().all(|a| a.is_finite()),
         };
-        if ok && (w == 0 || actions.len() % w == 0) {
+        if ok {
             return Ok(());
-        }
-        if w == 0 || actions.len() % w != 0 {
-            return Err(GameError::ActionLength {
-                agent,
-                expected: w,
-                got: actions.len() % w.max(1),
-            });
         }
         actions.chunks(w).try_for_each(|a| self.check(agent, a))
     }
