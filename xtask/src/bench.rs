@@ -57,10 +57,15 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
         let mut c = cargo();
         c.args(["bench", "-p", package, "--bench", bench]);
         // Candle and rayon must not spawn their own pools; parallelism is explicit in the benches.
-        c.env("RAYON_NUM_THREADS", "1").env("CANDLE_NUM_THREADS", "1");
+        c.env("RAYON_NUM_THREADS", "1")
+            .env("CANDLE_NUM_THREADS", "1");
         run(c)?;
         let ours = criterion_rates(name)?;
-        let peers = if a.peers { peer_rates(name)? } else { BTreeMap::new() };
+        let peers = if a.peers {
+            peer_rates(name)?
+        } else {
+            BTreeMap::new()
+        };
         print_summary(name, &ours, &peers);
     }
     Ok(())
@@ -76,15 +81,20 @@ fn criterion_rates(group: &str) -> Result<BTreeMap<String, f64>> {
     for e in rd.flatten() {
         let est = e.path().join("new/estimates.json");
         let bench = e.path().join("new/benchmark.json");
-        let (Ok(est), Ok(bench)) = (std::fs::read_to_string(&est), std::fs::read_to_string(&bench))
-        else {
+        let (Ok(est), Ok(bench)) = (
+            std::fs::read_to_string(&est),
+            std::fs::read_to_string(&bench),
+        ) else {
             continue;
         };
         let est: serde_json::Value = serde_json::from_str(&est)?;
         let bench: serde_json::Value = serde_json::from_str(&bench)?;
         let ns = est["median"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
         let elems = bench["throughput"]["Elements"].as_f64().unwrap_or(1.0);
-        let id = bench["function_id"].as_str().unwrap_or_default().to_string();
+        let id = bench["function_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         rates.insert(id, elems / ns * 1e9);
     }
     Ok(rates)
@@ -130,10 +140,9 @@ fn print_summary(
     for (id, rate) in ours {
         let name = id.split('/').next().unwrap_or_default();
         match peers.get(name) {
-            Some((tool, p)) => println!(
-                "| {id} | {rate:.3e} | {tool} | {p:.0} | {:.0}x |",
-                rate / p
-            ),
+            Some((tool, p)) => {
+                println!("| {id} | {rate:.3e} | {tool} | {p:.0} | {:.0}x |", rate / p)
+            }
             None => println!("| {id} | {rate:.3e} | | | |"),
         }
     }
