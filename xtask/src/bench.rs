@@ -120,10 +120,10 @@ fn peer_rates(suite: &str) -> Result<BTreeMap<String, (String, f64)>> {
     let mut rates = BTreeMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        if let ["peer", tool, name, rate, ..] = f.as_slice() {
-            if let Ok(r) = rate.parse::<f64>() {
-                rates.insert(name.to_string(), (tool.to_string(), r));
-            }
+        if let ["peer", tool, name, rate, ..] = f.as_slice()
+            && let Ok(r) = rate.parse::<f64>()
+        {
+            rates.insert(name.to_string(), (tool.to_string(), r));
         }
     }
     Ok(rates)
