@@ -1,0 +1,591 @@
+//! Participation-aware rollouts: B copies of an extensive game, n agents, policies asked only for
+//! the copies where their agent acts, φ recorded for the others.
+//!
+//! Work is split over worker threads, each owning a contiguous shard of copies for the whole
+//! collection (no per-step synchronisation). Every copy has its own streams, derived from the
+//! run's seed: `stream_rng(seed, b)` for its resets and participation draws, and
+//! `stream_rng(seed, ACT_STREAMS + 64·b + i)` for agent `i`'s action sampling. So the collected
+//! data is identical whatever the number of workers.
+
+use mg_core::{
+    ActionSpace, Episode, ExtensiveGame, GameError, GameSpec, MAX_AGENTS, MarkovGame,
+    PlayerFunction, StreamRng, Trajectories, stream_rng,
+};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::policy::Policy;
+
+/// First stream number of the action-sampling streams.
+pub const ACT_STREAMS: u64 = 1 << 40;
+
+/// Why a rollout failed. No data is returned with an error.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum RolloutError {
+    /// The game refused a step or a configuration.
+    #[error("game error: {0}")]
+    Game(#[from] GameError),
+    /// The policies do not match the game's agents.
+    #[error("{got} policies given, the game has {expected} agents")]
+    PolicyCount {
+        /// Agents in the game.
+        expected: usize,
+        /// Policies given.
+        got: usize,
+    },
+    /// A policy failed.
+    #[error("policy of agent {agent} failed: {message}")]
+    Policy {
+        /// The agent.
+        agent: usize,
+        /// What the policy said.
+        message: String,
+    },
+    /// A policy returned the wrong number of values.
+    #[error(
+        "policy of agent {agent} returned {got} {what}, expected {expected} for {rows} observations"
+    )]
+    PolicyOutputSize {
+        /// The agent.
+        agent: usize,
+        /// `actions` or `log-probabilities`.
+        what: &'static str,
+        /// Rows asked for.
+        rows: usize,
+        /// Values expected.
+        expected: usize,
+        /// Values returned.
+        got: usize,
+    },
+    /// A policy returned an action outside its agent's action space, or a non-finite log-probability.
+    #[error("policy of agent {agent} returned an invalid output for environment {env}: {reason}")]
+    InvalidPolicyOutput {
+        /// The agent.
+        agent: usize,
+        /// The environment copy.
+        env: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A bad configuration.
+    #[error("rollout configuration: {0}")]
+    Config(String),
+}
+
+/// How to collect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutConfig {
+    /// Number of environment copies B.
+    pub envs: usize,
+    /// Worker threads (each owns a contiguous shard of copies); the data does not depend on it.
+    pub workers: usize,
+    /// The run's seed; every stream derives from it.
+    pub seed: u64,
+    /// Append the last k participation vectors (k·n values of 0/1, oldest first, zero-padded)
+    /// to every observation, so policies can see the participation history. 0 = off.
+    pub history_k: usize,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        Self {
+            envs: 8,
+            workers: 1,
+            seed: 0,
+            history_k: 0,
+        }
+    }
+}
+
+/// One agent's part of a rollout. Arrays are environment-major: entry (b, t) of a `steps`-long
+/// rollout sits at `b · steps + t`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentSteps {
+    /// `envs × steps × obs_dim`: the observation at each step (before acting).
+    pub obs: Vec<f32>,
+    /// `envs × steps × width`: the action; φ's fill ([`ActionSpace::phi_fill`]) where not acted.
+    pub actions: Vec<f32>,
+    /// `envs × steps`: log-probability of the action; 0 where not acted.
+    pub logp: Vec<f32>,
+    /// `envs × steps`: the true reward; 0 where not acted (masked: read `acted`).
+    pub rewards: Vec<f64>,
+    /// `envs × steps`: whether the agent acted (the participation mask).
+    pub acted: Vec<bool>,
+    /// `envs × obs_dim`: the observation after the last step, for bootstrapping.
+    pub last_obs: Vec<f32>,
+}
+
+/// An episode that ended inside a rollout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeEnd {
+    /// The environment copy.
+    pub env: usize,
+    /// The step index (within the rollout) of the episode's last step.
+    pub step: usize,
+    /// The episode's length in steps.
+    pub len: usize,
+    /// Each agent's return (sum of its rewards over the steps it acted).
+    pub returns: Vec<f64>,
+    /// Terminal state (true) or time limit (false).
+    pub terminated: bool,
+    /// Each agent's observation after the last step.
+    pub final_obs: Vec<Vec<f32>>,
+}
+
+/// Data from `steps` steps of `envs` copies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// Number of copies.
+    pub envs: usize,
+    /// Steps per copy.
+    pub steps: usize,
+    /// Per agent.
+    pub agents: Vec<AgentSteps>,
+    /// `envs × steps`: the episode ended in a terminal state at this step.
+    pub terminated: Vec<bool>,
+    /// `envs × steps`: the episode was truncated at this step.
+    pub truncated: Vec<bool>,
+    /// `envs × steps`: this step is the first of an episode.
+    pub episode_start: Vec<bool>,
+    /// Episodes that ended, in (env, step) order.
+    pub ends: Vec<EpisodeEnd>,
+}
+
+impl Rollout {
+    /// Number of steps where agent `i` acted.
+    pub fn active_steps(&self, i: usize) -> usize {
+        self.agents[i].acted.iter().filter(|a| **a).count()
+    }
+
+    /// Mean return per agent over the episodes that ended, if any did.
+    pub fn mean_returns(&self) -> Option<Vec<f64>> {
+        let first = self.ends.first()?;
+        let mut m = vec![0.0; first.returns.len()];
+        for e in &self.ends {
+            for (a, r) in m.iter_mut().zip(&e.returns) {
+                *a += r;
+            }
+        }
+        Some(m.iter().map(|x| x / self.ends.len() as f64).collect())
+    }
+
+    fn append(&mut self, other: Rollout) {
+        self.envs += other.envs;
+        if self.agents.is_empty() {
+            self.agents = vec![AgentSteps::default(); other.agents.len()];
+        }
+        for (a, b) in self.agents.iter_mut().zip(other.agents) {
+            a.obs.extend(b.obs);
+            a.actions.extend(b.actions);
+            a.logp.extend(b.logp);
+            a.rewards.extend(b.rewards);
+            a.acted.extend(b.acted);
+            a.last_obs.extend(b.last_obs);
+        }
+        self.terminated.extend(other.terminated);
+        self.truncated.extend(other.truncated);
+        self.episode_start.extend(other.episode_start);
+        self.ends.extend(other.ends);
+    }
+}
+
+/// One environment copy and its streams.
+struct Slot<G, P> {
+    index: usize,
+    game: ExtensiveGame<G, P>,
+    rng: StreamRng,
+    act_rngs: Vec<StreamRng>,
+    /// Current observation per agent (history features appended).
+    obs: Vec<Vec<f32>>,
+    joint: Vec<f32>,
+    rewards: Vec<f64>,
+    ep_return: Vec<f64>,
+    ep_len: usize,
+    /// When recording whole episodes: the one in progress and the finished ones.
+    recording: Option<(Episode, Vec<Episode>)>,
+}
+
+/// Collects participation-aware rollouts from B copies of an extensive game.
+pub struct Collector<G, P> {
+    spec: GameSpec,
+    cfg: RolloutConfig,
+    obs_dims: Vec<usize>,
+    slots: Vec<Slot<G, P>>,
+}
+
+fn observe_into<G: MarkovGame, P: PlayerFunction>(
+    game: &ExtensiveGame<G, P>,
+    k: usize,
+    obs: &mut [Vec<f32>],
+) {
+    let n = game.spec().n_agents();
+    for (i, o) in obs.iter_mut().enumerate() {
+        let d = game.spec().obs_dim(i);
+        game.game().observe(i, &mut o[..d]);
+        if k > 0 {
+            game.history().last_k_features(k, n, &mut o[d..]);
+        }
+    }
+}
+
+impl<G, P> Collector<G, P>
+where
+    G: MarkovGame + Clone,
+    P: PlayerFunction + Clone,
+{
+    /// B copies of the extensive game made of `game` and `player`, reset and ready.
+    pub fn new(game: G, player: P, cfg: RolloutConfig) -> Result<Self, RolloutError> {
+        if cfg.envs == 0 {
+            return Err(RolloutError::Config("envs must be at least 1".into()));
+        }
+        if cfg.workers == 0 {
+            return Err(RolloutError::Config("workers must be at least 1".into()));
+        }
+        let proto = ExtensiveGame::new(game, player)?;
+        let spec = proto.spec().clone();
+        let n = spec.n_agents();
+        if n > MAX_AGENTS {
+            return Err(GameError::TooManyAgents { n, max: MAX_AGENTS }.into());
+        }
+        let obs_dims: Vec<usize> = (0..n)
+            .map(|i| spec.obs_dim(i) + cfg.history_k * n)
+            .collect();
+        let slots = (0..cfg.envs)
+            .map(|b| {
+                let mut s = Slot {
+                    index: b,
+                    game: proto.clone(),
+                    rng: stream_rng(cfg.seed, b as u64),
+                    act_rngs: (0..n as u64)
+                        .map(|i| stream_rng(cfg.seed, ACT_STREAMS + 64 * b as u64 + i))
+                        .collect(),
+                    obs: obs_dims.iter().map(|&d| vec![0.0; d]).collect(),
+                    joint: vec![0.0; spec.joint_action_width()],
+                    rewards: vec![0.0; n],
+                    ep_return: vec![0.0; n],
+                    ep_len: 0,
+                    recording: None,
+                };
+                s.game.reset(&mut s.rng);
+                observe_into(&s.game, cfg.history_k, &mut s.obs);
+                s
+            })
+            .collect();
+        Ok(Self {
+            spec,
+            cfg,
+            obs_dims,
+            slots,
+        })
+    }
+
+    /// The game's spec.
+    pub fn spec(&self) -> &GameSpec {
+        &self.spec
+    }
+
+    /// Observation length of agent `i` as policies see it (history features included).
+    pub fn obs_dim(&self, i: usize) -> usize {
+        self.obs_dims[i]
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RolloutConfig {
+        &self.cfg
+    }
+
+    /// Collects `steps` steps from every copy (episodes continue across calls).
+    pub fn collect(
+        &mut self,
+        policies: &[&dyn Policy],
+        steps: usize,
+    ) -> Result<Rollout, RolloutError>
+    where
+        G: Send,
+        P: Send,
+    {
+        let n = self.spec.n_agents();
+        if policies.len() != n {
+            return Err(RolloutError::PolicyCount {
+                expected: n,
+                got: policies.len(),
+            });
+        }
+        let shard = self
+            .slots
+            .len()
+            .div_ceil(self.cfg.workers.min(self.slots.len()));
+        let spec = &self.spec;
+        let obs_dims = &self.obs_dims;
+        let k = self.cfg.history_k;
+        let results: Vec<Result<Rollout, RolloutError>> = if shard >= self.slots.len() {
+            vec![collect_shard(
+                spec,
+                obs_dims,
+                k,
+                &mut self.slots,
+                policies,
+                steps,
+            )]
+        } else {
+            crossbeam::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .slots
+                    .chunks_mut(shard)
+                    .map(|chunk| {
+                        s.spawn(move |_| collect_shard(spec, obs_dims, k, chunk, policies, steps))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(RolloutError::Config("a rollout worker panicked".into()))
+                        })
+                    })
+                    .collect()
+            })
+            .map_err(|_| RolloutError::Config("a rollout worker panicked".into()))?
+        };
+        let mut out = Rollout {
+            steps,
+            ..Rollout::default()
+        };
+        for r in results {
+            out.append(r?);
+        }
+        Ok(out)
+    }
+
+    /// Resets every copy and plays until `episodes` whole episodes are done: copy `b` contributes
+    /// its first ⌈(episodes − b) / B⌉ episodes, so the set does not depend on the workers.
+    pub fn collect_episodes(
+        &mut self,
+        policies: &[&dyn Policy],
+        episodes: usize,
+    ) -> Result<Trajectories, RolloutError>
+    where
+        G: Send,
+        P: Send,
+    {
+        let b_count = self.slots.len();
+        let quota = |b: usize| episodes / b_count + usize::from(b < episodes % b_count);
+        for s in &mut self.slots {
+            s.game.reset(&mut s.rng);
+            observe_into(&s.game, self.cfg.history_k, &mut s.obs);
+            s.ep_return.fill(0.0);
+            s.ep_len = 0;
+            s.recording = Some((Episode::new(&self.spec, 64), Vec::new()));
+        }
+        let chunk = self.spec.max_steps.unwrap_or(64).max(1);
+        let result = loop {
+            if let Err(e) = self.collect(policies, chunk) {
+                break Err(e);
+            }
+            let done = self.slots.iter().all(|s| {
+                s.recording
+                    .as_ref()
+                    .is_some_and(|(_, f)| f.len() >= quota(s.index))
+            });
+            if done {
+                break Ok(());
+            }
+        };
+        let mut set = Trajectories::new(&self.spec);
+        if self.cfg.history_k > 0 {
+            // Observations carry history features: record the sizes the data really has.
+            set.obs_dims = self.obs_dims.clone();
+            set.game = format!("{}+history{}", set.game, self.cfg.history_k);
+        }
+        for s in &mut self.slots {
+            if let Some((_, finished)) = s.recording.take() {
+                set.episodes
+                    .extend(finished.into_iter().take(quota(s.index)));
+            }
+        }
+        result.map(|()| set)
+    }
+}
+
+fn invalid(agent: usize, env: usize, reason: String) -> RolloutError {
+    RolloutError::InvalidPolicyOutput { agent, env, reason }
+}
+
+/// Runs `steps` steps on one shard and returns its part of the rollout.
+fn collect_shard<G: MarkovGame, P: PlayerFunction>(
+    spec: &GameSpec,
+    obs_dims: &[usize],
+    history_k: usize,
+    slots: &mut [Slot<G, P>],
+    policies: &[&dyn Policy],
+    steps: usize,
+) -> Result<Rollout, RolloutError> {
+    let n = spec.n_agents();
+    let envs = slots.len();
+    let offsets = spec.action_offsets();
+    let mut out = Rollout {
+        envs,
+        steps,
+        agents: (0..n)
+            .map(|i| AgentSteps {
+                obs: vec![0.0; envs * steps * obs_dims[i]],
+                actions: vec![0.0; envs * steps * spec.action_space(i).width()],
+                logp: vec![0.0; envs * steps],
+                rewards: vec![0.0; envs * steps],
+                acted: vec![false; envs * steps],
+                last_obs: vec![0.0; envs * obs_dims[i]],
+            })
+            .collect(),
+        terminated: vec![false; envs * steps],
+        truncated: vec![false; envs * steps],
+        episode_start: vec![false; envs * steps],
+        ends: Vec::new(),
+    };
+    let mut buf: Vec<f32> = Vec::new();
+    let mut rows: Vec<usize> = Vec::new();
+    for t in 0..steps {
+        // Record observations and ask each agent's policy for the copies where it acts.
+        for (k, s) in slots.iter().enumerate() {
+            let at = k * steps + t;
+            out.episode_start[at] = s.ep_len == 0;
+            for i in 0..n {
+                let d = obs_dims[i];
+                out.agents[i].obs[at * d..(at + 1) * d].copy_from_slice(&s.obs[i]);
+            }
+        }
+        for i in 0..n {
+            let space = spec.action_space(i);
+            let w = space.width();
+            let d = obs_dims[i];
+            rows.clear();
+            buf.clear();
+            for (k, s) in slots.iter().enumerate() {
+                if s.game.participation().is_active(i) {
+                    rows.push(k);
+                    buf.extend_from_slice(&s.obs[i]);
+                }
+            }
+            let a = &mut out.agents[i];
+            // φ for every copy where the agent does not act.
+            for (k, s) in slots.iter_mut().enumerate() {
+                if !s.game.participation().is_active(i) {
+                    let at = k * steps + t;
+                    space.phi_fill(&mut a.actions[at * w..(at + 1) * w]);
+                    space.phi_fill(&mut s.joint[offsets[i]..offsets[i + 1]]);
+                }
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            let mut rngs: Vec<&mut StreamRng> = slots
+                .iter_mut()
+                .filter(|s| s.game.participation().is_active(i))
+                .map(|s| &mut s.act_rngs[i])
+                .collect();
+            let po = policies[i]
+                .act(&buf[..rows.len() * d], &mut rngs)
+                .map_err(|e| RolloutError::Policy {
+                    agent: i,
+                    message: e.0,
+                })?;
+            for (what, expected, got) in [
+                ("actions", rows.len() * w, po.actions.len()),
+                ("log-probabilities", rows.len(), po.logp.len()),
+            ] {
+                if expected != got {
+                    return Err(RolloutError::PolicyOutputSize {
+                        agent: i,
+                        what,
+                        rows: rows.len(),
+                        expected,
+                        got,
+                    });
+                }
+            }
+            for (r, &k) in rows.iter().enumerate() {
+                let act = &po.actions[r * w..(r + 1) * w];
+                let env = slots[k].index;
+                space
+                    .check(i, act)
+                    .map_err(|e| invalid(i, env, e.to_string()))?;
+                if let ActionSpace::Box { low, high, .. } = space
+                    && act.iter().any(|&x| x < low || x > high)
+                {
+                    return Err(invalid(
+                        i,
+                        env,
+                        format!("box action {act:?} outside [{low}, {high}]"),
+                    ));
+                }
+                if !po.logp[r].is_finite() {
+                    return Err(invalid(i, env, format!("log-probability {}", po.logp[r])));
+                }
+                let at = k * steps + t;
+                a.actions[at * w..(at + 1) * w].copy_from_slice(act);
+                a.logp[at] = po.logp[r];
+                slots[k].joint[offsets[i]..offsets[i + 1]].copy_from_slice(act);
+            }
+        }
+        // Step every copy.
+        for (k, s) in slots.iter_mut().enumerate() {
+            let at = k * steps + t;
+            let (status, acted) = s.game.step(&s.joint, &mut s.rng, &mut s.rewards)?;
+            s.ep_len += 1;
+            for i in 0..n {
+                let a = &mut out.agents[i];
+                a.acted[at] = acted.is_active(i);
+                a.rewards[at] = s.rewards[i];
+                if acted.is_active(i) {
+                    s.ep_return[i] += s.rewards[i];
+                }
+            }
+            out.terminated[at] = status.terminated;
+            out.truncated[at] = status.truncated;
+            if let Some((cur, _)) = &mut s.recording {
+                for i in 0..n {
+                    let w = spec.action_space(i).width();
+                    let d = obs_dims[i];
+                    let a = &out.agents[i];
+                    let tr = &mut cur.agents[i];
+                    tr.obs.extend_from_slice(&a.obs[at * d..(at + 1) * d]);
+                    tr.actions
+                        .extend_from_slice(&a.actions[at * w..(at + 1) * w]);
+                    tr.rewards.push(a.rewards[at]);
+                    tr.acted.push(a.acted[at]);
+                }
+                cur.len += 1;
+            }
+            observe_into(&s.game, history_k, &mut s.obs);
+            if status.done() {
+                out.ends.push(EpisodeEnd {
+                    env: s.index,
+                    step: t,
+                    len: s.ep_len,
+                    returns: s.ep_return.clone(),
+                    terminated: status.terminated,
+                    final_obs: s.obs.clone(),
+                });
+                if let Some((cur, finished)) = &mut s.recording {
+                    let mut ep = std::mem::replace(cur, Episode::new(spec, 64));
+                    for (tr, o) in ep.agents.iter_mut().zip(&s.obs) {
+                        tr.final_obs = o.clone();
+                    }
+                    ep.terminated = status.terminated;
+                    ep.truncated = status.truncated;
+                    finished.push(ep);
+                }
+                s.game.reset(&mut s.rng);
+                observe_into(&s.game, history_k, &mut s.obs);
+                s.ep_return.fill(0.0);
+                s.ep_len = 0;
+            }
+        }
+    }
+    for (k, s) in slots.iter().enumerate() {
+        for i in 0..n {
+            let d = obs_dims[i];
+            out.agents[i].last_obs[k * d..(k + 1) * d].copy_from_slice(&s.obs[i]);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,279 @@
+//! Participation-aware rollouts on the particle games: masks, φ, determinism across workers,
+//! the synchronous path, and bad policies.
+
+#![allow(clippy::unwrap_used)]
+
+use envs::amagail::AmagailGame;
+use envs::scripted::ScriptedPolicy;
+use envs::{EnvConfig, ParticleEnv, Scenario};
+use magail_async::{
+    Collector, FnPolicy, Policy, PolicyError, PolicyOutput, RandomPolicy, RolloutConfig,
+    RolloutError,
+};
+use mg_core::{ActionSpace, MarkovGame, StreamRng, Synchronous, stream_rng};
+
+fn random_policies(spec: &mg_core::GameSpec) -> Vec<RandomPolicy> {
+    spec.agents
+        .iter()
+        .map(|a| RandomPolicy::new(a.action_space))
+        .collect()
+}
+
+fn as_dyn<P: Policy>(ps: &[P]) -> Vec<&dyn Policy> {
+    ps.iter().map(|p| p as &dyn Policy).collect()
+}
+
+#[test]
+fn data_is_identical_whatever_the_number_of_workers() {
+    let g = AmagailGame::StochasticNavigation;
+    let run = |workers: usize| {
+        let cfg = RolloutConfig {
+            envs: 7,
+            workers,
+            seed: 42,
+            history_k: 2,
+        };
+        let mut c =
+            Collector::new(ParticleEnv::new(g.env_config()).unwrap(), g.player(), cfg).unwrap();
+        let pols = random_policies(c.spec());
+        let a = c.collect(&as_dyn(&pols), 30).unwrap();
+        let b = c.collect(&as_dyn(&pols), 45).unwrap();
+        let eps = c.collect_episodes(&as_dyn(&pols), 9).unwrap();
+        (a, b, eps)
+    };
+    let one = run(1);
+    assert!(
+        !one.1.ends.is_empty(),
+        "episodes of 50 steps end within 75 steps"
+    );
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+    assert_eq!(one.2.episodes.len(), 9);
+    one.2.validate().unwrap();
+}
+
+#[test]
+fn inactive_agents_are_recorded_as_phi_with_masked_rewards() {
+    let g = AmagailGame::StochasticPredatorPrey;
+    let mut c = Collector::new(
+        ParticleEnv::new(g.env_config()).unwrap(),
+        g.player(),
+        RolloutConfig {
+            envs: 16,
+            workers: 2,
+            seed: 1,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    let pols = random_policies(c.spec());
+    let r = c.collect(&as_dyn(&pols), 100).unwrap();
+    let total = 16 * 100;
+    // The prey always acts; predators about half the time.
+    assert_eq!(r.active_steps(3), total);
+    let mut inactive = 0;
+    for i in 0..3 {
+        let a = &r.agents[i];
+        let active = r.active_steps(i);
+        let sd = (total as f64 * 0.25).sqrt();
+        assert!(
+            ((active as f64) - total as f64 / 2.0).abs() < 4.0 * sd,
+            "agent {i}: {active}"
+        );
+        for at in 0..total {
+            if !a.acted[at] {
+                inactive += 1;
+                assert_eq!(a.actions[at], 5.0, "φ is one past the last discrete action");
+                assert_eq!(a.rewards[at], 0.0);
+                assert_eq!(a.logp[at], 0.0);
+            } else {
+                assert!(a.actions[at] < 5.0);
+                assert_eq!(a.logp[at], -(5.0f32).ln());
+            }
+        }
+    }
+    assert_eq!(
+        inactive,
+        3 * total - (0..3).map(|i| r.active_steps(i)).sum::<usize>()
+    );
+    // Episode returns only count active steps.
+    for e in &r.ends {
+        assert_eq!(e.len, 50);
+    }
+}
+
+#[test]
+fn deterministic_schedule_holds_at_every_step_of_a_rollout() {
+    let g = AmagailGame::DeterministicNavigation;
+    let mut c = Collector::new(
+        ParticleEnv::new(g.env_config()).unwrap(),
+        g.player(),
+        RolloutConfig {
+            envs: 4,
+            workers: 2,
+            seed: 3,
+            history_k: 1,
+        },
+    )
+    .unwrap();
+    let pols = random_policies(c.spec());
+    let steps = 120;
+    let r = c.collect(&as_dyn(&pols), steps).unwrap();
+    let cycle = [
+        [true, true, true],
+        [true, true, false],
+        [true, false, false],
+    ];
+    for b in 0..4 {
+        let mut t_in_ep = 0;
+        for t in 0..steps {
+            let at = b * steps + t;
+            if r.episode_start[at] {
+                t_in_ep = 0;
+            }
+            for i in 0..3 {
+                assert_eq!(
+                    r.agents[i].acted[at],
+                    cycle[t_in_ep % 3][i],
+                    "env {b} t {t}"
+                );
+            }
+            // The history feature (last participation vector) rides on the observation.
+            let d = c.obs_dim(0);
+            let feat = &r.agents[0].obs[at * d + d - 3..(at + 1) * d];
+            let want: Vec<f32> = if t_in_ep == 0 {
+                vec![0.0; 3]
+            } else {
+                cycle[(t_in_ep - 1) % 3]
+                    .iter()
+                    .map(|&x| f32::from(u8::from(x)))
+                    .collect()
+            };
+            assert_eq!(feat, &want[..], "env {b} t {t}");
+            t_in_ep += 1;
+        }
+    }
+}
+
+#[test]
+fn the_synchronous_rule_gives_the_bare_game_bit_for_bit() {
+    let cfg = EnvConfig::mpe2(Scenario::Spread);
+    let env = ParticleEnv::new(cfg).unwrap();
+    let scripted = ScriptedPolicy::new(&env);
+    let pols: Vec<_> = (0..3)
+        .map(|i| {
+            let s = scripted.clone();
+            FnPolicy::new(18, 1, move |o: &[f32], a: &mut [f32]| s.act(i, o, a))
+        })
+        .collect();
+    let seed = 5;
+    let mut c = Collector::new(
+        env.clone(),
+        Synchronous::new(3).unwrap(),
+        RolloutConfig {
+            envs: 3,
+            workers: 2,
+            seed,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    let steps = 60;
+    let r = c.collect(&as_dyn(&pols), steps).unwrap();
+    for b in 0..3 {
+        let mut bare = env.clone();
+        let mut rng = stream_rng(seed, b as u64);
+        let mut obs = bare.reset_joint(&mut rng);
+        let mut joint = Vec::new();
+        for t in 0..steps {
+            let at = b * steps + t;
+            for i in 0..3 {
+                assert_eq!(&r.agents[i].obs[at * 18..(at + 1) * 18], &obs[i][..]);
+            }
+            scripted.act_joint(&obs, &mut joint);
+            let s = bare.step_joint(&joint).unwrap();
+            for i in 0..3 {
+                assert_eq!(r.agents[i].rewards[at].to_bits(), s.rewards[i].to_bits());
+                assert!(r.agents[i].acted[at]);
+            }
+            assert_eq!(r.truncated[at], s.truncated[0]);
+            obs = if s.truncated[0] {
+                bare.reset_joint(&mut rng)
+            } else {
+                s.obs
+            };
+        }
+    }
+}
+
+struct Broken(usize);
+
+impl Policy for Broken {
+    fn act(&self, _obs: &[f32], rngs: &mut [&mut StreamRng]) -> Result<PolicyOutput, PolicyError> {
+        let rows = rngs.len();
+        Ok(match self.0 {
+            0 => PolicyOutput {
+                actions: vec![0.0; rows + 1],
+                logp: vec![0.0; rows],
+            },
+            1 => PolicyOutput {
+                actions: vec![7.0; rows],
+                logp: vec![0.0; rows],
+            },
+            2 => PolicyOutput {
+                actions: vec![1.0; rows],
+                logp: vec![f32::NAN; rows],
+            },
+            _ => return Err(PolicyError("out of memory".into())),
+        })
+    }
+}
+
+#[test]
+fn bad_policies_and_mismatches_are_clear_errors() {
+    let g = AmagailGame::StochasticNavigation;
+    let mut c = Collector::new(
+        ParticleEnv::new(g.env_config()).unwrap(),
+        g.player(),
+        RolloutConfig::default(),
+    )
+    .unwrap();
+    let ok = RandomPolicy::new(ActionSpace::Discrete { n: 5 });
+    for (kind, check) in [
+        (0, "returned 9 actions"),
+        (1, "invalid output"),
+        (2, "log-probability NaN"),
+        (3, "out of memory"),
+    ] {
+        let bad = Broken(kind);
+        let err = c.collect(&[&ok as &dyn Policy, &bad, &ok], 5).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("agent 1"), "{msg}");
+        assert!(
+            msg.contains(check)
+                || (kind == 0 && matches!(err, RolloutError::PolicyOutputSize { .. })),
+            "{msg}"
+        );
+    }
+    assert!(matches!(
+        c.collect(&[&ok as &dyn Policy, &ok], 5),
+        Err(RolloutError::PolicyCount {
+            expected: 3,
+            got: 2
+        })
+    ));
+    let env = ParticleEnv::new(EnvConfig::mpe2(Scenario::Tag)).unwrap();
+    let err = Collector::new(env, Synchronous::new(3).unwrap(), RolloutConfig::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("agent count mismatch"), "{err}");
+    let env = ParticleEnv::new(EnvConfig::mpe2(Scenario::Tag)).unwrap();
+    let bad_cfg = RolloutConfig {
+        envs: 0,
+        ..Default::default()
+    };
+    assert!(matches!(
+        Collector::new(env, Synchronous::new(4).unwrap(), bad_cfg),
+        Err(RolloutError::Config(_))
+    ));
+}
