@@ -92,7 +92,7 @@ impl<F: Fn(&[f32], &mut [f32]) + Sync> Policy for FnPolicy<F> {
                 obs.len()
             )));
         }
-        let stride = if rows == 0 { 0 } else { obs.len() / rows };
+        let stride = obs.len().checked_div(rows).unwrap_or(0);
         let mut out = PolicyOutput {
             actions: vec![0.0; rows * self.width],
             logp: vec![0.0; rows],
