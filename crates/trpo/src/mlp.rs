@@ -1,0 +1,221 @@
+//! A multilayer perceptron with explicit parameters, seeded initialisation and a forward-mode
+//! JVP, which candle (without second-order autograd) needs for exact Fisher-vector products.
+
+use candle_core::{DType, Device, Tensor, Var};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrpoError};
+
+/// Hidden-layer nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Activation {
+    /// max(0, x): about 170× cheaper than tanh in candle on CPU (tanh is scalar libm there).
+    Relu,
+    /// tanh, the classic TRPO choice.
+    Tanh,
+}
+
+/// Layers `dims[0] → dims[1] → … → dims[L]`, the activation after every layer but the last.
+#[derive(Clone, Debug)]
+pub struct Mlp {
+    dims: Vec<usize>,
+    act: Activation,
+    /// Per layer: weight `(out, in)` and bias `(out,)`.
+    layers: Vec<(Var, Var)>,
+}
+
+impl Mlp {
+    /// Initialises every layer uniformly in ±1/√fan_in (PyTorch's `Linear` default), the last
+    /// layer scaled by `last_scale` (a small scale starts a policy near uniform), all from `rng`.
+    pub fn new(
+        dims: &[usize],
+        act: Activation,
+        last_scale: f64,
+        rng: &mut impl Rng,
+        dtype: DType,
+        dev: &Device,
+    ) -> Result<Self> {
+        if dims.len() < 2 || dims.contains(&0) {
+            return Err(TrpoError::Config {
+                field: "dims",
+                reason: format!(
+                    "need at least an input and an output size, all positive: {dims:?}"
+                ),
+            });
+        }
+        let mut layers = Vec::new();
+        for l in 0..dims.len() - 1 {
+            let (i, o) = (dims[l], dims[l + 1]);
+            let bound = 1.0 / (i as f64).sqrt();
+            let scale = if l + 2 == dims.len() { last_scale } else { 1.0 };
+            let w: Vec<f64> = (0..i * o)
+                .map(|_| rng.random_range(-bound..bound) * scale)
+                .collect();
+            let b: Vec<f64> = (0..o)
+                .map(|_| rng.random_range(-bound..bound) * scale)
+                .collect();
+            let w = Tensor::from_vec(w, (o, i), dev)?.to_dtype(dtype)?;
+            let b = Tensor::from_vec(b, o, dev)?.to_dtype(dtype)?;
+            layers.push((Var::from_tensor(&w)?, Var::from_tensor(&b)?));
+        }
+        Ok(Self {
+            dims: dims.to_vec(),
+            act,
+            layers,
+        })
+    }
+
+    /// Layer sizes.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    /// The activation.
+    pub fn activation(&self) -> Activation {
+        self.act
+    }
+
+    /// The parameters in a fixed order: w0, b0, w1, b1, ….
+    pub fn vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .collect()
+    }
+
+    /// Parameter names matching [`vars`](Self::vars), for checkpoints.
+    pub fn names(&self, prefix: &str) -> Vec<String> {
+        (0..self.layers.len())
+            .flat_map(|l| {
+                [
+                    format!("{prefix}.l{l}.weight"),
+                    format!("{prefix}.l{l}.bias"),
+                ]
+            })
+            .collect()
+    }
+
+    fn activate(&self, z: &Tensor) -> Result<Tensor> {
+        Ok(match self.act {
+            Activation::Relu => z.relu()?,
+            Activation::Tanh => z.tanh()?,
+        })
+    }
+
+    /// The output for a batch `x` of shape `(N, dims[0])`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut h = x.clone();
+        for (l, (w, b)) in self.layers.iter().enumerate() {
+            let z = h
+                .matmul(&w.as_tensor().t()?)?
+                .broadcast_add(b.as_tensor())?;
+            h = if l + 1 < self.layers.len() {
+                self.activate(&z)?
+            } else {
+                z
+            };
+        }
+        Ok(h)
+    }
+
+    /// Forward-mode JVP: the output and its directional derivative along the parameter tangent
+    /// `tangent` (one `(dW, db)` per layer, shaped like the parameters). Carries `(h, dh)`:
+    /// `z = h Wᵀ + b`, `dz = h dWᵀ + dh Wᵀ + db`, then `da = f'(z) ⊙ dz`.
+    pub fn jvp(&self, x: &Tensor, tangent: &[(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {
+        if tangent.len() != self.layers.len() {
+            return Err(TrpoError::Size {
+                what: "tangent layers",
+                expected: self.layers.len(),
+                got: tangent.len(),
+            });
+        }
+        let mut h = x.clone();
+        let mut dh: Option<Tensor> = None;
+        let last = self.layers.len() - 1;
+        for (l, ((w, b), (dw, db))) in self.layers.iter().zip(tangent).enumerate() {
+            let w = w.as_tensor();
+            let z = h.matmul(&w.t()?)?.broadcast_add(b.as_tensor())?;
+            let mut dz = h.matmul(&dw.t()?)?.broadcast_add(db)?;
+            if let Some(dh) = &dh {
+                dz = (dz + dh.matmul(&w.t()?)?)?;
+            }
+            if l < last {
+                let (a, da) = match self.act {
+                    Activation::Relu => {
+                        let mask = z.gt(0.0)?.to_dtype(z.dtype())?;
+                        (z.relu()?, (dz * mask)?)
+                    }
+                    Activation::Tanh => {
+                        let a = z.tanh()?;
+                        let d = (1.0 - a.sqr()?)?;
+                        (a, (dz * d)?)
+                    }
+                };
+                h = a;
+                dh = Some(da);
+            } else {
+                h = z;
+                dh = Some(dz);
+            }
+        }
+        let dh = dh.ok_or(TrpoError::Config {
+            field: "dims",
+            reason: "no layers".into(),
+        })?;
+        Ok((h, dh))
+    }
+
+    /// Number of parameters.
+    pub fn n_params(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|(w, b)| w.as_tensor().elem_count() + b.as_tensor().elem_count())
+            .sum()
+    }
+}
+
+/// All parameters flattened into one vector (in the order of `vars`).
+pub fn flatten(vars: &[Var]) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for v in vars {
+        out.extend(
+            v.as_tensor()
+                .flatten_all()?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?,
+        );
+    }
+    Ok(out)
+}
+
+/// Splits a flat vector into tensors shaped like `vars`.
+pub fn unflatten(vars: &[Var], flat: &[f64]) -> Result<Vec<Tensor>> {
+    let total: usize = vars.iter().map(|v| v.as_tensor().elem_count()).sum();
+    if flat.len() != total {
+        return Err(TrpoError::Size {
+            what: "flat parameters",
+            expected: total,
+            got: flat.len(),
+        });
+    }
+    let mut off = 0;
+    let mut out = Vec::with_capacity(vars.len());
+    for v in vars {
+        let t = v.as_tensor();
+        let n = t.elem_count();
+        out.push(
+            Tensor::from_slice(&flat[off..off + n], t.shape(), t.device())?.to_dtype(t.dtype())?,
+        );
+        off += n;
+    }
+    Ok(out)
+}
+
+/// Sets every parameter from a flat vector.
+pub fn set_flat(vars: &[Var], flat: &[f64]) -> Result<()> {
+    for (v, t) in vars.iter().zip(unflatten(vars, flat)?) {
+        v.set(&t)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,480 @@
+//! The optimizer's mathematics: exact Fisher-vector products, conjugate gradient, the line
+//! search's guarantees, GAE, and learning on a small task.
+
+#![allow(clippy::unwrap_used)]
+
+use candle_core::{DType, Device, Tensor};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use trpo::*;
+
+fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+fn random_obs(n: usize, d: usize, r: &mut ChaCha8Rng, dtype: DType) -> Tensor {
+    let v: Vec<f64> = (0..n * d).map(|_| r.random_range(-1.0..1.0)).collect();
+    Tensor::from_vec(v, (n, d), &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
+}
+
+/// The explicit Fisher matrix from per-sample Jacobians of the network output, the Jacobians
+/// taken by central finite differences (independent of the JVP code under test).
+fn explicit_fisher(p: &StochasticPolicy, obs: &Tensor) -> Vec<Vec<f64>> {
+    let vars = p.vars();
+    let theta = flatten(&vars).unwrap();
+    let n_params = theta.len();
+    let n_net = p.mlp().n_params();
+    let out0 = p
+        .dist(obs)
+        .unwrap()
+        .out
+        .to_dtype(DType::F64)
+        .unwrap()
+        .to_vec2::<f64>()
+        .unwrap();
+    let (n, a) = (out0.len(), out0[0].len());
+    let eps = 1e-6;
+    // jac[k][s][j] = ∂ out[s][j] / ∂ θ_k
+    let mut jac = vec![vec![vec![0.0; a]; n]; n_net];
+    for (k, jk) in jac.iter_mut().enumerate() {
+        let mut tp = theta.clone();
+        tp[k] += eps;
+        set_flat(&vars, &tp).unwrap();
+        let up = p
+            .dist(obs)
+            .unwrap()
+            .out
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        tp[k] -= 2.0 * eps;
+        set_flat(&vars, &tp).unwrap();
+        let dn = p
+            .dist(obs)
+            .unwrap()
+            .out
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        for s in 0..n {
+            for j in 0..a {
+                jk[s][j] = (up[s][j] - dn[s][j]) / (2.0 * eps);
+            }
+        }
+    }
+    set_flat(&vars, &theta).unwrap();
+    let mut f = vec![vec![0.0; n_params]; n_params];
+    for s in 0..n {
+        // M_s: the output distribution's Fisher.
+        let m: Vec<Vec<f64>> = match p.head() {
+            Head::Categorical { .. } => {
+                let mx = out0[s].iter().cloned().fold(f64::MIN, f64::max);
+                let e: Vec<f64> = out0[s].iter().map(|x| (x - mx).exp()).collect();
+                let z: f64 = e.iter().sum();
+                let pr: Vec<f64> = e.iter().map(|x| x / z).collect();
+                (0..a)
+                    .map(|i| {
+                        (0..a)
+                            .map(|j| if i == j { pr[i] } else { 0.0 } - pr[i] * pr[j])
+                            .collect()
+                    })
+                    .collect()
+            }
+            Head::Gaussian { .. } => {
+                let ls = theta[n_net..].to_vec();
+                (0..a)
+                    .map(|i| {
+                        (0..a)
+                            .map(|j| if i == j { (-2.0 * ls[i]).exp() } else { 0.0 })
+                            .collect()
+                    })
+                    .collect()
+            }
+        };
+        for k in 0..n_net {
+            for l in 0..n_net {
+                let mut acc = 0.0;
+                for i in 0..a {
+                    for j in 0..a {
+                        acc += jac[k][s][i] * m[i][j] * jac[l][s][j];
+                    }
+                }
+                f[k][l] += acc / n as f64;
+            }
+        }
+    }
+    for k in n_net..n_params {
+        f[k][k] = 2.0; // log σ block of a Gaussian
+    }
+    f
+}
+
+fn check_fvp(head: Head) {
+    let mut r = rng(3);
+    let p = StochasticPolicy::with_dtype(
+        3,
+        &[5],
+        Activation::Tanh,
+        head,
+        &mut r,
+        DType::F64,
+        &Device::Cpu,
+    )
+    .unwrap();
+    // Bigger weights than the default small output layer, so the Fisher is not near zero.
+    let vars = p.vars();
+    let theta: Vec<f64> = flatten(&vars)
+        .unwrap()
+        .iter()
+        .map(|_| r.random_range(-1.0..1.0))
+        .collect();
+    set_flat(&vars, &theta).unwrap();
+    let obs = random_obs(7, 3, &mut r, DType::F64);
+    let f = explicit_fisher(&p, &obs);
+    for trial in 0..3 {
+        let v: Vec<f64> = (0..theta.len())
+            .map(|_| r.random_range(-1.0..1.0))
+            .collect();
+        let want: Vec<f64> = f
+            .iter()
+            .map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum())
+            .collect();
+        let got = p.fvp(&obs, &v).unwrap();
+        let diff: f64 = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let norm: f64 = want.iter().map(|a| a * a).sum::<f64>().sqrt();
+        assert!(norm > 1e-3, "degenerate Fisher");
+        assert!(
+            diff / norm < 1e-8,
+            "{head:?} trial {trial}: relative error {}",
+            diff / norm
+        );
+    }
+}
+
+#[test]
+fn fvp_equals_the_explicit_fisher_times_v_categorical() {
+    check_fvp(Head::Categorical { n: 4 });
+}
+
+#[test]
+fn fvp_equals_the_explicit_fisher_times_v_gaussian() {
+    check_fvp(Head::Gaussian {
+        dim: 2,
+        init_log_std: -0.3,
+    });
+}
+
+#[test]
+fn fvp_agrees_with_central_differences_of_the_outputs() {
+    // F v = (1/N) Jᵀ M (J v), with J v replaced by (f(θ + εv) − f(θ − εv)) / 2ε.
+    let mut r = rng(8);
+    let p = StochasticPolicy::with_dtype(
+        4,
+        &[6, 6],
+        Activation::Tanh,
+        Head::Categorical { n: 3 },
+        &mut r,
+        DType::F64,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let vars = p.vars();
+    let theta: Vec<f64> = flatten(&vars)
+        .unwrap()
+        .iter()
+        .map(|_| r.random_range(-0.8..0.8))
+        .collect();
+    set_flat(&vars, &theta).unwrap();
+    let obs = random_obs(9, 4, &mut r, DType::F64);
+    let v: Vec<f64> = (0..theta.len())
+        .map(|_| r.random_range(-1.0..1.0))
+        .collect();
+    let eps = 1e-5;
+    let shifted = |s: f64| {
+        let t: Vec<f64> = theta.iter().zip(&v).map(|(a, b)| a + s * b).collect();
+        set_flat(&vars, &t).unwrap();
+        p.dist(&obs).unwrap().out
+    };
+    let jv = ((shifted(eps) - shifted(-eps)).unwrap() / (2.0 * eps)).unwrap();
+    set_flat(&vars, &theta).unwrap();
+    let out = p.dist(&obs).unwrap().out;
+    let pr = candle_nn::ops::softmax_last_dim(&out).unwrap();
+    let pjv = (&pr * &jv).unwrap().sum_keepdim(1).unwrap();
+    let u = ((&pr * &jv).unwrap() - pr.broadcast_mul(&pjv).unwrap())
+        .unwrap()
+        .detach();
+    let want = p
+        .flat_grad(&((u * &out).unwrap().sum_all().unwrap() / 9.0).unwrap())
+        .unwrap();
+    let got = p.fvp(&obs, &v).unwrap();
+    let diff: f64 = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let norm: f64 = want.iter().map(|a| a * a).sum::<f64>().sqrt();
+    assert!(diff / norm < 1e-6, "relative error {}", diff / norm);
+}
+
+#[test]
+fn cg_solves_random_spd_systems() {
+    let mut r = rng(5);
+    for trial in 0..20 {
+        let n = r.random_range(2..25);
+        let q: Vec<Vec<f64>> = (0..n)
+            .map(|_| (0..n).map(|_| r.random_range(-1.0..1.0)).collect())
+            .collect();
+        // A = QᵀQ + 0.5 I is symmetric positive definite.
+        let a: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| {
+                        (0..n).map(|k| q[k][i] * q[k][j]).sum::<f64>()
+                            + if i == j { 0.5 } else { 0.0 }
+                    })
+                    .collect()
+            })
+            .collect();
+        let b: Vec<f64> = (0..n).map(|_| r.random_range(-1.0..1.0)).collect();
+        let mv = |v: &[f64]| {
+            Ok(a.iter()
+                .map(|row| row.iter().zip(v).map(|(x, y)| x * y).sum())
+                .collect())
+        };
+        let sol = conjugate_gradient(
+            mv,
+            &b,
+            &CgConfig {
+                iters: 4 * n,
+                residual_tol: 1e-24,
+            },
+        )
+        .unwrap();
+        let ax: Vec<f64> = a
+            .iter()
+            .map(|row| row.iter().zip(&sol.x).map(|(x, y)| x * y).sum())
+            .collect();
+        let err: f64 = ax
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(err < 1e-8, "trial {trial}, n {n}: residual {err}");
+    }
+    // Non-finite input is an error, not a silent NaN solution.
+    assert!(
+        conjugate_gradient(
+            |v: &[f64]| Ok(v.to_vec()),
+            &[f64::NAN],
+            &CgConfig::default()
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn gae_matches_a_hand_computed_example() {
+    // γ = 0.5, λ = 0.5; three steps, the episode truncated after the last (bootstrap V = 4).
+    let r = [1.0, 0.0, 2.0];
+    let v = [0.5, 1.0, 2.0];
+    let nv = [1.0, 2.0, 4.0];
+    let (adv, ret) = gae(&r, &v, &nv, &[false; 3], &[false, false, true], 0.5, 0.5).unwrap();
+    // δ = [1 + .5·1 − .5, 0 + .5·2 − 1, 2 + .5·4 − 2] = [1, 0, 2]
+    // A2 = 2; A1 = 0 + .25·2 = .5; A0 = 1 + .25·.5 = 1.125
+    assert_eq!(adv, vec![1.125, 0.5, 2.0]);
+    assert_eq!(ret, vec![1.625, 1.5, 4.0]);
+    // A terminal step does not bootstrap, and the recursion stops at episode ends.
+    let (adv, _) = gae(
+        &[1.0, 1.0],
+        &[0.0, 0.0],
+        &[5.0, 5.0],
+        &[true, false],
+        &[true, false],
+        0.9,
+        0.9,
+    )
+    .unwrap();
+    assert_eq!(adv, vec![1.0, 1.0 + 0.9 * 5.0]);
+    assert!(gae(&[1.0], &[], &[1.0], &[false], &[false], 0.9, 0.9).is_err());
+}
+
+/// A contextual bandit: the observation one-hot codes a context c in 0..4; action c pays 1.
+fn bandit_batch(p: &StochasticPolicy, n: usize, r: &mut ChaCha8Rng) -> (PolicyBatch, f64) {
+    let ctx: Vec<usize> = (0..n).map(|_| r.random_range(0..4)).collect();
+    let obs: Vec<f32> = ctx
+        .iter()
+        .flat_map(|&c| (0..4).map(move |k| if k == c { 1.0 } else { 0.0 }))
+        .collect();
+    let obs = Tensor::from_vec(obs, (n, 4), &Device::Cpu).unwrap();
+    let mut streams: Vec<ChaCha8Rng> = (0..n)
+        .map(|i| rng(1000 + i as u64 + r.random::<u32>() as u64))
+        .collect();
+    let mut refs: Vec<&mut ChaCha8Rng> = streams.iter_mut().collect();
+    let (acts, _) = p.sample(&obs, &mut refs).unwrap();
+    let rew: Vec<f64> = acts
+        .iter()
+        .zip(&ctx)
+        .map(|(&a, &c)| if a as usize == c { 1.0 } else { 0.0 })
+        .collect();
+    let mean = rew.iter().sum::<f64>() / n as f64;
+    let actions = Tensor::from_iter(acts.iter().map(|&a| a as u32), &Device::Cpu).unwrap();
+    (
+        PolicyBatch {
+            obs,
+            actions,
+            advantages: rew,
+        },
+        mean,
+    )
+}
+
+#[test]
+fn trpo_learns_a_contextual_bandit_and_respects_the_trust_region() {
+    let mut r = rng(11);
+    let p = StochasticPolicy::new(
+        4,
+        &[16],
+        Activation::Relu,
+        Head::Categorical { n: 4 },
+        &mut r,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let cfg = TrpoConfig {
+        max_kl: 0.05,
+        ..TrpoConfig::default()
+    };
+    let (_, start) = bandit_batch(&p, 512, &mut r);
+    for _ in 0..15 {
+        let (batch, _) = bandit_batch(&p, 512, &mut r);
+        let before = p.dist(&batch.obs).unwrap();
+        let before = DistParams {
+            out: before.out.detach(),
+            log_std: None,
+        };
+        let rep = trpo_step(&p, &batch, &cfg).unwrap();
+        if let LineSearch::Accepted {
+            kl, improvement, ..
+        } = rep.line_search
+        {
+            let after = p.dist(&batch.obs).unwrap();
+            let real_kl = p.kl(&before, &after).unwrap().to_scalar::<f32>().unwrap() as f64;
+            assert!(
+                kl <= cfg.max_kl && real_kl <= cfg.max_kl * 1.0001,
+                "KL {kl} / {real_kl}"
+            );
+            assert!(improvement > 0.0);
+        }
+    }
+    let (_, end) = bandit_batch(&p, 2048, &mut r);
+    assert!(start < 0.4, "starts near uniform: {start}");
+    assert!(end > 0.8, "learned the bandit: {start} -> {end}");
+}
+
+#[test]
+fn the_line_search_never_takes_a_bad_step() {
+    let mut r = rng(2);
+    let p = StochasticPolicy::new(
+        4,
+        &[8],
+        Activation::Relu,
+        Head::Categorical { n: 4 },
+        &mut r,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let vars = p.vars();
+    let theta0 = flatten(&vars).unwrap();
+    let (batch, _) = bandit_batch(&p, 64, &mut r);
+    // Zero gradient: all advantages zero (no normalisation).
+    let cfg0 = TrpoConfig {
+        normalize_advantages: false,
+        ..TrpoConfig::default()
+    };
+    let zero = PolicyBatch {
+        advantages: vec![0.0; 64],
+        ..batch.clone()
+    };
+    assert!(matches!(
+        trpo_step(&p, &zero, &cfg0).unwrap().line_search,
+        LineSearch::Rejected { .. }
+    ));
+    assert_eq!(flatten(&vars).unwrap(), theta0);
+    // NaN gradient: a NaN observation poisons the gradient.
+    let mut o = batch.obs.to_vec2::<f32>().unwrap();
+    o[3][1] = f32::NAN;
+    let nan = PolicyBatch {
+        obs: Tensor::new(o, &Device::Cpu).unwrap(),
+        ..batch.clone()
+    };
+    assert!(matches!(
+        trpo_step(&p, &nan, &cfg0).unwrap().line_search,
+        LineSearch::Rejected { .. }
+    ));
+    assert_eq!(flatten(&vars).unwrap(), theta0);
+    // NaN advantages are refused outright.
+    let bad = PolicyBatch {
+        advantages: vec![f64::NAN; 64],
+        ..batch.clone()
+    };
+    assert!(trpo_step(&p, &bad, &cfg0).is_err());
+    // A huge trust region: whatever is taken must still be a real, bounded improvement.
+    let huge = TrpoConfig {
+        max_kl: 50.0,
+        cg_damping: 1e-6,
+        line_search_steps: 3,
+        ..TrpoConfig::default()
+    };
+    let rep = trpo_step(&p, &batch, &huge).unwrap();
+    match rep.line_search {
+        LineSearch::Accepted {
+            kl, improvement, ..
+        } => assert!(kl <= 50.0 && improvement > 0.0),
+        LineSearch::Rejected { .. } => assert_eq!(flatten(&vars).unwrap(), theta0),
+    }
+    // A tiny trust region bounds the step.
+    set_flat(&vars, &theta0).unwrap();
+    let tiny = TrpoConfig {
+        max_kl: 1e-6,
+        ..TrpoConfig::default()
+    };
+    if let LineSearch::Accepted { kl, .. } = trpo_step(&p, &batch, &tiny).unwrap().line_search {
+        assert!(kl <= 1e-6);
+    }
+    assert!(
+        trpo_step(
+            &p,
+            &batch,
+            &TrpoConfig {
+                max_kl: -1.0,
+                ..TrpoConfig::default()
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn the_value_function_fits_a_simple_target() {
+    let mut r = rng(4);
+    let mut v = ValueFunction::new(2, &[32], Activation::Relu, 3e-3, &mut r, &Device::Cpu).unwrap();
+    let obs = random_obs(256, 2, &mut r, DType::F32);
+    let x = obs.to_vec2::<f32>().unwrap();
+    let y: Vec<f64> = x.iter().map(|p| f64::from(2.0 * p[0] - p[1])).collect();
+    let first = v.fit(&obs, &y, 1, 8, &mut r).unwrap();
+    let last = v.fit(&obs, &y, 60, 8, &mut r).unwrap();
+    assert!(last < 0.05 * first, "loss {first} -> {last}");
+    assert!(v.fit(&obs, &[0.0; 3], 1, 1, &mut r).is_err());
+}
