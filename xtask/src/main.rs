@@ -73,7 +73,40 @@ pub fn run(mut cmd: Command) -> Result<()> {
     Ok(())
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Environment every task runs under: candle 0.11 re-reads the CPU description on every matmul
+/// unless `RAYON_NUM_THREADS` is set, and its spinning pool slows small machines; parallelism
+/// comes from our own workers instead.
+const THREAD_ENV: [(&str, &str); 2] = [("RAYON_NUM_THREADS", "1"), ("CANDLE_NUM_THREADS", "1")];
+
 fn main() {
+    // Setting the environment of a running process needs `unsafe` (edition 2024); starting
+    // ourselves again with it does not.
+    if THREAD_ENV
+        .iter()
+        .any(|(k, _)| std::env::var_os(k).is_none())
+    {
+        let status = std::env::current_exe().and_then(|exe| {
+            Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .envs(
+                    THREAD_ENV
+                        .iter()
+                        .filter(|(k, _)| std::env::var_os(k).is_none())
+                        .copied(),
+                )
+                .status()
+        });
+        match status {
+            Ok(s) => std::process::exit(s.code().unwrap_or(1)),
+            Err(e) => {
+                eprintln!("error: cannot restart xtask with its thread settings: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     // One clear line per error (with its causes), never a backtrace wall.
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");

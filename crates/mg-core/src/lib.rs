@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod demo;
 mod error;
 mod extensive;
 mod game;
@@ -40,6 +41,9 @@ mod space;
 mod traj;
 
 pub use batch::{BatchBuffers, BatchedGame, VecGame};
+pub use demo::{
+    DEMO_MAGIC, DEMO_VERSION, DemoError, DemoHeader, check_demos_for, decode_demos, encode_demos,
+};
 pub use error::GameError;
 pub use extensive::{AgentAction, EmgStep, ExtensiveGame};
 pub use game::{JointStep, MarkovGame, StepStatus};

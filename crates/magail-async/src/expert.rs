@@ -1,0 +1,120 @@
+//! Expert training on the true reward: rollouts from the current policies, then one TRPO step
+//! per sharing group. The loop behind `cargo xtask expert`.
+
+use mg_core::{MarkovGame, PlayerFunction};
+use serde::{Deserialize, Serialize};
+
+use crate::learner::{LearnError, LearnerConfig, Learners, UpdateStats};
+use crate::policy::Policy;
+use crate::rollout::{Collector, RolloutConfig, RolloutError};
+
+/// Either stage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Collecting data failed.
+    #[error(transparent)]
+    Rollout(#[from] RolloutError),
+    /// Learning failed.
+    #[error(transparent)]
+    Learn(#[from] LearnError),
+}
+
+/// Statistics of one iteration, with stable names for CSV and JSON logs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IterStats {
+    /// Iteration number, from 1.
+    pub iteration: usize,
+    /// Environment steps so far (all copies).
+    pub env_steps: u64,
+    /// Episodes that ended in this iteration's rollout.
+    pub episodes: usize,
+    /// Mean return per agent over those episodes (empty if none ended).
+    pub mean_return: Vec<f64>,
+    /// The update's statistics.
+    pub update: UpdateStats,
+}
+
+/// Rollouts plus learners.
+pub struct ExpertTrainer<G, P> {
+    collector: Collector<G, P>,
+    learners: Learners,
+    steps_per_iter: usize,
+    iteration: usize,
+    env_steps: u64,
+}
+
+impl<G, P> ExpertTrainer<G, P>
+where
+    G: MarkovGame + Clone + Send,
+    P: PlayerFunction + Clone + Send,
+{
+    /// A trainer collecting `steps_per_iter` steps from each copy per iteration.
+    pub fn new(
+        game: G,
+        player: P,
+        rollout: RolloutConfig,
+        learner: LearnerConfig,
+        steps_per_iter: usize,
+    ) -> Result<Self, TrainError> {
+        let collector = Collector::new(game, player, rollout)?;
+        let dims: Vec<usize> = (0..collector.spec().n_agents())
+            .map(|i| collector.obs_dim(i))
+            .collect();
+        let learners = Learners::new(collector.spec(), &dims, learner)?;
+        Ok(Self {
+            collector,
+            learners,
+            steps_per_iter: steps_per_iter.max(1),
+            iteration: 0,
+            env_steps: 0,
+        })
+    }
+
+    /// The learners (policies, values, checkpoints).
+    pub fn learners(&self) -> &Learners {
+        &self.learners
+    }
+
+    /// Mutable learners (to load a checkpoint).
+    pub fn learners_mut(&mut self) -> &mut Learners {
+        &mut self.learners
+    }
+
+    /// The collector.
+    pub fn collector(&self) -> &Collector<G, P> {
+        &self.collector
+    }
+
+    /// Resumes the counters of a checkpoint.
+    pub fn set_progress(&mut self, iteration: usize, env_steps: u64) {
+        self.iteration = iteration;
+        self.env_steps = env_steps;
+    }
+
+    /// Iterations done.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    /// Environment steps done.
+    pub fn env_steps(&self) -> u64 {
+        self.env_steps
+    }
+
+    /// One iteration: collect with the current policies, then update every group.
+    pub fn iterate(&mut self) -> Result<IterStats, TrainError> {
+        let pols = self.learners.policies(false);
+        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let ro = self.collector.collect(&refs, self.steps_per_iter)?;
+        let update = self.learners.update(&ro, None)?;
+        self.iteration += 1;
+        self.env_steps += (ro.envs * ro.steps) as u64;
+        Ok(IterStats {
+            iteration: self.iteration,
+            env_steps: self.env_steps,
+            episodes: ro.ends.len(),
+            mean_return: ro.mean_returns().unwrap_or_default(),
+            update,
+        })
+    }
+}

@@ -1,0 +1,416 @@
+//! Per-agent TRPO learners with parameter sharing among identical agents, fed by rollouts.
+//!
+//! The same learner trains experts on the true reward and imitators on discriminator rewards:
+//! only the rewards handed to [`Learners::update`] differ. Steps where an agent played φ are
+//! filtered out of its value and policy updates (AMAGAIL); its GAE runs over its own active steps,
+//! each bootstrapped from its next active step in the same episode.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+use mg_core::{ActionSpace, GameSpec, StreamRng, stream_rng};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use trpo::{
+    Activation, LineSearch, PolicyBatch, StochasticPolicy, TrpoConfig, TrpoError, ValueFunction,
+    gae, trpo_step,
+};
+
+use crate::candle_policy::{CandlePolicy, head_for};
+use crate::rollout::Rollout;
+
+/// Why learning failed.
+#[derive(Debug, Error)]
+pub enum LearnError {
+    /// The optimizer failed.
+    #[error("optimizer: {0}")]
+    Trpo(#[from] TrpoError),
+    /// A tensor operation failed.
+    #[error("tensor: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// The configuration does not fit the game.
+    #[error("learner configuration: {0}")]
+    Config(String),
+    /// A checkpoint does not fit the learners.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+}
+
+/// How agents share networks, and the networks' shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnerConfig {
+    /// TRPO and value-function settings.
+    pub trpo: TrpoConfig,
+    /// Parameter-sharing group of each agent: agents with the same number share one policy and
+    /// one value network (the paper code shares among the 3 navigators and among the 3 predators).
+    pub groups: Vec<usize>,
+    /// Hidden-layer nonlinearity.
+    pub activation: Activation,
+    /// Seed of the networks' initialisation and of the value-fit shuffling.
+    pub seed: u64,
+}
+
+impl LearnerConfig {
+    /// Identical agents share: agents with the same observation size, action space and name
+    /// prefix (`adversary_*`, `agent_*`) form one group.
+    pub fn sharing_identical(spec: &GameSpec, trpo: TrpoConfig, seed: u64) -> Self {
+        let mut keys: Vec<(String, usize, ActionSpace)> = Vec::new();
+        let groups = spec
+            .agents
+            .iter()
+            .map(|a| {
+                let prefix = a
+                    .name
+                    .rsplit_once('_')
+                    .map_or(a.name.as_str(), |p| p.0)
+                    .to_string();
+                let key = (prefix, a.obs_dim, a.action_space);
+                match keys.iter().position(|k| *k == key) {
+                    Some(g) => g,
+                    None => {
+                        keys.push(key);
+                        keys.len() - 1
+                    }
+                }
+            })
+            .collect();
+        Self {
+            trpo,
+            groups,
+            activation: Activation::Relu,
+            seed,
+        }
+    }
+}
+
+/// One group's networks.
+#[derive(Debug)]
+pub struct Group {
+    /// The agents in the group.
+    pub agents: Vec<usize>,
+    /// The shared policy.
+    pub policy: StochasticPolicy,
+    /// The shared value network.
+    pub value: ValueFunction,
+    space: ActionSpace,
+}
+
+/// Statistics of one update.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateStats {
+    /// Per group: KL of the accepted step, or `None` when the line search rejected every step.
+    pub kl: Vec<Option<f64>>,
+    /// Per group: value-function loss of the last epoch.
+    pub vf_loss: Vec<f64>,
+    /// Per group: samples used (active steps only).
+    pub samples: Vec<usize>,
+}
+
+/// The learners of every agent.
+#[derive(Debug)]
+pub struct Learners {
+    cfg: LearnerConfig,
+    groups: Vec<Group>,
+    obs_dims: Vec<usize>,
+    rng: StreamRng,
+    dev: Device,
+}
+
+impl Learners {
+    /// Networks for a game with this spec; `obs_dims` are the observation sizes policies see
+    /// (the collector's, which may include history features).
+    pub fn new(
+        spec: &GameSpec,
+        obs_dims: &[usize],
+        cfg: LearnerConfig,
+    ) -> Result<Self, LearnError> {
+        let n = spec.n_agents();
+        if cfg.groups.len() != n || obs_dims.len() != n {
+            return Err(LearnError::Config(format!(
+                "{} sharing groups and {} observation sizes for {n} agents",
+                cfg.groups.len(),
+                obs_dims.len()
+            )));
+        }
+        cfg.trpo.validate()?;
+        let dev = Device::Cpu;
+        let mut init = stream_rng(cfg.seed, 1 << 50);
+        let n_groups = cfg.groups.iter().max().map_or(0, |g| g + 1);
+        let mut groups = Vec::new();
+        for g in 0..n_groups {
+            let agents: Vec<usize> = (0..n).filter(|&i| cfg.groups[i] == g).collect();
+            let Some(&first) = agents.first() else {
+                return Err(LearnError::Config(format!(
+                    "sharing group {g} has no agents"
+                )));
+            };
+            let space = spec.action_space(first);
+            for &i in &agents {
+                if spec.action_space(i) != space || obs_dims[i] != obs_dims[first] {
+                    return Err(LearnError::Config(format!(
+                        "agents {first} and {i} share group {g} but differ in observation or action space"
+                    )));
+                }
+            }
+            let policy = StochasticPolicy::new(
+                obs_dims[first],
+                &cfg.trpo.hidden,
+                cfg.activation,
+                head_for(space),
+                &mut init,
+                &dev,
+            )?;
+            let value = ValueFunction::new(
+                obs_dims[first],
+                &cfg.trpo.hidden,
+                cfg.activation,
+                cfg.trpo.vf_lr,
+                &mut init,
+                &dev,
+            )?;
+            groups.push(Group {
+                agents,
+                policy,
+                value,
+                space,
+            });
+        }
+        Ok(Self {
+            rng: stream_rng(cfg.seed, 1 << 51),
+            cfg,
+            groups,
+            obs_dims: obs_dims.to_vec(),
+            dev,
+        })
+    }
+
+    /// The groups.
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LearnerConfig {
+        &self.cfg
+    }
+
+    /// One rollout policy per agent (sharing parameters with the learners).
+    pub fn policies(&self, greedy: bool) -> Vec<CandlePolicy> {
+        (0..self.cfg.groups.len())
+            .map(|i| {
+                let g = &self.groups[self.cfg.groups[i]];
+                CandlePolicy::new(g.policy.clone(), g.space, self.dev.clone()).greedy(greedy)
+            })
+            .collect()
+    }
+
+    /// One TRPO step and one value fit per group on `ro`, with `rewards[i]` replacing agent `i`'s
+    /// rewards when given (same layout as `ro.agents[i].rewards`), the true rewards otherwise.
+    pub fn update(
+        &mut self,
+        ro: &Rollout,
+        rewards: Option<&[Vec<f64>]>,
+    ) -> Result<UpdateStats, LearnError> {
+        let mut stats = UpdateStats::default();
+        let (envs, steps) = (ro.envs, ro.steps);
+        let end_at: HashMap<(usize, usize), usize> = ro
+            .ends
+            .iter()
+            .enumerate()
+            .map(|(k, e)| ((e.env, e.step), k))
+            .collect();
+        let cfg = self.cfg.trpo.clone();
+        for g in &mut self.groups {
+            let d = self.obs_dims[g.agents[0]];
+            let w = g.space.width();
+            let mut obs: Vec<f32> = Vec::new();
+            let mut acts: Vec<f32> = Vec::new();
+            let mut adv: Vec<f64> = Vec::new();
+            let mut ret: Vec<f64> = Vec::new();
+            for &i in &g.agents {
+                let a = &ro.agents[i];
+                let rew = match rewards {
+                    Some(r) => &r[i],
+                    None => &a.rewards,
+                };
+                if rew.len() != envs * steps {
+                    return Err(LearnError::Config(format!(
+                        "agent {i}: {} rewards for {} steps",
+                        rew.len(),
+                        envs * steps
+                    )));
+                }
+                // Values of every recorded observation, of every copy's last observation and of
+                // every episode's final observation, in three batched calls.
+                let all = Tensor::from_slice(&a.obs, (envs * steps, d), &self.dev)?;
+                let v_all = g.value.predict(&all)?;
+                let v_last =
+                    g.value
+                        .predict(&Tensor::from_slice(&a.last_obs, (envs, d), &self.dev)?)?;
+                let fin: Vec<f32> = ro
+                    .ends
+                    .iter()
+                    .flat_map(|e| e.final_obs[i].iter().copied())
+                    .collect();
+                let v_fin = if ro.ends.is_empty() {
+                    Vec::new()
+                } else {
+                    g.value
+                        .predict(&Tensor::from_slice(&fin, (ro.ends.len(), d), &self.dev)?)?
+                };
+                for b in 0..envs {
+                    // The agent's own active steps, each with its bootstrap.
+                    let mut idx: Vec<usize> = Vec::new();
+                    let mut r: Vec<f64> = Vec::new();
+                    let mut v: Vec<f64> = Vec::new();
+                    let mut nv: Vec<f64> = Vec::new();
+                    let mut term: Vec<bool> = Vec::new();
+                    let mut end: Vec<bool> = Vec::new();
+                    let mut pending = false;
+                    for t in 0..steps {
+                        let at = b * steps + t;
+                        if a.acted[at] {
+                            if pending {
+                                *nv.last_mut().ok_or(LearnError::Config("empty".into()))? =
+                                    v_all[at];
+                            }
+                            idx.push(at);
+                            r.push(rew[at]);
+                            v.push(v_all[at]);
+                            nv.push(0.0);
+                            term.push(false);
+                            end.push(false);
+                            pending = true;
+                        }
+                        if (ro.terminated[at] || ro.truncated[at]) && pending {
+                            let k = v.len() - 1;
+                            term[k] = ro.terminated[at];
+                            end[k] = true;
+                            nv[k] = if ro.terminated[at] {
+                                0.0
+                            } else {
+                                end_at.get(&(b, t)).map_or(0.0, |&e| v_fin[e])
+                            };
+                            pending = false;
+                        }
+                    }
+                    if pending {
+                        let k = v.len() - 1;
+                        nv[k] = v_last[b];
+                        end[k] = true;
+                    }
+                    let (ad, rt) = gae(&r, &v, &nv, &term, &end, cfg.gamma, cfg.gae_lambda)?;
+                    for (k, &at) in idx.iter().enumerate() {
+                        obs.extend_from_slice(&a.obs[at * d..(at + 1) * d]);
+                        acts.extend_from_slice(&a.actions[at * w..(at + 1) * w]);
+                        adv.push(ad[k]);
+                        ret.push(rt[k]);
+                    }
+                }
+            }
+            let n = adv.len();
+            stats.samples.push(n);
+            if n < 2 {
+                stats.kl.push(None);
+                stats.vf_loss.push(0.0);
+                continue;
+            }
+            let obs_t = Tensor::from_slice(&obs, (n, d), &self.dev)?;
+            let actions = match g.space {
+                ActionSpace::Discrete { .. } => {
+                    Tensor::from_iter(acts.iter().map(|&a| a as u32), &self.dev)?
+                }
+                ActionSpace::Box { dim, .. } => Tensor::from_slice(&acts, (n, dim), &self.dev)?,
+            };
+            let rep = trpo_step(
+                &g.policy,
+                &PolicyBatch {
+                    obs: obs_t.clone(),
+                    actions,
+                    advantages: adv,
+                },
+                &cfg,
+            )?;
+            stats.kl.push(match rep.line_search {
+                LineSearch::Accepted { kl, .. } => Some(kl),
+                LineSearch::Rejected { .. } => None,
+            });
+            let loss = g.value.fit(
+                &obs_t,
+                &ret,
+                cfg.vf_epochs,
+                cfg.vf_minibatches,
+                &mut self.rng,
+            )?;
+            stats.vf_loss.push(loss);
+        }
+        Ok(stats)
+    }
+
+    /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …).
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        let mut m = HashMap::new();
+        for (k, g) in self.groups.iter().enumerate() {
+            for (name, var) in g.policy.names().into_iter().zip(g.policy.vars()) {
+                m.insert(format!("group{k}.{name}"), var.as_tensor().clone());
+            }
+            for (name, var) in g
+                .value
+                .mlp()
+                .names("vf")
+                .into_iter()
+                .zip(g.value.mlp().vars())
+            {
+                m.insert(format!("group{k}.{name}"), var.as_tensor().clone());
+            }
+        }
+        m
+    }
+
+    /// Loads parameters saved by [`tensors`](Self::tensors); every name and shape must match.
+    /// With `policies_only`, value networks are left as they are (for imitation from an expert).
+    pub fn load_tensors(
+        &mut self,
+        m: &HashMap<String, Tensor>,
+        policies_only: bool,
+    ) -> Result<(), LearnError> {
+        for (k, g) in self.groups.iter().enumerate() {
+            let mut pairs: Vec<(String, candle_core::Var)> =
+                g.policy.names().into_iter().zip(g.policy.vars()).collect();
+            if !policies_only {
+                pairs.extend(
+                    g.value
+                        .mlp()
+                        .names("vf")
+                        .into_iter()
+                        .zip(g.value.mlp().vars()),
+                );
+            }
+            for (name, var) in pairs {
+                let key = format!("group{k}.{name}");
+                let t = m
+                    .get(&key)
+                    .ok_or_else(|| LearnError::Checkpoint(format!("missing tensor `{key}`")))?;
+                if t.shape() != var.as_tensor().shape() {
+                    return Err(LearnError::Checkpoint(format!(
+                        "tensor `{key}` has shape {:?}, expected {:?}",
+                        t.shape().dims(),
+                        var.as_tensor().shape().dims()
+                    )));
+                }
+                let t = t.to_dtype(DType::F32)?;
+                if t.flatten_all()?
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .any(|x| !x.is_finite())
+                {
+                    return Err(LearnError::Checkpoint(format!(
+                        "tensor `{key}` holds NaN or infinity"
+                    )));
+                }
+                var.set(&t)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! The versioned binary file format of demonstrations.
+//!
+//! Layout: the magic `MAGAILDM` (8 bytes), the format version (u32, little-endian), the header's
+//! length (u64, little-endian), the [`DemoHeader`] and then the episodes, both encoded with bincode
+//! 2.0.1's standard configuration. Decoding checks everything — truncation, magic, version, sizes
+//! against the header, finite numbers — and never panics on arbitrary bytes (a property test
+//! feeds it random and corrupted files). File IO is the caller's: this module maps bytes to data.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{ActionSpace, GameSpec, Trajectories, TrajectoryError};
+
+/// First bytes of every demonstration file.
+pub const DEMO_MAGIC: [u8; 8] = *b"MAGAILDM";
+/// The format version this code writes and reads.
+pub const DEMO_VERSION: u32 = 1;
+/// bincode refuses to allocate more than this while decoding (1 GiB): a corrupted length can
+/// never make the loader reserve absurd amounts of memory.
+const LIMIT: usize = 1 << 30;
+
+/// What a demonstration file says about itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DemoHeader {
+    /// The game and variant (`simple_spread/paper`).
+    pub game: String,
+    /// Agent names in order.
+    pub agents: Vec<String>,
+    /// Observation size per agent.
+    pub obs_dims: Vec<usize>,
+    /// Action space per agent.
+    pub action_spaces: Vec<ActionSpace>,
+    /// Number of episodes that follow.
+    pub episodes: u64,
+    /// Free text: the command, seed and checkpoint that produced the file.
+    pub source: String,
+}
+
+/// A demonstration file that cannot be used.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum DemoError {
+    /// Shorter than its own framing says.
+    #[error("demonstrations truncated: {0}")]
+    Truncated(String),
+    /// Not a demonstration file.
+    #[error("not a demonstration file: the first bytes are {got:?}, expected {DEMO_MAGIC:?}")]
+    Magic {
+        /// The bytes found.
+        got: Vec<u8>,
+    },
+    /// Written by another version of the format.
+    #[error("demonstration format version {got}, this build reads version {DEMO_VERSION}")]
+    Version {
+        /// The version found.
+        got: u32,
+    },
+    /// The encoded data is malformed.
+    #[error("malformed demonstrations: {0}")]
+    Malformed(String),
+    /// The data contradicts the header or has non-finite values.
+    #[error("invalid demonstrations: {0}")]
+    Invalid(#[from] TrajectoryError),
+    /// The header and the data disagree.
+    #[error("demonstrations header mismatch: {0}")]
+    Header(String),
+    /// The demonstrations belong to another game or other sizes.
+    #[error("demonstrations are for {found}, but the game is {expected}")]
+    WrongGame {
+        /// What the game needs.
+        expected: String,
+        /// What the file holds.
+        found: String,
+    },
+}
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<LIMIT>()
+}
+
+/// Encodes `set` with a header naming `agents` and the `source`.
+pub fn encode_demos(
+    set: &Trajectories,
+    agents: &[String],
+    source: &str,
+) -> Result<Vec<u8>, DemoError> {
+    set.validate()?;
+    let header = DemoHeader {
+        game: set.game.clone(),
+        agents: agents.to_vec(),
+        obs_dims: set.obs_dims.clone(),
+        action_spaces: set.action_spaces.clone(),
+        episodes: set.episodes.len() as u64,
+        source: source.to_string(),
+    };
+    let enc = |e: bincode::error::EncodeError| DemoError::Malformed(e.to_string());
+    let h = bincode::serde::encode_to_vec(&header, config()).map_err(enc)?;
+    let body = bincode::serde::encode_to_vec(&set.episodes, config()).map_err(enc)?;
+    let mut out = Vec::with_capacity(20 + h.len() + body.len());
+    out.extend_from_slice(&DEMO_MAGIC);
+    out.extend_from_slice(&DEMO_VERSION.to_le_bytes());
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Decodes and validates a demonstration file's bytes.
+pub fn decode_demos(bytes: &[u8]) -> Result<(DemoHeader, Trajectories), DemoError> {
+    if bytes.len() < 8 {
+        return Err(DemoError::Truncated(format!(
+            "{} bytes, not even the magic",
+            bytes.len()
+        )));
+    }
+    if bytes[..8] != DEMO_MAGIC {
+        return Err(DemoError::Magic {
+            got: bytes[..8].to_vec(),
+        });
+    }
+    if bytes.len() < 20 {
+        return Err(DemoError::Truncated(
+            "the version and header length are cut".into(),
+        ));
+    }
+    let mut v = [0u8; 4];
+    v.copy_from_slice(&bytes[8..12]);
+    let version = u32::from_le_bytes(v);
+    if version != DEMO_VERSION {
+        return Err(DemoError::Version { got: version });
+    }
+    let mut l = [0u8; 8];
+    l.copy_from_slice(&bytes[12..20]);
+    let hlen = u64::from_le_bytes(l);
+    let rest = &bytes[20..];
+    if hlen > rest.len() as u64 {
+        return Err(DemoError::Truncated(format!(
+            "the header claims {hlen} bytes, {} remain",
+            rest.len()
+        )));
+    }
+    let (hbytes, body) = rest.split_at(hlen as usize);
+    let dec = |e: bincode::error::DecodeError| match e {
+        bincode::error::DecodeError::UnexpectedEnd { .. } => DemoError::Truncated(e.to_string()),
+        other => DemoError::Malformed(other.to_string()),
+    };
+    let (header, used): (DemoHeader, usize) =
+        bincode::serde::decode_from_slice(hbytes, config()).map_err(dec)?;
+    if used != hbytes.len() {
+        return Err(DemoError::Malformed(
+            "trailing bytes after the header".into(),
+        ));
+    }
+    let n = header.agents.len();
+    if header.obs_dims.len() != n || header.action_spaces.len() != n {
+        return Err(DemoError::Header(format!(
+            "{n} agents but {} observation sizes and {} action spaces",
+            header.obs_dims.len(),
+            header.action_spaces.len()
+        )));
+    }
+    let (episodes, used): (Vec<crate::Episode>, usize) =
+        bincode::serde::decode_from_slice(body, config()).map_err(dec)?;
+    if used != body.len() {
+        return Err(DemoError::Malformed(format!(
+            "{} trailing bytes after the episodes",
+            body.len() - used
+        )));
+    }
+    if episodes.len() as u64 != header.episodes {
+        return Err(DemoError::Header(format!(
+            "the header announces {} episodes, the file holds {}",
+            header.episodes,
+            episodes.len()
+        )));
+    }
+    let set = Trajectories {
+        game: header.game.clone(),
+        obs_dims: header.obs_dims.clone(),
+        action_spaces: header.action_spaces.clone(),
+        episodes,
+    };
+    set.validate()?;
+    Ok((header, set))
+}
+
+/// Refuses demonstrations recorded for another game, agents or sizes than `spec`'s.
+pub fn check_demos_for(
+    header: &DemoHeader,
+    spec: &GameSpec,
+    obs_dims: &[usize],
+) -> Result<(), DemoError> {
+    let want_spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
+    let describe = |game: &str, dims: &[usize], spaces: &[ActionSpace]| {
+        format!("`{game}` with observation sizes {dims:?} and action spaces {spaces:?}")
+    };
+    let same_game = header.game == spec.name || header.game.starts_with(&format!("{}+", spec.name));
+    if !same_game || header.obs_dims != obs_dims || header.action_spaces != want_spaces {
+        return Err(DemoError::WrongGame {
+            expected: describe(&spec.name, obs_dims, &want_spaces),
+            found: describe(&header.game, &header.obs_dims, &header.action_spaces),
+        });
+    }
+    Ok(())
+}
