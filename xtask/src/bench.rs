@@ -20,7 +20,12 @@ pub struct BenchArgs {
     peers: bool,
 }
 
-const SUITES: [(&str, &str, &str); 1] = [("envs", "envs", "envs")];
+/// (suite, package, bench target).
+const SUITES: [(&str, &str, &str); 3] = [
+    ("envs", "envs", "envs"),
+    ("rollouts", "magail-async", "rollouts"),
+    ("trpo", "trpo", "trpo"),
+];
 
 fn venv_python() -> Result<PathBuf> {
     let root = project_root();
@@ -71,8 +76,8 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Per benchmark id (`simple_spread/b1024/t2`): elements per second from criterion's median.
-fn criterion_rates(group: &str) -> Result<BTreeMap<String, f64>> {
+/// Per benchmark id (`simple_spread/b1024/t2`): (median ns per iteration, elements per iteration).
+fn criterion_rates(group: &str) -> Result<BTreeMap<String, (f64, f64)>> {
     let dir = project_root().join("target/criterion").join(group);
     let mut rates = BTreeMap::new();
     let Ok(rd) = std::fs::read_dir(&dir) else {
@@ -90,18 +95,27 @@ fn criterion_rates(group: &str) -> Result<BTreeMap<String, f64>> {
         let est: serde_json::Value = serde_json::from_str(&est)?;
         let bench: serde_json::Value = serde_json::from_str(&bench)?;
         let ns = est["median"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
-        let elems = bench["throughput"]["Elements"].as_f64().unwrap_or(1.0);
+        let elems = bench["throughput"]["Elements"].as_f64().unwrap_or(0.0);
         let id = bench["function_id"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        rates.insert(id, elems / ns * 1e9);
+        rates.insert(id, (ns, elems));
     }
     Ok(rates)
 }
 
-/// Runs `benches/<suite>_peer.py`; lines `peer <tool> <name> <rate> ...` give rates per name.
-fn peer_rates(suite: &str) -> Result<BTreeMap<String, (String, f64)>> {
+/// A peer's figure: a rate (per second, higher is better) or a time in ms (lower is better).
+#[derive(Clone, Debug)]
+struct Peer {
+    tool: String,
+    value: f64,
+    per_second: bool,
+}
+
+/// Runs `benches/<suite>_peer.py`; lines `peer <tool> <name> <value> <unit> ...` where unit is
+/// `ms` for times and anything else (`env-steps/s`, `agent-steps/s`) for rates.
+fn peer_rates(suite: &str) -> Result<BTreeMap<String, Peer>> {
     let py = venv_python()?;
     let script = project_root().join(format!("benches/{suite}_peer.py"));
     let out = Command::new(py)
@@ -120,30 +134,58 @@ fn peer_rates(suite: &str) -> Result<BTreeMap<String, (String, f64)>> {
     let mut rates = BTreeMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        if let ["peer", tool, name, rate, ..] = f.as_slice()
-            && let Ok(r) = rate.parse::<f64>()
+        if let ["peer", tool, name, value, unit, ..] = f.as_slice()
+            && let Ok(v) = value.parse::<f64>()
         {
-            rates.insert(name.to_string(), (tool.to_string(), r));
+            rates.insert(
+                name.to_string(),
+                Peer {
+                    tool: tool.to_string(),
+                    value: v,
+                    per_second: *unit != "ms",
+                },
+            );
         }
     }
     Ok(rates)
 }
 
-fn print_summary(
-    suite: &str,
-    ours: &BTreeMap<String, f64>,
-    peers: &BTreeMap<String, (String, f64)>,
-) {
-    println!("\n{suite}: median throughput (elements = env-steps)");
-    println!("| benchmark | ours /s | peer | peer /s | ratio |");
-    println!("|---|---|---|---|---|");
-    for (id, rate) in ours {
-        let name = id.split('/').next().unwrap_or_default();
-        match peers.get(name) {
-            Some((tool, p)) => {
-                println!("| {id} | {rate:.3e} | {tool} | {p:.0} | {:.0}x |", rate / p)
-            }
-            None => println!("| {id} | {rate:.3e} | | | |"),
+fn print_summary(suite: &str, ours: &BTreeMap<String, (f64, f64)>, peers: &BTreeMap<String, Peer>) {
+    println!("\n{suite}: medians (throughput counts env-steps for envs, agent-steps for rollouts)");
+    println!("| benchmark | median time | ours /s | peer | peer figure | ratio |");
+    println!("|---|---|---|---|---|---|");
+    for (id, &(ns, elems)) in ours {
+        let rate = if elems > 0.0 {
+            elems / ns * 1e9
+        } else {
+            f64::NAN
+        };
+        let first = id.split('/').next().unwrap_or_default();
+        let peer = peers.get(id.as_str()).or_else(|| peers.get(first));
+        let time = if ns > 1e6 {
+            format!("{:.2} ms", ns / 1e6)
+        } else {
+            format!("{:.1} µs", ns / 1e3)
+        };
+        let rate_s = if rate.is_finite() {
+            format!("{rate:.3e}")
+        } else {
+            String::new()
+        };
+        match peer {
+            Some(p) if p.per_second && rate.is_finite() => println!(
+                "| {id} | {time} | {rate_s} | {} | {:.0}/s | {:.0}x |",
+                p.tool,
+                p.value,
+                rate / p.value
+            ),
+            Some(p) if !p.per_second => println!(
+                "| {id} | {time} | {rate_s} | {} | {:.1} ms | {:.1}x |",
+                p.tool,
+                p.value,
+                p.value / (ns / 1e6)
+            ),
+            _ => println!("| {id} | {time} | {rate_s} | | | |"),
         }
     }
 }

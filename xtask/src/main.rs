@@ -2,10 +2,15 @@
 //! (<https://github.com/matklad/cargo-xtask>): `cargo xtask <task>` runs plain Rust, one module per
 //! task, so contributors and users need nothing but cargo.
 //!
-//! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `conformance DIR`, `render`.
+//! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `conformance DIR`, `render`, `expert`, `eval`,
+//! `demos`.
 
 mod bench;
 mod check;
+mod common;
+mod demos;
+mod eval;
+mod expert;
 mod render;
 mod tidy;
 
@@ -43,6 +48,12 @@ enum Task {
     },
     /// Render an episode to an animated GIF (and optionally PNG frames).
     Render(render::RenderArgs),
+    /// Train experts on the true reward (TRPO per agent, shared among identical agents).
+    Expert(expert::ExpertArgs),
+    /// Evaluate a checkpoint: returns and the normalized score (random = 0, scripted = 1).
+    Eval(eval::EvalArgs),
+    /// Record demonstrations from an expert checkpoint or the scripted reference.
+    Demos(demos::DemosArgs),
 }
 
 /// The workspace root (the parent of this crate's folder).
@@ -138,5 +149,8 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Task::Render(args) => render::run_render(&args),
+        Task::Expert(args) => expert::run_expert(&args).map(|_| ()),
+        Task::Eval(args) => eval::run_eval(&args),
+        Task::Demos(args) => demos::run_demos(&args),
     }
 }

@@ -1,0 +1,345 @@
+//! Pieces every experiment task shares: choosing a game by name, atomic file writes, checkpoints,
+//! evaluation, and plots.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use candle_core::{Device, Tensor};
+use envs::amagail::AmagailGame;
+use envs::scripted::ScriptedPolicy;
+use envs::{EnvConfig, ParticleEnv};
+use magail_async::{
+    Collector, FnPolicy, LearnerConfig, Learners, Policy, RandomPolicy, RolloutConfig,
+};
+use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
+use serde::{Deserialize, Serialize};
+
+/// A particle game by name: an mpe2 scenario with a variant (synchronous), or an AMAGAIL game.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GameChoice {
+    /// The name given (`simple_spread`, `cooperative_navigation`, `stoch_navigation`, …).
+    pub env: String,
+    /// `mpe2` or `paper` (AMAGAIL games always use the paper variants).
+    pub variant: String,
+}
+
+impl GameChoice {
+    /// The AMAGAIL game, if the name is one.
+    pub fn amagail(&self) -> Option<AmagailGame> {
+        AmagailGame::from_name(&self.env).ok()
+    }
+
+    /// The Markov game and its player function.
+    pub fn build(&self) -> Result<(ParticleEnv, PlayerRule)> {
+        if let Some(g) = self.amagail() {
+            return Ok((ParticleEnv::new(g.env_config())?, g.player()));
+        }
+        let cfg = EnvConfig::from_names(&self.env, &self.variant)?;
+        let env = ParticleEnv::new(cfg)?;
+        let n = env.spec().n_agents();
+        Ok((env, PlayerRule::Synchronous(Synchronous::new(n)?)))
+    }
+
+    /// A short name for folders: `simple_spread-paper`, `stoch_navigation`.
+    pub fn slug(&self) -> Result<String> {
+        if let Some(g) = self.amagail() {
+            return Ok(g.name().to_string());
+        }
+        let cfg = EnvConfig::from_names(&self.env, &self.variant)?;
+        Ok(format!("{}-{}", cfg.scenario.name(), cfg.variant.name()))
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename: never a half-written file.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    {
+        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut w = BufWriter::new(f);
+        write(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all().ok();
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", tmp.display()))
+}
+
+/// Everything needed to rebuild a checkpoint's learners, beside the safetensors file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Sidecar format version.
+    pub format: u32,
+    /// The game.
+    pub game: GameChoice,
+    /// The game's full name (`simple_spread/paper`).
+    pub game_name: String,
+    /// Learner configuration (networks, sharing, TRPO).
+    pub learner: LearnerConfig,
+    /// Rollout configuration.
+    pub rollout: RolloutConfig,
+    /// Steps per copy per iteration.
+    pub steps_per_iter: usize,
+    /// Iterations done.
+    pub iteration: usize,
+    /// Environment steps done.
+    pub env_steps: u64,
+    /// Mean team return of the last iteration (training-time score).
+    pub score: Option<f64>,
+    /// The command that produced it.
+    pub command: String,
+}
+
+/// `DIR/expert.safetensors` and `DIR/expert.json`.
+pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("expert.safetensors"), dir.join("expert.json"))
+}
+
+/// Saves learners and their sidecar atomically (tensors first, so the sidecar never points at a
+/// file that is not there yet).
+pub fn save_checkpoint(dir: &Path, learners: &Learners, meta: &CheckpointMeta) -> Result<()> {
+    let (st, js) = checkpoint_paths(dir);
+    let tensors = learners.tensors();
+    let tmp = dir.join(".expert.safetensors.tmp");
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    candle_core::safetensors::save(&tensors, &tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &st)
+        .with_context(|| format!("cannot move {} into place", st.display()))?;
+    write_atomic(&js, |w| {
+        serde_json::to_writer_pretty(&mut *w, meta)?;
+        Ok(())
+    })
+}
+
+/// Loads a checkpoint folder (or its `.json` / `.safetensors` file): the sidecar, and learners
+/// rebuilt from it with the saved parameters.
+pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let (st, js) = checkpoint_paths(&dir);
+    if !js.is_file() {
+        bail!(
+            "no checkpoint at {}: expected {} (made by `cargo xtask expert`)",
+            path.display(),
+            js.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(&js).with_context(|| format!("cannot read {}", js.display()))?;
+    let meta: CheckpointMeta = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid checkpoint sidecar", js.display()))?;
+    let (game, player) = meta.game.build()?;
+    let probe = Collector::new(
+        game,
+        player,
+        RolloutConfig {
+            envs: 1,
+            ..meta.rollout.clone()
+        },
+    )?;
+    let dims: Vec<usize> = (0..probe.spec().n_agents())
+        .map(|i| probe.obs_dim(i))
+        .collect();
+    let mut learners = Learners::new(probe.spec(), &dims, meta.learner.clone())?;
+    let tensors: HashMap<String, Tensor> = candle_core::safetensors::load(&st, &Device::Cpu)
+        .with_context(|| format!("cannot read the parameters in {}", st.display()))?;
+    learners
+        .load_tensors(&tensors, false)
+        .with_context(|| format!("{} does not fit its sidecar", st.display()))?;
+    Ok((meta, learners))
+}
+
+/// Which policy to evaluate.
+pub enum Who<'a> {
+    /// Uniformly random actions.
+    Random,
+    /// The scripted reference.
+    Scripted,
+    /// Learned policies (one per agent).
+    Learned(&'a [&'a dyn Policy]),
+}
+
+/// Plays `episodes` episodes on fixed seeds (stream `seed`) and returns them.
+pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Result<Trajectories> {
+    let (env, player) = game.build()?;
+    let spec = env.spec().clone();
+    let scripted = ScriptedPolicy::new(&env);
+    let mut c = Collector::new(
+        env,
+        player,
+        RolloutConfig {
+            envs: episodes.clamp(1, 32),
+            workers: 2,
+            seed,
+            history_k: 0,
+        },
+    )?;
+    let randoms: Vec<RandomPolicy> = spec
+        .agents
+        .iter()
+        .map(|a| RandomPolicy::new(a.action_space))
+        .collect();
+    let fns: Vec<_> = (0..spec.n_agents())
+        .map(|i| {
+            let s = scripted.clone();
+            let d = spec.obs_dim(i);
+            let w = spec.action_space(i).width();
+            FnPolicy::new(d, w, move |o: &[f32], a: &mut [f32]| s.act(i, o, a))
+        })
+        .collect();
+    let pols: Vec<&dyn Policy> = match who {
+        Who::Random => randoms.iter().map(|p| p as &dyn Policy).collect(),
+        Who::Scripted => fns.iter().map(|p| p as &dyn Policy).collect(),
+        Who::Learned(p) => p.to_vec(),
+    };
+    Ok(c.collect_episodes(&pols, episodes)?)
+}
+
+/// Per-agent mean and standard deviation of episode returns, and the team mean (the mean over
+/// agents of each episode's returns, averaged over episodes).
+pub fn return_stats(set: &Trajectories) -> (Vec<(f64, f64)>, f64) {
+    let rets: Vec<Vec<f64>> = set.episodes.iter().map(|e| e.returns()).collect();
+    let n = set.obs_dims.len();
+    let k = rets.len().max(1) as f64;
+    let per: Vec<(f64, f64)> = (0..n)
+        .map(|i| {
+            let m = rets.iter().map(|r| r[i]).sum::<f64>() / k;
+            let v = rets.iter().map(|r| (r[i] - m).powi(2)).sum::<f64>() / k;
+            (m, v.sqrt())
+        })
+        .collect();
+    let team = rets
+        .iter()
+        .map(|r| r.iter().sum::<f64>() / n as f64)
+        .sum::<f64>()
+        / k;
+    (per, team)
+}
+
+/// (score − random) / (reference − random).
+pub fn normalized(score: f64, random: f64, reference: f64) -> f64 {
+    (score - random) / (reference - random)
+}
+
+/// Registers the bundled DejaVu Sans font for plots (once).
+pub fn fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
+    });
+}
+
+/// One labelled series of (x, y) points.
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// Points.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line plot with markers to PNG and SVG (`base.png`, `base.svg`), written atomically.
+pub fn line_plot(
+    base: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
+    use plotters::prelude::*;
+    fonts();
+    let pts = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        if x.is_finite() && y.is_finite() {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+    }
+    if x0 > x1 {
+        bail!("nothing to plot for {title}");
+    }
+    let pad = ((y1 - y0) * 0.08).max(1e-3);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let colors = [
+        BLUE,
+        RED,
+        GREEN,
+        MAGENTA,
+        CYAN,
+        BLACK,
+        RGBColor(255, 140, 0),
+    ];
+    macro_rules! draw {
+        ($root:expr) => {{
+            let root = $root;
+            root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 22))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            for (k, s) in series.iter().enumerate() {
+                let c = colors[k % colors.len()];
+                chart
+                    .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?
+                    .label(s.label.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                    });
+                chart
+                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            root.present().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }};
+    }
+    let png = base.with_extension("png");
+    let svg = base.with_extension("svg");
+    let tmp_png = base.with_extension("png.tmp.png");
+    let tmp_svg = base.with_extension("svg.tmp.svg");
+    draw!(BitMapBackend::new(&tmp_png, (800, 500)).into_drawing_area());
+    draw!(SVGBackend::new(&tmp_svg, (800, 500)).into_drawing_area());
+    std::fs::rename(&tmp_png, &png)?;
+    std::fs::rename(&tmp_svg, &svg)?;
+    Ok(())
+}

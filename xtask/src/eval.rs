@@ -1,0 +1,63 @@
+//! `cargo xtask eval`: mean ± std return per agent and the normalized score (random = 0,
+//! scripted reference = 1) of a checkpoint, on fixed evaluation seeds.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use magail_async::Policy;
+
+use crate::common::{Who, load_checkpoint, normalized, play, return_stats};
+
+/// Seed of the evaluation episodes: fixed, and far from training seeds.
+pub const EVAL_SEED: u64 = 1_000_003;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Checkpoint folder (or its expert.json).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Episodes.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    /// Act with the most likely action instead of sampling.
+    #[arg(long)]
+    pub greedy: bool,
+}
+
+pub fn run_eval(a: &EvalArgs) -> Result<()> {
+    let (meta, learners) = load_checkpoint(&a.policy)?;
+    let pols = learners.policies(a.greedy);
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let mine = play(&meta.game, Who::Learned(&refs), a.episodes, EVAL_SEED)?;
+    let rand = play(&meta.game, Who::Random, a.episodes, EVAL_SEED)?;
+    let scr = play(&meta.game, Who::Scripted, a.episodes, EVAL_SEED)?;
+    let (per, team) = return_stats(&mine);
+    let (rper, rteam) = return_stats(&rand);
+    let (sper, steam) = return_stats(&scr);
+    println!(
+        "{} ({} episodes, seed {EVAL_SEED}, {})",
+        meta.game_name,
+        a.episodes,
+        if a.greedy { "greedy" } else { "sampled" }
+    );
+    println!("| agent | policy | random | scripted | normalized |");
+    println!("|---|---|---|---|---|");
+    for i in 0..per.len() {
+        println!(
+            "| {i} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:.3} |",
+            per[i].0,
+            per[i].1,
+            rper[i].0,
+            rper[i].1,
+            sper[i].0,
+            sper[i].1,
+            normalized(per[i].0, rper[i].0, sper[i].0)
+        );
+    }
+    println!(
+        "team mean return {team:.3} (random {rteam:.3}, scripted {steam:.3}): normalized score {:.3}",
+        normalized(team, rteam, steam)
+    );
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! `cargo xtask expert`: trains experts on the true reward with TRPO per agent (identical agents
+//! share parameters), with a live progress bar, atomic periodic checkpoints, `--resume`, and a
+//! learning curve (CSV, PNG, SVG).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use magail_async::{ExpertTrainer, LearnerConfig, RolloutConfig};
+use mg_core::MarkovGame;
+use trpo::TrpoConfig;
+
+use crate::common::{
+    CheckpointMeta, GameChoice, Series, checkpoint_paths, line_plot, load_checkpoint,
+    save_checkpoint, write_atomic,
+};
+
+#[derive(Args, Debug, Clone)]
+pub struct ExpertArgs {
+    /// Scenario (simple_spread, cooperative_communication, …) or AMAGAIL game (stoch_navigation, …).
+    #[arg(long)]
+    pub env: String,
+    /// Preset: paper (MAGAIL's variants) or mpe2.
+    #[arg(long, default_value = "paper")]
+    pub variant: String,
+    /// Total environment steps to train for.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub steps: u64,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Environment copies per rollout.
+    #[arg(long, default_value_t = 16)]
+    pub envs: usize,
+    /// Steps per copy per iteration.
+    #[arg(long, default_value_t = 128)]
+    pub rollout_steps: usize,
+    /// Rollout worker threads.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Trust-region radius.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_kl: f64,
+    /// Output folder (default target/experts/<game>-s<seed>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue from the checkpoint in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Checkpoint every this many iterations.
+    #[arg(long, default_value_t = 25)]
+    pub checkpoint_every: usize,
+    /// No progress bar (logs a line per checkpoint instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn curve_csv(rows: &[(usize, u64, usize, f64)]) -> String {
+    let mut s = String::from("iteration,env_steps,episodes,mean_team_return\n");
+    for (i, st, e, r) in rows {
+        s.push_str(&format!("{i},{st},{e},{r}\n"));
+    }
+    s
+}
+
+fn read_curve(path: &std::path::Path) -> Vec<(usize, u64, usize, f64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(1)?.parse().ok()?,
+                f.get(2)?.parse().ok()?,
+                f.get(3)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Trains and returns the output folder.
+pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
+    let choice = GameChoice {
+        env: a.env.clone(),
+        variant: a.variant.clone(),
+    };
+    let (game, player) = choice.build()?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        crate::project_root().join(format!(
+            "target/experts/{}-s{}",
+            choice.slug().unwrap_or_default(),
+            a.seed
+        ))
+    });
+    let trpo = TrpoConfig {
+        max_kl: a.max_kl,
+        ..TrpoConfig::default()
+    };
+    let learner = LearnerConfig::sharing_identical(game.spec(), trpo, a.seed);
+    let rollout = RolloutConfig {
+        envs: a.envs,
+        workers: a.workers,
+        seed: a.seed,
+        history_k: 0,
+    };
+    let game_name = game.spec().name.clone();
+    let mut trainer = ExpertTrainer::new(
+        game,
+        player,
+        rollout.clone(),
+        learner.clone(),
+        a.rollout_steps,
+    )?;
+    let (_, sidecar) = checkpoint_paths(&out);
+    let curve_path = out.join("curve.csv");
+    let mut curve = Vec::new();
+    if a.resume {
+        let (meta, loaded) = load_checkpoint(&out)
+            .with_context(|| format!("--resume: no usable checkpoint in {}", out.display()))?;
+        if meta.game != choice {
+            bail!(
+                "--resume: {} holds a checkpoint for {:?}, not {:?}",
+                out.display(),
+                meta.game,
+                choice
+            );
+        }
+        trainer
+            .learners_mut()
+            .load_tensors(&loaded.tensors(), false)?;
+        trainer.set_progress(meta.iteration, meta.env_steps);
+        curve = read_curve(&curve_path);
+        curve.retain(|r| r.0 <= meta.iteration);
+        eprintln!(
+            "resuming {} at iteration {} ({} steps)",
+            out.display(),
+            meta.iteration,
+            meta.env_steps
+        );
+    } else if sidecar.exists() {
+        bail!(
+            "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
+            out.display()
+        );
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(a.steps)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps {elapsed_precise} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(trainer.env_steps().min(a.steps));
+    let mut last_score = None;
+    let save =
+        |trainer: &ExpertTrainer<_, _>, curve: &[(usize, u64, usize, f64)], score| -> Result<()> {
+            let meta = CheckpointMeta {
+                format: 1,
+                game: choice.clone(),
+                game_name: game_name.clone(),
+                learner: learner.clone(),
+                rollout: rollout.clone(),
+                steps_per_iter: a.rollout_steps,
+                iteration: trainer.iteration(),
+                env_steps: trainer.env_steps(),
+                score,
+                command: command.clone(),
+            };
+            save_checkpoint(&out, trainer.learners(), &meta)?;
+            write_atomic(&curve_path, |w| {
+                std::io::Write::write_all(w, curve_csv(curve).as_bytes())?;
+                Ok(())
+            })?;
+            if curve.len() >= 2 {
+                let pts: Vec<(f64, f64)> = curve.iter().map(|r| (r.1 as f64, r.3)).collect();
+                line_plot(
+                    &out.join("curve"),
+                    &format!("expert training: {game_name}"),
+                    "environment steps",
+                    "mean team return",
+                    &[Series {
+                        label: "train".into(),
+                        points: pts,
+                    }],
+                )?;
+            }
+            Ok(())
+        };
+    while trainer.env_steps() < a.steps {
+        let s = trainer.iterate()?;
+        if !s.mean_return.is_empty() {
+            let team = s.mean_return.iter().sum::<f64>() / s.mean_return.len() as f64;
+            last_score = Some(team);
+            curve.push((s.iteration, s.env_steps, s.episodes, team));
+            bar.set_message(format!("return {team:.2}"));
+        }
+        bar.set_position(s.env_steps.min(a.steps));
+        if s.iteration % a.checkpoint_every.max(1) == 0 {
+            save(&trainer, &curve, last_score)?;
+            if a.quiet {
+                eprintln!(
+                    "iteration {} steps {} return {:?}",
+                    s.iteration, s.env_steps, last_score
+                );
+            }
+        }
+    }
+    save(&trainer, &curve, last_score)?;
+    bar.finish();
+    println!(
+        "expert saved in {} (return {:?})",
+        out.display(),
+        last_score
+    );
+    Ok(out)
+}
