@@ -46,7 +46,10 @@ fn trpo_clearly_improves_cooperative_communication() {
     let first = mean(&curve[..5]);
     let last = mean(&curve[curve.len() - 5..]);
     // Random play scores about −13 per episode here; the speaker-free optimum is about −3.
-    assert!(last > first + 0.4 * first.abs(), "no clear improvement: {first:.2} -> {last:.2}");
+    assert!(
+        last > first + 0.4 * first.abs(),
+        "no clear improvement: {first:.2} -> {last:.2}"
+    );
 }
 
 #[test]
@@ -69,7 +72,14 @@ fn the_same_seed_gives_the_same_run_and_checkpoints_round_trip() {
     fresh.load_tensors(&saved, false).unwrap();
     for (k, v) in fresh.tensors() {
         let w = &saved[&k];
-        let d = (v - w).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = (v - w)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert_eq!(d, 0.0, "{k}");
     }
     // A checkpoint with a missing or misshapen tensor is refused with its name.
