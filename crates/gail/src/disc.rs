@@ -144,7 +144,7 @@ impl Discriminator {
     }
 
     fn rows(&self, x: &[f32], what: &'static str) -> Result<Tensor, GailError> {
-        if x.len() % self.in_dim != 0 {
+        if !x.len().is_multiple_of(self.in_dim) {
             return Err(GailError::Size {
                 what,
                 expected: self.in_dim,

@@ -24,10 +24,9 @@ pub fn encode_pairs(
     out: &mut Vec<f32>,
 ) {
     let w = space.width();
-    let rows = if obs_dim == 0 {
-        actions.len() / w.max(1)
-    } else {
-        obs.len() / obs_dim
+    let rows = match obs.len().checked_div(obs_dim) {
+        Some(r) => r,
+        None => actions.len() / w.max(1),
     };
     for r in 0..rows {
         out.extend_from_slice(&obs[r * obs_dim..(r + 1) * obs_dim]);
