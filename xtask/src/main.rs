@@ -8,10 +8,12 @@
 mod bench;
 mod check;
 mod common;
+mod crossplay;
 mod demos;
 mod eval;
 mod expert;
 mod render;
+mod reproduce;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +56,10 @@ enum Task {
     Eval(eval::EvalArgs),
     /// Record demonstrations from an expert checkpoint or the scripted reference.
     Demos(demos::DemosArgs),
+    /// Re-run the papers' experiments end to end (`--quick`: the 20-minute version).
+    Reproduce(reproduce::ReproduceArgs),
+    /// Cross-play table of a competitive expert against scripted and random opponents.
+    Crossplay(crossplay::CrossplayArgs),
 }
 
 /// The workspace root (the parent of this crate's folder).
@@ -152,5 +158,7 @@ fn real_main() -> Result<()> {
         Task::Expert(args) => expert::run_expert(&args).map(|_| ()),
         Task::Eval(args) => eval::run_eval(&args),
         Task::Demos(args) => demos::run_demos(&args),
+        Task::Reproduce(args) => reproduce::run_reproduce(&args),
+        Task::Crossplay(args) => crossplay::run_crossplay(&args),
     }
 }

@@ -1,0 +1,519 @@
+//! The MAGAIL / AMAGAIL training loop: one loop for synchronous and asynchronous games.
+//!
+//! Each iteration: participation-aware rollout → discriminator update → rewards from the
+//! discriminators → TRPO step per agent (shared parameters where agents are identical).
+//! Optional behaviour-cloning pre-training and discriminator warm-up come first, as in the MAGAIL
+//! code. [`PhiMode::Filter`] is AMAGAIL: samples where an agent played φ are left out of its
+//! discriminator, value and policy updates. [`PhiMode::AsAction`] is the MAGAIL baseline on
+//! asynchronous games: φ is one more action category for the discriminator, and the reward of a
+//! step where the agent played φ is credited to its last real action in the episode.
+//! Deliberate choices where the paper code erred (papers.md §2.4): the reward of step t is
+//! D(o_t, a_t) for the action actually taken at t, and observations are always paired with their
+//! own actions.
+
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use gail::{
+    DiscConfig, DiscStats, Discriminator, GailError, Prior, RewardForm, encode_pairs, input_width,
+};
+use mg_core::{
+    ActionSpace, DemoError, GameSpec, MarkovGame, PlayerFunction, StreamRng, Trajectories,
+    stream_rng,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::learner::{LearnError, LearnerConfig, Learners};
+use crate::policy::Policy;
+use crate::rollout::{Collector, Rollout, RolloutConfig, RolloutError};
+
+/// How samples where an agent played φ are treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PhiMode {
+    /// AMAGAIL: filtered out of the agent's discriminator, value and policy updates.
+    Filter,
+    /// The MAGAIL baseline: φ is an ordinary action category.
+    AsAction,
+}
+
+/// Everything a MAGAIL run needs, with defaults after the MAGAIL code where it is sound.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MagailConfig {
+    /// Discriminator layout. Decentralized, centralized or shared (zero-sum needs paired expert
+    /// data and is not trained by this loop).
+    pub prior: Prior,
+    /// φ handling.
+    pub phi: PhiMode,
+    /// Reward form. log D by default (the MA-AIRL code's, bounded above by 0).
+    pub reward: RewardForm,
+    /// Discriminator settings.
+    pub disc: DiscConfig,
+    /// Behaviour-cloning epochs before adversarial training (0: none).
+    pub bc_epochs: usize,
+    /// Behaviour-cloning learning rate (Adam).
+    pub bc_lr: f64,
+    /// Iterations that train only the discriminator at the start (the MAGAIL code uses 10).
+    pub disc_warmup: usize,
+    /// Steps per copy per iteration.
+    pub steps_per_iter: usize,
+    /// Policy and value learners.
+    pub learner: LearnerConfig,
+    /// Rollouts.
+    pub rollout: RolloutConfig,
+}
+
+/// Why training failed.
+#[derive(Debug, Error)]
+pub enum MagailError {
+    /// The demonstrations do not fit the game.
+    #[error(transparent)]
+    Demos(#[from] DemoError),
+    /// Collecting data failed.
+    #[error(transparent)]
+    Rollout(#[from] RolloutError),
+    /// Learning failed.
+    #[error(transparent)]
+    Learn(#[from] LearnError),
+    /// A discriminator failed; a NaN loss names the iteration.
+    #[error("iteration {iteration}: discriminator of agent {agent}: {source}")]
+    Disc {
+        /// The iteration.
+        iteration: usize,
+        /// The agent (or 0 for a joint discriminator).
+        agent: usize,
+        /// The cause.
+        source: GailError,
+    },
+    /// A tensor operation failed.
+    #[error("tensor: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A configuration the loop cannot run.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Statistics of one iteration (stable names for CSV / JSON logs).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MagailStats {
+    /// Iteration number, from 1.
+    pub iteration: usize,
+    /// Discriminator statistics (one per discriminator).
+    pub disc: Vec<DiscStats>,
+    /// Mean true return per agent over the episodes that ended (empty if none).
+    pub true_return: Vec<f64>,
+    /// Whether the policies were updated (false during warm-up).
+    pub policy_updated: bool,
+    /// Per discriminator: policy samples it was trained on this iteration.
+    pub disc_samples: Vec<usize>,
+    /// Per agent: steps where it acted in this iteration's rollout.
+    pub active_steps: Vec<usize>,
+    /// Steps per agent in this iteration's rollout (copies × steps).
+    pub total_steps: usize,
+    /// Per policy group: KL of the accepted step.
+    pub kl: Vec<Option<f64>>,
+}
+
+/// The MAGAIL / AMAGAIL trainer.
+pub struct MagailTrainer<G, P> {
+    cfg: MagailConfig,
+    spec: GameSpec,
+    collector: Collector<G, P>,
+    learners: Learners,
+    discs: Vec<Discriminator>,
+    /// Per discriminator: the encoded expert inputs.
+    expert: Vec<Vec<f32>>,
+    widths: Vec<usize>,
+    rng: StreamRng,
+    iteration: usize,
+    demos: Trajectories,
+}
+
+fn phi_slot(mode: PhiMode) -> bool {
+    mode == PhiMode::AsAction
+}
+
+impl<G, P> MagailTrainer<G, P>
+where
+    G: MarkovGame + Clone + Send,
+    P: PlayerFunction + Clone + Send,
+{
+    /// A trainer imitating `demos`, which must belong to this game (name and sizes).
+    pub fn new(
+        game: G,
+        player: P,
+        demos: &Trajectories,
+        cfg: MagailConfig,
+    ) -> Result<Self, MagailError> {
+        if cfg.prior == Prior::ZeroSum {
+            return Err(MagailError::Config(
+                "the zero-sum prior needs paired expert data; this loop trains decentralized, centralized and shared priors".into(),
+            ));
+        }
+        let collector = Collector::new(game, player, cfg.rollout.clone())?;
+        let spec = collector.spec().clone();
+        let n = spec.n_agents();
+        let dims: Vec<usize> = (0..n).map(|i| collector.obs_dim(i)).collect();
+        let spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
+        let same_game =
+            demos.game == spec.name || demos.game.starts_with(&format!("{}+", spec.name));
+        if !same_game || demos.obs_dims != dims || demos.action_spaces != spaces {
+            return Err(DemoError::WrongGame {
+                expected: format!(
+                    "`{}` with observation sizes {dims:?} and action spaces {spaces:?}",
+                    spec.name
+                ),
+                found: format!(
+                    "`{}` with observation sizes {:?} and action spaces {:?}",
+                    demos.game, demos.obs_dims, demos.action_spaces
+                ),
+            }
+            .into());
+        }
+        demos.validate().map_err(DemoError::from)?;
+        if demos.episodes.is_empty() {
+            return Err(MagailError::Config("no demonstration episodes".into()));
+        }
+        let learners = Learners::new(&spec, &dims, cfg.learner.clone())?;
+        let slot = phi_slot(cfg.phi);
+        let mut init = stream_rng(cfg.learner.seed, 1 << 52);
+        let dev = Device::Cpu;
+        let (widths, outputs): (Vec<usize>, usize) = match cfg.prior {
+            Prior::Decentralized => (
+                (0..n)
+                    .map(|i| input_width(dims[i], spaces[i], slot))
+                    .collect(),
+                1,
+            ),
+            Prior::Centralized => (
+                vec![(0..n).map(|i| input_width(dims[i], spaces[i], true)).sum()],
+                n,
+            ),
+            _ => (
+                vec![(0..n).map(|i| input_width(dims[i], spaces[i], true)).sum()],
+                1,
+            ),
+        };
+        let discs = widths
+            .iter()
+            .map(|&w| Discriminator::new(w, outputs, cfg.disc.clone(), &mut init, &dev))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| MagailError::Disc {
+                iteration: 0,
+                agent: 0,
+                source,
+            })?;
+        let mut t = Self {
+            expert: vec![Vec::new(); widths.len()],
+            rng: stream_rng(cfg.learner.seed, 1 << 53),
+            cfg,
+            spec,
+            collector,
+            learners,
+            discs,
+            widths,
+            iteration: 0,
+            demos: demos.clone(),
+        };
+        t.encode_expert();
+        Ok(t)
+    }
+
+    fn encode_expert(&mut self) {
+        let n = self.spec.n_agents();
+        let slot = phi_slot(self.cfg.phi);
+        for ep in &self.demos.episodes {
+            match self.cfg.prior {
+                Prior::Decentralized => {
+                    for i in 0..n {
+                        let a = &ep.agents[i];
+                        let d = self.demos.obs_dims[i];
+                        let w = self.demos.action_spaces[i].width();
+                        for t in 0..ep.len {
+                            if slot || a.acted[t] {
+                                encode_pairs(
+                                    &a.obs[t * d..(t + 1) * d],
+                                    d,
+                                    &a.actions[t * w..(t + 1) * w],
+                                    self.demos.action_spaces[i],
+                                    slot,
+                                    &mut self.expert[i],
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for t in 0..ep.len {
+                        for i in 0..n {
+                            let a = &ep.agents[i];
+                            let d = self.demos.obs_dims[i];
+                            let w = self.demos.action_spaces[i].width();
+                            encode_pairs(
+                                &a.obs[t * d..(t + 1) * d],
+                                d,
+                                &a.actions[t * w..(t + 1) * w],
+                                self.demos.action_spaces[i],
+                                true,
+                                &mut self.expert[0],
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The learners (policies to evaluate, checkpoints).
+    pub fn learners(&self) -> &Learners {
+        &self.learners
+    }
+
+    /// Behaviour cloning: `bc_epochs` epochs of cross-entropy (Gaussian: −log-likelihood) on the
+    /// expert's own actions, 16 minibatches an epoch, per policy group. Returns the final loss.
+    pub fn behaviour_clone(&mut self) -> Result<f64, MagailError> {
+        let mut last = 0.0;
+        let dev = Device::Cpu;
+        for g in self.learners.groups() {
+            let d = self.demos.obs_dims[g.agents[0]];
+            let space = self.demos.action_spaces[g.agents[0]];
+            let w = space.width();
+            let (mut obs, mut acts) = (Vec::new(), Vec::new());
+            for ep in &self.demos.episodes {
+                for &i in &g.agents {
+                    let a = &ep.agents[i];
+                    for t in (0..ep.len).filter(|&t| a.acted[t]) {
+                        obs.extend_from_slice(&a.obs[t * d..(t + 1) * d]);
+                        acts.extend_from_slice(&a.actions[t * w..(t + 1) * w]);
+                    }
+                }
+            }
+            let n = obs.len() / d.max(1);
+            if n == 0 {
+                continue;
+            }
+            let mut opt = AdamW::new(
+                g.policy.vars(),
+                ParamsAdamW {
+                    lr: self.cfg.bc_lr,
+                    weight_decay: 0.0,
+                    ..ParamsAdamW::default()
+                },
+            )?;
+            let obs_t = Tensor::from_slice(&obs, (n, d), &dev)?;
+            let act_t = match space {
+                ActionSpace::Discrete { .. } => {
+                    Tensor::from_iter(acts.iter().map(|&a| a as u32), &dev)?
+                }
+                ActionSpace::Box { dim, .. } => Tensor::from_slice(&acts, (n, dim), &dev)?,
+            };
+            let mut idx: Vec<u32> = (0..n as u32).collect();
+            let size = n.div_ceil(16);
+            for _ in 0..self.cfg.bc_epochs {
+                for k in (1..n).rev() {
+                    let j = self.rng.random_range(0..=k);
+                    idx.swap(k, j);
+                }
+                for chunk in idx.chunks(size) {
+                    let ids = Tensor::from_slice(chunk, chunk.len(), &dev)?;
+                    let dist = g
+                        .policy
+                        .dist(&obs_t.index_select(&ids, 0)?)
+                        .map_err(LearnError::from)?;
+                    let lp = g
+                        .policy
+                        .log_prob(&dist, &act_t.index_select(&ids, 0)?)
+                        .map_err(LearnError::from)?;
+                    let loss = lp.mean_all()?.neg()?;
+                    last = f64::from(loss.to_scalar::<f32>()?);
+                    opt.backward_step(&loss)?;
+                }
+            }
+        }
+        Ok(last)
+    }
+
+    /// Encodes the policy samples of a rollout for discriminator `k` (all steps when `all`).
+    fn encode_policy(
+        &self,
+        ro: &Rollout,
+        k: usize,
+        all: bool,
+        out: &mut Vec<f32>,
+        rows: &mut Vec<usize>,
+    ) {
+        let n = self.spec.n_agents();
+        let slot = phi_slot(self.cfg.phi);
+        let total = ro.envs * ro.steps;
+        match self.cfg.prior {
+            Prior::Decentralized => {
+                let a = &ro.agents[k];
+                let d = self.collector.obs_dim(k);
+                let space = self.spec.action_space(k);
+                let w = space.width();
+                for at in 0..total {
+                    if all || slot || a.acted[at] {
+                        encode_pairs(
+                            &a.obs[at * d..(at + 1) * d],
+                            d,
+                            &a.actions[at * w..(at + 1) * w],
+                            space,
+                            slot,
+                            out,
+                        );
+                        rows.push(at);
+                    }
+                }
+            }
+            _ => {
+                for at in 0..total {
+                    for i in 0..n {
+                        let a = &ro.agents[i];
+                        let d = self.collector.obs_dim(i);
+                        let space = self.spec.action_space(i);
+                        let w = space.width();
+                        encode_pairs(
+                            &a.obs[at * d..(at + 1) * d],
+                            d,
+                            &a.actions[at * w..(at + 1) * w],
+                            space,
+                            true,
+                            out,
+                        );
+                    }
+                    rows.push(at);
+                }
+            }
+        }
+    }
+
+    /// One iteration: rollout, discriminator step, rewards, policy step (after the warm-up).
+    pub fn iterate(&mut self) -> Result<MagailStats, MagailError> {
+        self.iteration += 1;
+        let it = self.iteration;
+        let pols = self.learners.policies(false);
+        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let ro = self.collector.collect(&refs, self.cfg.steps_per_iter)?;
+        let n = self.spec.n_agents();
+        let total = ro.envs * ro.steps;
+        let mut stats = MagailStats {
+            iteration: it,
+            true_return: ro.mean_returns().unwrap_or_default(),
+            active_steps: (0..n).map(|i| ro.active_steps(i)).collect(),
+            total_steps: total,
+            ..MagailStats::default()
+        };
+        let mut rewards = vec![vec![0.0f64; total]; n];
+        for k in 0..self.discs.len() {
+            // Discriminator step on this iteration's policy samples and as many expert samples.
+            let (mut pol, mut rows) = (Vec::new(), Vec::new());
+            self.encode_policy(&ro, k, false, &mut pol, &mut rows);
+            stats.disc_samples.push(rows.len());
+            let w = self.widths[k];
+            let ne = self.expert[k].len() / w;
+            if !rows.is_empty() && ne > 0 {
+                let mut exp = Vec::with_capacity(rows.len() * w);
+                for _ in 0..rows.len() {
+                    let r = self.rng.random_range(0..ne);
+                    exp.extend_from_slice(&self.expert[k][r * w..(r + 1) * w]);
+                }
+                let s =
+                    self.discs[k]
+                        .train_step(&exp, &pol)
+                        .map_err(|source| MagailError::Disc {
+                            iteration: it,
+                            agent: k,
+                            source,
+                        })?;
+                stats.disc.push(s);
+            }
+            // Rewards of every step from the updated discriminator.
+            let (mut all, mut all_rows) = (Vec::new(), Vec::new());
+            self.encode_policy(&ro, k, true, &mut all, &mut all_rows);
+            let logits = self.discs[k]
+                .logits(&all)
+                .map_err(|source| MagailError::Disc {
+                    iteration: it,
+                    agent: k,
+                    source,
+                })?;
+            if logits.iter().any(|l| !l.is_finite()) {
+                return Err(MagailError::Disc {
+                    iteration: it,
+                    agent: k,
+                    source: GailError::NonFinite,
+                });
+            }
+            let outs = logits.len() / all_rows.len().max(1);
+            for (r, &at) in all_rows.iter().enumerate() {
+                match self.cfg.prior {
+                    Prior::Decentralized => {
+                        rewards[k][at] = self.cfg.reward.from_logit(f64::from(logits[r]))
+                    }
+                    Prior::Centralized => {
+                        for (i, rw) in rewards.iter_mut().enumerate() {
+                            rw[at] = self.cfg.reward.from_logit(f64::from(logits[r * outs + i]));
+                        }
+                    }
+                    _ => {
+                        for rw in rewards.iter_mut() {
+                            rw[at] = self.cfg.reward.from_logit(f64::from(logits[r * outs]));
+                        }
+                    }
+                }
+            }
+        }
+        if self.cfg.phi == PhiMode::AsAction {
+            // Credit the reward of each φ step to the agent's last real action in the episode.
+            for (i, rw) in rewards.iter_mut().enumerate() {
+                let a = &ro.agents[i];
+                for b in 0..ro.envs {
+                    let mut last: Option<usize> = None;
+                    for t in 0..ro.steps {
+                        let at = b * ro.steps + t;
+                        if ro.episode_start[at] {
+                            last = None;
+                        }
+                        if a.acted[at] {
+                            last = Some(at);
+                        } else if let Some(l) = last {
+                            rw[l] += rw[at];
+                        }
+                    }
+                }
+            }
+        }
+        if it > self.cfg.disc_warmup {
+            let up = self.learners.update(&ro, Some(&rewards))?;
+            stats.kl = up.kl;
+            stats.policy_updated = true;
+        }
+        Ok(stats)
+    }
+
+    /// Iterations done.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+}
+
+/// Default settings for a game: the paper-code defaults adapted to TRPO (see docs/algorithms).
+pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) -> MagailConfig {
+    MagailConfig {
+        prior,
+        phi,
+        reward: RewardForm::LogD,
+        disc: DiscConfig::default(),
+        bc_epochs: 20,
+        bc_lr: 1e-3,
+        disc_warmup: 10,
+        steps_per_iter: 50,
+        learner: LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed),
+        rollout: RolloutConfig {
+            envs: 16,
+            workers: 1,
+            seed,
+            history_k: 0,
+        },
+    }
+}

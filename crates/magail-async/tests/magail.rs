@@ -1,0 +1,167 @@
+//! The MAGAIL / AMAGAIL loop: learning above random, φ filtering counted, determinism, and
+//! demonstrations for another game refused.
+
+#![allow(clippy::unwrap_used)]
+
+use envs::amagail::AmagailGame;
+use envs::scripted::ScriptedPolicy;
+use envs::{EnvConfig, ParticleEnv, Scenario};
+use gail::Prior;
+use magail_async::{
+    Collector, FnPolicy, MagailError, MagailTrainer, PhiMode, Policy, RandomPolicy, RolloutConfig,
+    default_config,
+};
+use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
+
+fn scripted_demos(env: &ParticleEnv, player: PlayerRule, episodes: usize) -> Trajectories {
+    let s = ScriptedPolicy::new(env);
+    let spec = env.spec().clone();
+    let fns: Vec<_> = (0..spec.n_agents())
+        .map(|i| {
+            let s = s.clone();
+            FnPolicy::new(spec.obs_dim(i), 1, move |o: &[f32], a: &mut [f32]| {
+                s.act(i, o, a)
+            })
+        })
+        .collect();
+    let refs: Vec<&dyn Policy> = fns.iter().map(|p| p as &dyn Policy).collect();
+    let mut c = Collector::new(
+        env.clone(),
+        player,
+        RolloutConfig {
+            envs: 8,
+            workers: 1,
+            seed: 7,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    c.collect_episodes(&refs, episodes).unwrap()
+}
+
+fn team_return(env: &ParticleEnv, pols: &[&dyn Policy]) -> f64 {
+    let mut c = Collector::new(
+        env.clone(),
+        Synchronous::new(3).unwrap(),
+        RolloutConfig {
+            envs: 8,
+            workers: 2,
+            seed: 99,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    let set = c.collect_episodes(pols, 40).unwrap();
+    set.episodes
+        .iter()
+        .map(|e| e.returns().iter().sum::<f64>() / 3.0)
+        .sum::<f64>()
+        / 40.0
+}
+
+#[test]
+fn a_short_magail_run_ends_clearly_above_random() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let demos = scripted_demos(
+        &env,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        100,
+    );
+    let mut cfg = default_config(env.spec(), Prior::Decentralized, PhiMode::Filter, 1);
+    cfg.bc_epochs = 40;
+    let mut t = MagailTrainer::new(env.clone(), Synchronous::new(3).unwrap(), &demos, cfg).unwrap();
+    t.behaviour_clone().unwrap();
+    for _ in 0..15 {
+        t.iterate().unwrap();
+    }
+    let pols = t.learners().policies(false);
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let learned = team_return(&env, &refs);
+    let randoms: Vec<RandomPolicy> = env
+        .spec()
+        .agents
+        .iter()
+        .map(|a| RandomPolicy::new(a.action_space))
+        .collect();
+    let rrefs: Vec<&dyn Policy> = randoms.iter().map(|p| p as &dyn Policy).collect();
+    let random = team_return(&env, &rrefs);
+    let expert: f64 =
+        demos.episodes.iter().map(|e| e.returns()[0]).sum::<f64>() / demos.episodes.len() as f64;
+    let norm = (learned - random) / (expert - random);
+    assert!(
+        norm > 0.2,
+        "normalized {norm:.3} (learned {learned:.1}, random {random:.1}, expert {expert:.1})"
+    );
+}
+
+#[test]
+fn phi_filtering_removes_exactly_the_inactive_samples() {
+    let g = AmagailGame::StochasticNavigation;
+    let env = ParticleEnv::new(g.env_config()).unwrap();
+    let demos = scripted_demos(&env, g.player(), 16);
+    let expert_active: usize = demos
+        .episodes
+        .iter()
+        .map(|e| e.agents[0].acted.iter().filter(|a| **a).count())
+        .sum();
+    assert!(
+        expert_active < demos.n_steps(),
+        "the demonstrator skips steps too"
+    );
+    for (mode, all) in [(PhiMode::Filter, false), (PhiMode::AsAction, true)] {
+        let cfg = default_config(env.spec(), Prior::Decentralized, mode, 2);
+        let mut t = MagailTrainer::new(env.clone(), g.player(), &demos, cfg).unwrap();
+        let s = t.iterate().unwrap();
+        for i in 0..3 {
+            let want = if all {
+                s.total_steps
+            } else {
+                s.active_steps[i]
+            };
+            assert_eq!(s.disc_samples[i], want, "{mode:?} agent {i}");
+            assert!(s.active_steps[i] < s.total_steps);
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let demos = scripted_demos(
+        &env,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        16,
+    );
+    let run = || {
+        let mut cfg = default_config(env.spec(), Prior::Centralized, PhiMode::Filter, 5);
+        cfg.bc_epochs = 2;
+        cfg.disc_warmup = 1;
+        let mut t =
+            MagailTrainer::new(env.clone(), Synchronous::new(3).unwrap(), &demos, cfg).unwrap();
+        let bc = t.behaviour_clone().unwrap();
+        let stats: Vec<_> = (0..3).map(|_| t.iterate().unwrap()).collect();
+        (bc, stats)
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn demonstrations_for_another_game_are_refused_before_training() {
+    let spread = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let demos = scripted_demos(
+        &spread,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        8,
+    );
+    let mpe2 = ParticleEnv::new(EnvConfig::mpe2(Scenario::Spread)).unwrap();
+    let cfg = default_config(mpe2.spec(), Prior::Decentralized, PhiMode::Filter, 0);
+    let err = MagailTrainer::new(mpe2, Synchronous::new(3).unwrap(), &demos, cfg)
+        .err()
+        .unwrap();
+    assert!(matches!(err, MagailError::Demos(_)), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("simple_spread/paper") && msg.contains("simple_spread/mpe2"),
+        "{msg}"
+    );
+}

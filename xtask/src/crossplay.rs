@@ -1,0 +1,97 @@
+//! `cargo xtask crossplay --expert DIR`: for a competitive game, the mean return of every agent
+//! when each side is played by the trained expert, the scripted reference or random actions.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use envs::scripted::ScriptedPolicy;
+use magail_async::{Collector, FnPolicy, Policy, RandomPolicy, RolloutConfig};
+use mg_core::MarkovGame;
+
+use crate::common::{load_checkpoint, return_stats};
+use crate::eval::EVAL_SEED;
+
+#[derive(Args, Debug)]
+pub struct CrossplayArgs {
+    /// Expert checkpoint folder of a competitive game (keep-away, predator-prey).
+    #[arg(long)]
+    pub expert: PathBuf,
+    /// Episodes per pairing.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+}
+
+pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
+    let (meta, learners) = load_checkpoint(&a.expert)?;
+    let (env, player) = meta.game.build()?;
+    let spec = env.spec().clone();
+    let adversary: Vec<bool> = (0..spec.n_agents()).map(|i| env.is_adversary(i)).collect();
+    if !adversary.iter().any(|&x| x) {
+        anyhow::bail!(
+            "{} has no adversaries: cross-play needs a competitive game",
+            meta.game_name
+        );
+    }
+    let scripted = ScriptedPolicy::new(&env);
+    let learned = learners.policies(false);
+    let randoms: Vec<RandomPolicy> = spec
+        .agents
+        .iter()
+        .map(|x| RandomPolicy::new(x.action_space))
+        .collect();
+    let fns: Vec<_> = (0..spec.n_agents())
+        .map(|i| {
+            let s = scripted.clone();
+            FnPolicy::new(
+                spec.obs_dim(i),
+                spec.action_space(i).width(),
+                move |o: &[f32], act: &mut [f32]| s.act(i, o, act),
+            )
+        })
+        .collect();
+    let pick = |who: &str, i: usize| -> &dyn Policy {
+        match who {
+            "expert" => &learned[i],
+            "scripted" => &fns[i],
+            _ => &randoms[i],
+        }
+    };
+    let good_name = spec
+        .agents
+        .iter()
+        .zip(&adversary)
+        .find(|(_, a)| !**a)
+        .map_or("good", |(s, _)| s.name.as_str());
+    println!(
+        "{} ({} episodes each, seed {EVAL_SEED}): mean return of `{good_name}` (rows: good side, columns: adversary side)\n",
+        meta.game_name, a.episodes
+    );
+    let sides = ["expert", "scripted", "random"];
+    println!("| good \\ adversary | {} |", sides.join(" | "));
+    println!("|---|---|---|---|");
+    for good in sides {
+        let mut row = Vec::new();
+        for adv in sides {
+            let pols: Vec<&dyn Policy> = (0..spec.n_agents())
+                .map(|i| pick(if adversary[i] { adv } else { good }, i))
+                .collect();
+            let mut c = Collector::new(
+                env.clone(),
+                player.clone(),
+                RolloutConfig {
+                    envs: a.episodes.clamp(1, 32),
+                    workers: 2,
+                    seed: EVAL_SEED,
+                    history_k: 0,
+                },
+            )?;
+            let set = c.collect_episodes(&pols, a.episodes)?;
+            let (per, _) = return_stats(&set);
+            let gi = adversary.iter().position(|x| !x).unwrap_or(0);
+            row.push(format!("{:.2} ± {:.2}", per[gi].0, per[gi].1));
+        }
+        println!("| {good} | {} |", row.join(" | "));
+    }
+    Ok(())
+}

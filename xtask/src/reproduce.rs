@@ -1,0 +1,316 @@
+//! `cargo xtask reproduce --quick`: the MAGAIL paper's cooperative-navigation experiment and
+//! AMAGAIL's stochastic cooperative navigation, end to end: demonstrations → BC, GAIL, centralized
+//! and decentralized MAGAIL (100, 200, 400 demonstrations), and BC, MAGAIL (φ as an action) and
+//! AMAGAIL (φ filtered) at 200 demonstrations. Writes a normalized-reward table (markdown and CSV)
+//! and plots (PNG, SVG) under `target/reproduce/`. Finished cells are skipped on a re-run, and
+//! two cells run at a time (one per core).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use gail::Prior;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use magail_async::{MagailTrainer, PhiMode, Policy, default_config};
+use mg_core::MarkovGame;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{
+    GameChoice, Series, Who, line_plot, normalized, play, return_stats, write_atomic,
+};
+use crate::eval::EVAL_SEED;
+
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// The quick experiment (the only one so far; about 10–20 minutes on 2 cores).
+    #[arg(long)]
+    pub quick: bool,
+    /// Adversarial iterations per MAGAIL cell.
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    /// Behaviour-cloning epochs (BC cells, and the pre-training of every MAGAIL cell).
+    #[arg(long, default_value_t = 100)]
+    pub bc_epochs: usize,
+    /// Evaluation episodes per cell.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+    /// Output folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// One table cell.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Cell {
+    experiment: String,
+    method: String,
+    demos: usize,
+    /// Team mean return on the evaluation seeds.
+    score: f64,
+    random: f64,
+    expert: f64,
+    normalized: f64,
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    experiment: &'static str,
+    game: GameChoice,
+    method: &'static str,
+    demos: usize,
+}
+
+fn run_job(job: &Job, a: &ReproduceArgs, bar: &ProgressBar) -> Result<Cell> {
+    let (env, player) = job.game.build()?;
+    // The demonstrator: the scripted reference (see docs/results.md for why), acting whenever
+    // the player function lets it.
+    let demos = play(&job.game, Who::Scripted, job.demos, 7 + a.seed)?;
+    let (prior, phi, adversarial) = match job.method {
+        "BC" => (Prior::Decentralized, PhiMode::Filter, false),
+        "GAIL" => (Prior::Shared, PhiMode::Filter, true),
+        "MAGAIL-C" => (Prior::Centralized, PhiMode::Filter, true),
+        "MAGAIL-D" => (Prior::Decentralized, PhiMode::Filter, true),
+        "MAGAIL" => (Prior::Decentralized, PhiMode::AsAction, true),
+        "AMAGAIL" => (Prior::Decentralized, PhiMode::Filter, true),
+        other => anyhow::bail!("unknown method {other}"),
+    };
+    let mut cfg = default_config(env.spec(), prior, phi, a.seed);
+    cfg.bc_epochs = a.bc_epochs;
+    let mut t = MagailTrainer::new(env, player, &demos, cfg)?;
+    bar.set_message(format!(
+        "{} {} {} demos: BC",
+        job.experiment, job.method, job.demos
+    ));
+    t.behaviour_clone()?;
+    if adversarial {
+        for k in 0..a.iterations {
+            let s = t.iterate()?;
+            bar.set_position(k as u64 + 1);
+            if let Some(r) = s.true_return.first() {
+                bar.set_message(format!(
+                    "{} {} {} demos: return {r:.1}",
+                    job.experiment, job.method, job.demos
+                ));
+            }
+        }
+    }
+    bar.set_position(a.iterations as u64);
+    let pols = t.learners().policies(false);
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let (_, score) = return_stats(&play(
+        &job.game,
+        Who::Learned(&refs),
+        a.episodes,
+        EVAL_SEED,
+    )?);
+    let (_, random) = return_stats(&play(&job.game, Who::Random, a.episodes, EVAL_SEED)?);
+    let (_, expert) = return_stats(&play(&job.game, Who::Scripted, a.episodes, EVAL_SEED)?);
+    Ok(Cell {
+        experiment: job.experiment.into(),
+        method: job.method.into(),
+        demos: job.demos,
+        score,
+        random,
+        expert,
+        normalized: normalized(score, random, expert),
+    })
+}
+
+fn cell_path(dir: &Path, job: &Job) -> PathBuf {
+    dir.join("cells").join(format!(
+        "{}-{}-{}.json",
+        job.experiment, job.method, job.demos
+    ))
+}
+
+pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
+    if !a.quick {
+        anyhow::bail!("only `--quick` exists so far: cargo xtask reproduce --quick");
+    }
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::project_root().join("target/reproduce"));
+    let nav = GameChoice {
+        env: "cooperative_navigation".into(),
+        variant: "paper".into(),
+    };
+    let stoch = GameChoice {
+        env: "stoch_navigation".into(),
+        variant: "paper".into(),
+    };
+    let mut jobs = Vec::new();
+    for demos in [100, 200, 400] {
+        for method in ["BC", "GAIL", "MAGAIL-C", "MAGAIL-D"] {
+            jobs.push(Job {
+                experiment: "navigation",
+                game: nav.clone(),
+                method,
+                demos,
+            });
+        }
+    }
+    for method in ["BC", "MAGAIL", "AMAGAIL"] {
+        jobs.push(Job {
+            experiment: "stoch_navigation",
+            game: stoch.clone(),
+            method,
+            demos: 200,
+        });
+    }
+    let todo: Vec<Job> = jobs
+        .iter()
+        .filter(|j| !cell_path(&dir, j).is_file())
+        .cloned()
+        .collect();
+    eprintln!(
+        "{} cells, {} already done, results in {}",
+        jobs.len(),
+        jobs.len() - todo.len(),
+        dir.display()
+    );
+    let multi = MultiProgress::new();
+    let style = ProgressStyle::with_template("{bar:25} {pos}/{len} {elapsed_precise} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let queue = Mutex::new(todo.into_iter());
+    let errors = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                    let Some(job) = next else { break };
+                    let bar = multi.add(ProgressBar::new(a.iterations as u64));
+                    bar.set_style(style.clone());
+                    let res = run_job(&job, a, &bar).and_then(|cell| {
+                        write_atomic(&cell_path(&dir, &job), |w| {
+                            serde_json::to_writer_pretty(&mut *w, &cell)?;
+                            Ok(())
+                        })
+                    });
+                    bar.finish_and_clear();
+                    if let (Err(e), Ok(mut v)) = (res, errors.lock()) {
+                        v.push(format!(
+                            "{} {} {}: {e:#}",
+                            job.experiment, job.method, job.demos
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let errors = errors.into_inner().unwrap_or_default();
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "{} cells failed (finished cells are kept; re-run to retry):\n{}",
+            errors.len(),
+            errors.join("\n")
+        );
+    }
+    let mut cells = Vec::new();
+    for j in &jobs {
+        let p = cell_path(&dir, j);
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        cells.push(
+            serde_json::from_str::<Cell>(&text)
+                .with_context(|| format!("{} is not a result cell", p.display()))?,
+        );
+    }
+    report(&dir, &cells)
+}
+
+fn report(dir: &Path, cells: &[Cell]) -> Result<()> {
+    let mut csv = String::from("experiment,method,demos,score,random,expert,normalized\n");
+    for c in cells {
+        csv.push_str(&format!(
+            "{},{},{},{:.4},{:.4},{:.4},{:.4}\n",
+            c.experiment, c.method, c.demos, c.score, c.random, c.expert, c.normalized
+        ));
+    }
+    write_atomic(&dir.join("results.csv"), |w| {
+        Ok(std::io::Write::write_all(w, csv.as_bytes())?)
+    })?;
+    let mut md =
+        String::from("# Quick reproduction: normalized team reward (expert = 1, random = 0)\n\n");
+    md.push_str("## Cooperative navigation (MAGAIL paper variant)\n\n| demos | BC | GAIL | MAGAIL centralized | MAGAIL decentralized |\n|---|---|---|---|---|\n");
+    for d in [100, 200, 400] {
+        let get = |m: &str| {
+            cells
+                .iter()
+                .find(|c| c.experiment == "navigation" && c.method == m && c.demos == d)
+                .map_or("–".to_string(), |c| format!("{:.3}", c.normalized))
+        };
+        md.push_str(&format!(
+            "| {d} | {} | {} | {} | {} |\n",
+            get("BC"),
+            get("GAIL"),
+            get("MAGAIL-C"),
+            get("MAGAIL-D")
+        ));
+    }
+    md.push_str("\n## Stochastic cooperative navigation (AMAGAIL), 200 demonstrations\n\n| BC | MAGAIL (φ as an action) | AMAGAIL (φ filtered) |\n|---|---|---|\n");
+    let get = |m: &str| {
+        cells
+            .iter()
+            .find(|c| c.experiment == "stoch_navigation" && c.method == m)
+            .map_or("–".to_string(), |c| format!("{:.3}", c.normalized))
+    };
+    md.push_str(&format!(
+        "| {} | {} | {} |\n",
+        get("BC"),
+        get("MAGAIL"),
+        get("AMAGAIL")
+    ));
+    md.push_str("\nRaw team returns (score, random, expert) are in results.csv.\n");
+    write_atomic(&dir.join("results.md"), |w| {
+        Ok(std::io::Write::write_all(w, md.as_bytes())?)
+    })?;
+    let series: Vec<Series> = ["BC", "GAIL", "MAGAIL-C", "MAGAIL-D"]
+        .iter()
+        .map(|m| Series {
+            label: (*m).to_string(),
+            points: cells
+                .iter()
+                .filter(|c| c.experiment == "navigation" && c.method == *m)
+                .map(|c| (c.demos as f64, c.normalized))
+                .collect(),
+        })
+        .collect();
+    line_plot(
+        &dir.join("navigation"),
+        "Cooperative navigation",
+        "demonstrations",
+        "normalized reward",
+        &series,
+    )?;
+    let stoch: Vec<Series> = ["BC", "MAGAIL", "AMAGAIL"]
+        .iter()
+        .enumerate()
+        .map(|(k, m)| Series {
+            label: (*m).to_string(),
+            points: cells
+                .iter()
+                .filter(|c| c.experiment == "stoch_navigation" && c.method == *m)
+                .map(|c| (k as f64, c.normalized))
+                .collect(),
+        })
+        .collect();
+    line_plot(
+        &dir.join("stoch_navigation"),
+        "Stochastic cooperative navigation, 200 demos (x: BC, MAGAIL, AMAGAIL)",
+        "method",
+        "normalized reward",
+        &stoch,
+    )?;
+    print!("{md}");
+    println!(
+        "\nwrote {}/results.{{md,csv}} and navigation/stoch_navigation .png/.svg",
+        dir.display()
+    );
+    Ok(())
+}
