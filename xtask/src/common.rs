@@ -174,11 +174,26 @@ pub enum Who<'a> {
     Learned(&'a [&'a dyn Policy]),
 }
 
+/// The scripted reference of every agent of `env`, as rollout policies.
+pub fn scripted_policies(env: &ParticleEnv) -> Vec<Box<dyn Policy>> {
+    let scripted = ScriptedPolicy::new(env);
+    let spec = env.spec();
+    (0..spec.n_agents())
+        .map(|i| {
+            let s = scripted.clone();
+            let (d, w) = (spec.obs_dim(i), spec.action_space(i).width());
+            Box::new(FnPolicy::new(d, w, move |o: &[f32], a: &mut [f32]| {
+                s.act(i, o, a)
+            })) as Box<dyn Policy>
+        })
+        .collect()
+}
+
 /// Plays `episodes` episodes on fixed seeds (stream `seed`) and returns them.
 pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Result<Trajectories> {
     let (env, player) = game.build()?;
     let spec = env.spec().clone();
-    let scripted = ScriptedPolicy::new(&env);
+    let fns = scripted_policies(&env);
     let mut c = Collector::new(
         env,
         player,
@@ -194,17 +209,9 @@ pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Resu
         .iter()
         .map(|a| RandomPolicy::new(a.action_space))
         .collect();
-    let fns: Vec<_> = (0..spec.n_agents())
-        .map(|i| {
-            let s = scripted.clone();
-            let d = spec.obs_dim(i);
-            let w = spec.action_space(i).width();
-            FnPolicy::new(d, w, move |o: &[f32], a: &mut [f32]| s.act(i, o, a))
-        })
-        .collect();
     let pols: Vec<&dyn Policy> = match who {
         Who::Random => randoms.iter().map(|p| p as &dyn Policy).collect(),
-        Who::Scripted => fns.iter().map(|p| p as &dyn Policy).collect(),
+        Who::Scripted => fns.iter().map(|p| p.as_ref()).collect(),
         Who::Learned(p) => p.to_vec(),
     };
     Ok(c.collect_episodes(&pols, episodes)?)
@@ -318,9 +325,12 @@ pub fn line_plot(
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                     });
-                chart
-                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                // Markers help read a few points (demonstration counts), not a long curve.
+                if s.points.len() <= 60 {
+                    chart
+                        .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                }
             }
             chart
                 .configure_series_labels()
@@ -342,4 +352,46 @@ pub fn line_plot(
     std::fs::rename(&tmp_png, &png)?;
     std::fs::rename(&tmp_svg, &svg)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped expert loads, and plays clearly better than random on a few episodes.
+    #[test]
+    fn shipped_experts_load_and_beat_random() {
+        let dir = crate::project_root().join("assets/experts");
+        let mut checked = 0;
+        for e in std::fs::read_dir(&dir)
+            .expect("assets/experts exists")
+            .flatten()
+        {
+            let (meta, learners) = load_checkpoint(&e.path()).expect("shipped checkpoint loads");
+            let pols = learners.policies(true);
+            let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+            let (_, mine) =
+                return_stats(&play(&meta.game, Who::Learned(&refs), 16, 5).expect("plays"));
+            let (_, rand) = return_stats(&play(&meta.game, Who::Random, 16, 5).expect("plays"));
+            assert!(
+                mine > rand + 0.3 * rand.abs(),
+                "{}: {mine} vs random {rand}",
+                e.path().display()
+            );
+            checked += 1;
+        }
+        assert!(checked >= 2);
+    }
+
+    #[test]
+    fn a_missing_checkpoint_is_a_clear_error() {
+        let err = load_checkpoint(Path::new("/nonexistent/expert"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("no checkpoint") && err.contains("cargo xtask expert"),
+            "{err}"
+        );
+    }
 }

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use envs::scripted::ScriptedPolicy;
-use magail_async::{Collector, FnPolicy, Policy, RandomPolicy, RolloutConfig};
+use magail_async::{Collector, Policy, RandomPolicy, RolloutConfig};
 use mg_core::MarkovGame;
 
-use crate::common::{load_checkpoint, return_stats};
+use crate::common::{load_checkpoint, return_stats, scripted_policies};
 use crate::eval::EVAL_SEED;
 
 #[derive(Args, Debug)]
@@ -33,27 +32,17 @@ pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
             meta.game_name
         );
     }
-    let scripted = ScriptedPolicy::new(&env);
     let learned = learners.policies(false);
     let randoms: Vec<RandomPolicy> = spec
         .agents
         .iter()
         .map(|x| RandomPolicy::new(x.action_space))
         .collect();
-    let fns: Vec<_> = (0..spec.n_agents())
-        .map(|i| {
-            let s = scripted.clone();
-            FnPolicy::new(
-                spec.obs_dim(i),
-                spec.action_space(i).width(),
-                move |o: &[f32], act: &mut [f32]| s.act(i, o, act),
-            )
-        })
-        .collect();
+    let fns = scripted_policies(&env);
     let pick = |who: &str, i: usize| -> &dyn Policy {
         match who {
             "expert" => &learned[i],
-            "scripted" => &fns[i],
+            "scripted" => fns[i].as_ref(),
             _ => &randoms[i],
         }
     };

@@ -27,7 +27,7 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub quick: bool,
     /// Adversarial iterations per MAGAIL cell.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 500)]
     pub iterations: usize,
     /// Behaviour-cloning epochs (BC cells, and the pre-training of every MAGAIL cell).
     #[arg(long, default_value_t = 100)]

@@ -211,6 +211,17 @@ impl Learners {
         ro: &Rollout,
         rewards: Option<&[Vec<f64>]>,
     ) -> Result<UpdateStats, LearnError> {
+        self.update_parts(ro, rewards, true)
+    }
+
+    /// As [`update`](Self::update); with `policy_step` false only the value networks learn
+    /// (a warm-up that gives the first policy steps sensible advantages).
+    pub fn update_parts(
+        &mut self,
+        ro: &Rollout,
+        rewards: Option<&[Vec<f64>]>,
+        policy_step: bool,
+    ) -> Result<UpdateStats, LearnError> {
         let mut stats = UpdateStats::default();
         let (envs, steps) = (ro.envs, ro.steps);
         let end_at: HashMap<(usize, usize), usize> = ro
@@ -322,19 +333,23 @@ impl Learners {
                 }
                 ActionSpace::Box { dim, .. } => Tensor::from_slice(&acts, (n, dim), &self.dev)?,
             };
-            let rep = trpo_step(
-                &g.policy,
-                &PolicyBatch {
-                    obs: obs_t.clone(),
-                    actions,
-                    advantages: adv,
-                },
-                &cfg,
-            )?;
-            stats.kl.push(match rep.line_search {
-                LineSearch::Accepted { kl, .. } => Some(kl),
-                LineSearch::Rejected { .. } => None,
-            });
+            if policy_step {
+                let rep = trpo_step(
+                    &g.policy,
+                    &PolicyBatch {
+                        obs: obs_t.clone(),
+                        actions,
+                        advantages: adv,
+                    },
+                    &cfg,
+                )?;
+                stats.kl.push(match rep.line_search {
+                    LineSearch::Accepted { kl, .. } => Some(kl),
+                    LineSearch::Rejected { .. } => None,
+                });
+            } else {
+                stats.kl.push(None);
+            }
             let loss = g.value.fit(
                 &obs_t,
                 &ret,

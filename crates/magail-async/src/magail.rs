@@ -53,7 +53,8 @@ pub struct MagailConfig {
     pub bc_epochs: usize,
     /// Behaviour-cloning learning rate (Adam).
     pub bc_lr: f64,
-    /// Iterations that train only the discriminator at the start (the MAGAIL code uses 10).
+    /// Iterations at the start that train only the discriminators and value networks (the MAGAIL
+    /// code warms its discriminator up for 10).
     pub disc_warmup: usize,
     /// Steps per copy per iteration.
     pub steps_per_iter: usize,
@@ -483,8 +484,13 @@ where
                 }
             }
         }
-        if it > self.cfg.disc_warmup {
-            let up = self.learners.update(&ro, Some(&rewards))?;
+        // During the warm-up only the discriminators and the value networks learn, so the first
+        // policy steps after behaviour cloning see sensible advantages.
+        let policy_step = it > self.cfg.disc_warmup;
+        let up = self
+            .learners
+            .update_parts(&ro, Some(&rewards), policy_step)?;
+        if policy_step {
             stats.kl = up.kl;
             stats.policy_updated = true;
         }

@@ -36,6 +36,14 @@ pub struct DistParams {
     pub log_std: Option<Tensor>,
 }
 
+/// The error of a Gaussian computation without its log σ (a malformed `DistParams`).
+fn no_log_std() -> TrpoError {
+    TrpoError::Config {
+        field: "head",
+        reason: "Gaussian head without log σ".into(),
+    }
+}
+
 /// A policy π(a | o).
 #[derive(Clone, Debug)]
 pub struct StochasticPolicy {
@@ -141,10 +149,7 @@ impl StochasticPolicy {
                 Ok(lp.gather(&actions.unsqueeze(1)?, 1)?.squeeze(1)?)
             }
             Head::Gaussian { dim, .. } => {
-                let ls = d.log_std.as_ref().ok_or(TrpoError::Config {
-                    field: "head",
-                    reason: "Gaussian head without log σ".into(),
-                })?;
+                let ls = d.log_std.as_ref().ok_or_else(no_log_std)?;
                 let z = actions.broadcast_sub(&d.out)?.broadcast_div(&ls.exp()?)?;
                 let quad = (z.sqr()?.sum(1)? * -0.5)?;
                 let norm = ls.sum_all()?.to_dtype(DType::F32)?;
@@ -165,10 +170,7 @@ impl StochasticPolicy {
             }
             Head::Gaussian { .. } => {
                 let (Some(ls_o), Some(ls_n)) = (&old.log_std, &new.log_std) else {
-                    return Err(TrpoError::Config {
-                        field: "head",
-                        reason: "Gaussian head without log σ".into(),
-                    });
+                    return Err(no_log_std());
                 };
                 // Σ_d [ln σn − ln σo + (σo² + (μo − μn)²) / (2 σn²) − ½]
                 let var_o = (ls_o * 2.0)?.exp()?;
@@ -232,10 +234,7 @@ impl StochasticPolicy {
                 let ls = d
                     .log_std
                     .as_ref()
-                    .ok_or(TrpoError::Config {
-                        field: "head",
-                        reason: "Gaussian head without log σ".into(),
-                    })?
+                    .ok_or_else(no_log_std)?
                     .to_dtype(DType::F32)?
                     .to_vec1::<f32>()?;
                 if mu.len() != rows * dim {
@@ -301,10 +300,7 @@ impl StochasticPolicy {
                 let ls = self
                     .log_std
                     .as_ref()
-                    .ok_or(TrpoError::Config {
-                        field: "head",
-                        reason: "Gaussian head without log σ".into(),
-                    })?
+                    .ok_or_else(no_log_std)?
                     .as_tensor()
                     .detach();
                 jv.broadcast_div(&(ls * 2.0)?.exp()?)?
