@@ -53,7 +53,7 @@ pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
         .find(|(_, a)| !**a)
         .map_or("good", |(s, _)| s.name.as_str());
     println!(
-        "{} ({} episodes each, seed {EVAL_SEED}): mean return of `{good_name}` (rows: good side, columns: adversary side)\n",
+        "{} ({} episodes each, seed {EVAL_SEED}): mean return of `{good_name}` / of the first adversary (rows: good side, columns: adversary side)\n",
         meta.game_name, a.episodes
     );
     let sides = ["expert", "scripted", "random"];
@@ -78,7 +78,8 @@ pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
             let set = c.collect_episodes(&pols, a.episodes)?;
             let (per, _) = return_stats(&set);
             let gi = adversary.iter().position(|x| !x).unwrap_or(0);
-            row.push(format!("{:.2} ± {:.2}", per[gi].0, per[gi].1));
+            let ai = adversary.iter().position(|x| *x).unwrap_or(0);
+            row.push(format!("{:.2} / {:.2}", per[gi].0, per[ai].0));
         }
         println!("| {good} | {} |", row.join(" | "));
     }

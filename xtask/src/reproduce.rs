@@ -23,7 +23,7 @@ use crate::eval::EVAL_SEED;
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// The quick experiment (the only one so far; about 10–20 minutes on 2 cores).
+    /// The quick experiment (the only one so far; about 12 minutes on 2 cores).
     #[arg(long)]
     pub quick: bool,
     /// Adversarial iterations per MAGAIL cell.

@@ -52,12 +52,14 @@ fn main() -> anyhow::Result<()> {
     );
     let mut cfg = default_config(env.spec(), prior, PhiMode::Filter, 0);
     cfg.bc_epochs = args.get(4).map_or(Ok(20), |s| s.parse())?;
+    cfg.disc.steps = args.get(5).map_or(Ok(1), |s| s.parse())?;
+    cfg.disc.lr = args.get(6).map_or(Ok(3e-4), |s| s.parse())?;
     let mut t = MagailTrainer::new(env, Synchronous::new(3)?, &demos, cfg)?;
     let t0 = std::time::Instant::now();
     println!("bc loss {:.3}", t.behaviour_clone()?);
     for _ in 0..iters {
         let s = t.iterate()?;
-        if s.iteration % 5 == 0 {
+        if s.iteration % 25 == 0 {
             println!(
                 "iter {:3} return {:?} disc {:?} ({:.1}s)",
                 s.iteration,

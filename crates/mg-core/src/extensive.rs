@@ -48,6 +48,12 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
     /// Combines a game and a player function; their agent counts must agree.
     pub fn new(game: G, player: P) -> Result<Self, GameError> {
         let n = game.spec().n_agents();
+        if n == 0 || n > crate::MAX_AGENTS {
+            return Err(GameError::TooManyAgents {
+                n,
+                max: crate::MAX_AGENTS,
+            });
+        }
         if player.n_agents() != n {
             return Err(GameError::AgentCountMismatch {
                 what: "player function",
