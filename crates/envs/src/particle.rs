@@ -538,6 +538,25 @@ fn put_rel(out: &mut [f32], k: &mut usize, e: [f64; 2], me: [f64; 2]) {
     *k += 2;
 }
 
+/// Every landmark's position relative to `me`, in landmark order.
+#[inline(always)]
+fn put_landmarks_rel(out: &mut [f32], k: &mut usize, w: &World, me: [f64; 2]) {
+    for lm in w.landmarks() {
+        put_rel(out, k, lm.pos, me);
+    }
+}
+
+/// Every other agent's position relative to agent `i`, in agent order.
+#[inline(always)]
+fn put_others_rel(out: &mut [f32], k: &mut usize, w: &World, i: usize) {
+    let me = w.entities[i].pos;
+    for (j, o) in w.agents().iter().enumerate() {
+        if j != i {
+            put_rel(out, k, o.pos, me);
+        }
+    }
+}
+
 impl MarkovGame for ParticleEnv {
     fn spec(&self) -> &GameSpec {
         &self.spec
@@ -588,14 +607,8 @@ impl MarkovGame for ParticleEnv {
                     put(out, &mut k, me.pos[0]);
                     put(out, &mut k, me.pos[1]);
                 }
-                for lm in w.landmarks() {
-                    put_rel(out, &mut k, lm.pos, me.pos);
-                }
-                for (j, o) in w.agents().iter().enumerate() {
-                    if j != i {
-                        put_rel(out, &mut k, o.pos, me.pos);
-                    }
-                }
+                put_landmarks_rel(out, &mut k, w, me.pos);
+                put_others_rel(out, &mut k, w, i);
                 for j in (0..n).filter(|&j| j != i) {
                     for &c in w.comm_of(j) {
                         put(out, &mut k, c);
@@ -610,9 +623,7 @@ impl MarkovGame for ParticleEnv {
                 } else {
                     put(out, &mut k, me.vel[0]);
                     put(out, &mut k, me.vel[1]);
-                    for lm in w.landmarks() {
-                        put_rel(out, &mut k, lm.pos, me.pos);
-                    }
+                    put_landmarks_rel(out, &mut k, w, me.pos);
                     for &c in w.comm_of(0) {
                         put(out, &mut k, c);
                     }
@@ -626,18 +637,14 @@ impl MarkovGame for ParticleEnv {
                     if p.adversary_sees_goal {
                         put_rel(out, &mut k, goal.pos, me.pos);
                     }
-                    for lm in w.landmarks() {
-                        put_rel(out, &mut k, lm.pos, me.pos);
-                    }
+                    put_landmarks_rel(out, &mut k, w, me.pos);
                     put_rel(out, &mut k, ents[1].pos, me.pos);
                 } else {
                     put_rel(out, &mut k, goal.pos, me.pos);
                     for c in me.color {
                         put(out, &mut k, c);
                     }
-                    for lm in w.landmarks() {
-                        put_rel(out, &mut k, lm.pos, me.pos);
-                    }
+                    put_landmarks_rel(out, &mut k, w, me.pos);
                     for lm in w.landmarks() {
                         for c in lm.color {
                             put(out, &mut k, c);
@@ -651,14 +658,8 @@ impl MarkovGame for ParticleEnv {
                 put(out, &mut k, me.vel[1]);
                 put(out, &mut k, me.pos[0]);
                 put(out, &mut k, me.pos[1]);
-                for lm in w.landmarks() {
-                    put_rel(out, &mut k, lm.pos, me.pos);
-                }
-                for (j, o) in w.agents().iter().enumerate() {
-                    if j != i {
-                        put_rel(out, &mut k, o.pos, me.pos);
-                    }
-                }
+                put_landmarks_rel(out, &mut k, w, me.pos);
+                put_others_rel(out, &mut k, w, i);
                 for (j, o) in w.agents().iter().enumerate() {
                     if j != i && !self.adversary[j] {
                         put(out, &mut k, o.vel[0]);
@@ -669,9 +670,7 @@ impl MarkovGame for ParticleEnv {
             ScenarioParams::Reference => {
                 put(out, &mut k, me.vel[0]);
                 put(out, &mut k, me.vel[1]);
-                for lm in w.landmarks() {
-                    put_rel(out, &mut k, lm.pos, me.pos);
-                }
+                put_landmarks_rel(out, &mut k, w, me.pos);
                 for c in w.landmark(self.goals.landmark_per_agent[i]).color {
                     put(out, &mut k, c);
                 }
@@ -683,14 +682,8 @@ impl MarkovGame for ParticleEnv {
                 if !self.adversary[i] {
                     put_rel(out, &mut k, w.landmark(self.goals.landmark).pos, me.pos);
                 }
-                for lm in w.landmarks() {
-                    put_rel(out, &mut k, lm.pos, me.pos);
-                }
-                for (j, o) in w.agents().iter().enumerate() {
-                    if j != i {
-                        put_rel(out, &mut k, o.pos, me.pos);
-                    }
-                }
+                put_landmarks_rel(out, &mut k, w, me.pos);
+                put_others_rel(out, &mut k, w, i);
             }
         }
         debug_assert_eq!(k, out.len(), "observation length of agent {i}");
