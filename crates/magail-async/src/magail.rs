@@ -156,13 +156,12 @@ where
         let n = spec.n_agents();
         let dims: Vec<usize> = (0..n).map(|i| collector.obs_dim(i)).collect();
         let spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
-        let same_game =
-            demos.game == spec.name || demos.game.starts_with(&format!("{}+", spec.name));
-        if !same_game || demos.obs_dims != dims || demos.action_spaces != spaces {
+        // The name records the player function and history features too (Collector::game_name).
+        let expected = collector.game_name();
+        if demos.game != expected || demos.obs_dims != dims || demos.action_spaces != spaces {
             return Err(DemoError::WrongGame {
                 expected: format!(
-                    "`{}` with observation sizes {dims:?} and action spaces {spaces:?}",
-                    spec.name
+                    "`{expected}` with observation sizes {dims:?} and action spaces {spaces:?}"
                 ),
                 found: format!(
                     "`{}` with observation sizes {:?} and action spaces {:?}",

@@ -294,6 +294,23 @@ where
         &self.cfg
     }
 
+    /// The name recorded in data from this collector: the game's, plus the player function
+    /// unless it is synchronous, plus the history features if any
+    /// (`simple_spread/paper+stochastic[0.5,0.5,0.5]+history2`).
+    pub fn game_name(&self) -> String {
+        let mut name = self.spec.name.clone();
+        if let Some(s) = self.slots.first() {
+            let rule = s.game.player().describe();
+            if rule != "synchronous" {
+                name = format!("{name}+{rule}");
+            }
+        }
+        if self.cfg.history_k > 0 {
+            name = format!("{name}+history{}", self.cfg.history_k);
+        }
+        name
+    }
+
     /// Collects `steps` steps from every copy (episodes continue across calls).
     pub fn collect(
         &mut self,
@@ -392,11 +409,9 @@ where
             }
         };
         let mut set = Trajectories::new(&self.spec);
-        if self.cfg.history_k > 0 {
-            // Observations carry history features: record the sizes the data really has.
-            set.obs_dims = self.obs_dims.clone();
-            set.game = format!("{}+history{}", set.game, self.cfg.history_k);
-        }
+        // Record who could act and the sizes the data really has (history features included).
+        set.obs_dims = self.obs_dims.clone();
+        set.game = self.game_name();
         for s in &mut self.slots {
             if let Some((_, finished)) = s.recording.take() {
                 set.episodes

@@ -164,4 +164,23 @@ fn demonstrations_for_another_game_are_refused_before_training() {
         msg.contains("simple_spread/paper") && msg.contains("simple_spread/mpe2"),
         "{msg}"
     );
+    // Demonstrations from the asynchronous game are refused for the synchronous one: the file
+    // records the player function.
+    let g = AmagailGame::StochasticNavigation;
+    let async_demos = scripted_demos(&spread, g.player(), 8);
+    assert!(
+        async_demos.game.contains("stochastic[0.5,0.5,0.5]"),
+        "{}",
+        async_demos.game
+    );
+    let cfg = default_config(spread.spec(), Prior::Decentralized, PhiMode::Filter, 0);
+    let err = MagailTrainer::new(
+        spread.clone(),
+        Synchronous::new(3).unwrap(),
+        &async_demos,
+        cfg,
+    )
+    .err()
+    .unwrap();
+    assert!(matches!(err, MagailError::Demos(_)), "{err}");
 }

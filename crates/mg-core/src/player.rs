@@ -24,6 +24,12 @@ pub trait PlayerFunction: Send + Sync {
     /// With an empty history this is the initial participation ζ(i).
     fn prob(&self, agent: usize, history: &History) -> f64;
 
+    /// A short description for data files (`synchronous`, `schedule[7,3,1]`, `stochastic[0.5,…]`),
+    /// so demonstrations record who could act, not only the Markov game.
+    fn describe(&self) -> String {
+        "custom".into()
+    }
+
     /// Pr(I_t = `p` | h_{t-1}) = Π_{active} Y · Π_{inactive} (1 − Y).
     fn prob_of(&self, p: Participation, history: &History) -> f64 {
         (0..self.n_agents())
@@ -79,6 +85,9 @@ impl Synchronous {
 impl PlayerFunction for Synchronous {
     fn n_agents(&self) -> usize {
         self.n
+    }
+    fn describe(&self) -> String {
+        "synchronous".into()
     }
     fn prob(&self, _agent: usize, _history: &History) -> f64 {
         1.0
@@ -144,6 +153,10 @@ impl PlayerFunction for Schedule {
     fn n_agents(&self) -> usize {
         self.n
     }
+    fn describe(&self) -> String {
+        let steps: Vec<String> = self.cycle.iter().map(|p| p.bits().to_string()).collect();
+        format!("schedule[{}]", steps.join(","))
+    }
     fn prob(&self, agent: usize, history: &History) -> f64 {
         if self.at(history.len()).is_active(agent) {
             1.0
@@ -185,6 +198,10 @@ impl PlayerFunction for Stochastic {
     fn n_agents(&self) -> usize {
         self.probs.len()
     }
+    fn describe(&self) -> String {
+        let p: Vec<String> = self.probs.iter().map(|p| p.to_string()).collect();
+        format!("stochastic[{}]", p.join(","))
+    }
     fn prob(&self, agent: usize, _history: &History) -> f64 {
         self.probs[agent]
     }
@@ -202,6 +219,13 @@ pub enum PlayerRule {
 }
 
 impl PlayerFunction for PlayerRule {
+    fn describe(&self) -> String {
+        match self {
+            PlayerRule::Synchronous(r) => r.describe(),
+            PlayerRule::Schedule(r) => r.describe(),
+            PlayerRule::Stochastic(r) => r.describe(),
+        }
+    }
     fn n_agents(&self) -> usize {
         match self {
             PlayerRule::Synchronous(r) => r.n_agents(),
