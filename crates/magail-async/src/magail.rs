@@ -17,8 +17,8 @@ use gail::{
     DiscConfig, DiscStats, Discriminator, GailError, Prior, RewardForm, encode_pairs, input_width,
 };
 use mg_core::{
-    ActionSpace, DemoError, GameSpec, MarkovGame, PlayerFunction, StreamRng, Trajectories,
-    stream_rng,
+    ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, StreamRng,
+    Trajectories, check_demos_for, stream_rng,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -158,18 +158,14 @@ where
         let spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
         // The name records the player function and history features too (Collector::game_name).
         let expected = collector.game_name();
-        if demos.game != expected || demos.obs_dims != dims || demos.action_spaces != spaces {
-            return Err(DemoError::WrongGame {
-                expected: format!(
-                    "`{expected}` with observation sizes {dims:?} and action spaces {spaces:?}"
-                ),
-                found: format!(
-                    "`{}` with observation sizes {:?} and action spaces {:?}",
-                    demos.game, demos.obs_dims, demos.action_spaces
-                ),
-            }
-            .into());
-        }
+        check_demos_for(
+            DemoShape::of_trajectories(demos),
+            DemoShape {
+                game: &expected,
+                obs_dims: &dims,
+                action_spaces: &spaces,
+            },
+        )?;
         demos.validate().map_err(DemoError::from)?;
         if demos.episodes.is_empty() {
             return Err(MagailError::Config("no demonstration episodes".into()));

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{ActionSpace, GameSpec, Trajectories, TrajectoryError};
+use crate::{ActionSpace, Trajectories, TrajectoryError};
 
 /// First bytes of every demonstration file.
 pub const DEMO_MAGIC: [u8; 8] = *b"MAGAILDM";
@@ -183,21 +183,51 @@ pub fn decode_demos(bytes: &[u8]) -> Result<(DemoHeader, Trajectories), DemoErro
     Ok((header, set))
 }
 
-/// Refuses demonstrations recorded for another game, agents or sizes than `spec`'s.
-pub fn check_demos_for(
-    header: &DemoHeader,
-    spec: &GameSpec,
-    obs_dims: &[usize],
-) -> Result<(), DemoError> {
-    let want_spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
-    let describe = |game: &str, dims: &[usize], spaces: &[ActionSpace]| {
-        format!("`{game}` with observation sizes {dims:?} and action spaces {spaces:?}")
+/// What demonstrations must agree on with the game that learns from them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DemoShape<'a> {
+    /// The full name: game and variant, plus the player function and history features when the
+    /// data was collected with them (`simple_spread/paper+stochastic[0.5,0.5,0.5]`).
+    pub game: &'a str,
+    /// Observation size per agent.
+    pub obs_dims: &'a [usize],
+    /// Action space per agent.
+    pub action_spaces: &'a [ActionSpace],
+}
+
+impl<'a> DemoShape<'a> {
+    /// The shape a file's header announces.
+    pub fn of_header(h: &'a DemoHeader) -> Self {
+        Self {
+            game: &h.game,
+            obs_dims: &h.obs_dims,
+            action_spaces: &h.action_spaces,
+        }
+    }
+
+    /// The shape of loaded demonstrations.
+    pub fn of_trajectories(t: &'a Trajectories) -> Self {
+        Self {
+            game: &t.game,
+            obs_dims: &t.obs_dims,
+            action_spaces: &t.action_spaces,
+        }
+    }
+}
+
+/// Refuses demonstrations `found` unless they match `expected` exactly: the same name (so the
+/// same player function too), observation sizes and action spaces.
+pub fn check_demos_for(found: DemoShape<'_>, expected: DemoShape<'_>) -> Result<(), DemoError> {
+    let describe = |s: DemoShape<'_>| {
+        format!(
+            "`{}` with observation sizes {:?} and action spaces {:?}",
+            s.game, s.obs_dims, s.action_spaces
+        )
     };
-    let same_game = header.game == spec.name || header.game.starts_with(&format!("{}+", spec.name));
-    if !same_game || header.obs_dims != obs_dims || header.action_spaces != want_spaces {
+    if found != expected {
         return Err(DemoError::WrongGame {
-            expected: describe(&spec.name, obs_dims, &want_spaces),
-            found: describe(&header.game, &header.obs_dims, &header.action_spaces),
+            expected: describe(expected),
+            found: describe(found),
         });
     }
     Ok(())

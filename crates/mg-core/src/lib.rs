@@ -42,7 +42,8 @@ mod traj;
 
 pub use batch::{BatchBuffers, BatchedGame, VecGame};
 pub use demo::{
-    DEMO_MAGIC, DEMO_VERSION, DemoError, DemoHeader, check_demos_for, decode_demos, encode_demos,
+    DEMO_MAGIC, DEMO_VERSION, DemoError, DemoHeader, DemoShape, check_demos_for, decode_demos,
+    encode_demos,
 };
 pub use error::GameError;
 pub use extensive::{AgentAction, EmgStep, ExtensiveGame};

@@ -109,16 +109,24 @@ fn every_corruption_is_a_clear_error() {
 fn demonstrations_for_another_game_are_refused() {
     let (set, names) = sample_set();
     let (h, _) = decode_demos(&encode_demos(&set, &names, "").unwrap()).unwrap();
-    let spec = GameSpec {
-        name: "toy/paper".into(),
-        agents: vec![],
-        max_steps: None,
+    let expected = DemoShape {
+        game: "toy/paper",
+        ..DemoShape::of_header(&h)
     };
-    let err = check_demos_for(&h, &spec, &[]).unwrap_err().to_string();
+    let err = check_demos_for(DemoShape::of_header(&h), expected)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("toy/mpe2") && err.contains("toy/paper"),
         "{err}"
     );
+    // Another player function is another game, even on the same Markov game.
+    let async_name = DemoShape {
+        game: "toy/mpe2+stochastic[0.5]",
+        ..DemoShape::of_header(&h)
+    };
+    assert!(check_demos_for(DemoShape::of_header(&h), async_name).is_err());
+    assert!(check_demos_for(DemoShape::of_header(&h), DemoShape::of_trajectories(&set)).is_ok());
 }
 
 proptest! {
