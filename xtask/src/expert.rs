@@ -42,6 +42,10 @@ pub struct ExpertArgs {
     /// Trust-region radius.
     #[arg(long, default_value_t = 0.01)]
     pub max_kl: f64,
+    /// Centralized value function: each agent's critic sees every agent's observation
+    /// (policies still see their own).
+    #[arg(long)]
+    pub centralized_value: bool,
     /// Output folder (default target/experts/<game>-s<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -99,7 +103,8 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         max_kl: a.max_kl,
         ..TrpoConfig::default()
     };
-    let learner = LearnerConfig::sharing_identical(game.spec(), trpo, a.seed);
+    let learner = LearnerConfig::sharing_identical(game.spec(), trpo, a.seed)
+        .with_centralized_value(a.centralized_value);
     let rollout = RolloutConfig {
         envs: a.envs,
         workers: a.workers,

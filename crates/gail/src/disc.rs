@@ -25,6 +25,14 @@ pub enum GailError {
     /// The loss became NaN or infinite.
     #[error("discriminator loss is not finite")]
     NonFinite,
+    /// A setting out of range.
+    #[error("discriminator setting `{field}`: {reason}")]
+    Config {
+        /// The field.
+        field: &'static str,
+        /// What is expected.
+        reason: String,
+    },
 }
 
 /// Discriminator settings.
@@ -38,6 +46,11 @@ pub struct DiscConfig {
     pub label_smoothing: f64,
     /// Gradient steps per training iteration. 1 as the MAGAIL code (d_iters = 1).
     pub steps: usize,
+    /// Gradient-penalty weight λ (0: off, the MAGAIL code's choice). With λ > 0 each step adds
+    /// λ·mean((‖∇ₓ logit(x̂)‖ − 1)²) on random interpolates x̂ = εx_expert + (1 − ε)x_policy, the
+    /// two-sided penalty of WGAN-GP that GAIL implementations use to keep D smooth (λ = 10 there).
+    #[serde(default)]
+    pub gradient_penalty: f64,
 }
 
 impl Default for DiscConfig {
@@ -47,6 +60,7 @@ impl Default for DiscConfig {
             lr: 3e-4,
             label_smoothing: 0.0,
             steps: 1,
+            gradient_penalty: 0.0,
         }
     }
 }
@@ -60,6 +74,9 @@ pub struct DiscStats {
     pub acc_expert: f64,
     /// Fraction of policy samples scored as policy (logit < 0).
     pub acc_policy: f64,
+    /// The gradient penalty before the step, unweighted (0 when the penalty is off).
+    #[serde(default)]
+    pub gradient_penalty: f64,
 }
 
 /// Binary cross-entropy with logits, **expert labelled 1** (1 − ε with smoothing ε), policy 0 (ε):
@@ -89,8 +106,12 @@ pub struct Discriminator {
     layers: Vec<(Var, Var)>,
     opt: AdamW,
     in_dim: usize,
+    outputs: usize,
     cfg: DiscConfig,
     dev: Device,
+    /// Draws the interpolation weights of the gradient penalty (only with the penalty on, so
+    /// that turning it off leaves every other random stream as it was).
+    gp_rng: Option<mg_core::StreamRng>,
 }
 
 impl Discriminator {
@@ -102,6 +123,21 @@ impl Discriminator {
         rng: &mut impl Rng,
         dev: &Device,
     ) -> Result<Self, GailError> {
+        if !(cfg.gradient_penalty.is_finite() && cfg.gradient_penalty >= 0.0) {
+            return Err(GailError::Config {
+                field: "gradient_penalty",
+                reason: format!(
+                    "must be a non-negative number, got {}",
+                    cfg.gradient_penalty
+                ),
+            });
+        }
+        if !(0.0..0.5).contains(&cfg.label_smoothing) {
+            return Err(GailError::Config {
+                field: "label_smoothing",
+                reason: format!("must lie in [0, 0.5), got {}", cfg.label_smoothing),
+            });
+        }
         let mut dims = vec![in_dim];
         dims.extend_from_slice(&cfg.hidden);
         dims.push(outputs);
@@ -129,12 +165,15 @@ impl Discriminator {
                 ..ParamsAdamW::default()
             },
         )?;
+        let gp_rng = (cfg.gradient_penalty > 0.0).then(|| mg_core::stream_rng(rng.random(), 0));
         Ok(Self {
             layers,
             opt,
             in_dim,
+            outputs,
             cfg,
             dev: dev.clone(),
+            gp_rng,
         })
     }
 
@@ -171,6 +210,79 @@ impl Discriminator {
         Ok(h)
     }
 
+    /// ∂ logit_k / ∂x for every row, as a tensor expression differentiable in the weights (for
+    /// the gradient penalty): backward through the ReLU layers by hand, with the ReLU masks as
+    /// constants (their derivative is zero almost everywhere), since candle has no
+    /// second-order autograd.
+    fn input_grad(&self, x: &Tensor, k: usize) -> Result<Tensor, GailError> {
+        let mut masks = Vec::new();
+        let mut h = x.clone();
+        let last = self.layers.len() - 1;
+        for (w, b) in &self.layers[..last] {
+            let a = h
+                .matmul(&w.as_tensor().t()?)?
+                .broadcast_add(b.as_tensor())?;
+            masks.push(a.gt(0.0)?.to_dtype(a.dtype())?.detach());
+            h = a.relu()?;
+        }
+        let n = x.dim(0)?;
+        // Row k of the last weight, the same for every sample.
+        let mut g = self.layers[last]
+            .0
+            .as_tensor()
+            .narrow(0, k, 1)?
+            .broadcast_as((n, self.layers[last].0.as_tensor().dim(1)?))?;
+        for (l, mask) in masks.iter().enumerate().rev() {
+            g = (g * mask)?.matmul(self.layers[l].0.as_tensor())?;
+        }
+        Ok(g)
+    }
+
+    /// The two-sided penalty mean((‖∇ₓ logit_k(x̂)‖ − 1)²) over interpolates and outputs k.
+    fn penalty(&mut self, xe: &Tensor, xp: &Tensor) -> Result<Option<Tensor>, GailError> {
+        let Some(rng) = self.gp_rng.as_mut() else {
+            return Ok(None);
+        };
+        let m = xe.dim(0)?.min(xp.dim(0)?);
+        if m == 0 {
+            return Ok(None);
+        }
+        let pick = |n: usize, rng: &mut mg_core::StreamRng| -> Vec<u32> {
+            (0..m).map(|_| rng.random_range(0..n as u32)).collect()
+        };
+        let ie = pick(xe.dim(0)?, rng);
+        let ip = pick(xp.dim(0)?, rng);
+        let eps: Vec<f32> = (0..m).map(|_| rng.random::<f32>()).collect();
+        let e = xe.index_select(&Tensor::from_slice(&ie, m, &self.dev)?, 0)?;
+        let p = xp.index_select(&Tensor::from_slice(&ip, m, &self.dev)?, 0)?;
+        let eps = Tensor::from_slice(&eps, (m, 1), &self.dev)?;
+        let xh = (e.broadcast_mul(&eps)? + p.broadcast_mul(&(eps.neg()? + 1.0)?)?)?;
+        let mut total: Option<Tensor> = None;
+        for k in 0..self.outputs {
+            let g = self.input_grad(&xh, k)?;
+            let norm = (g.sqr()?.sum(D::Minus1)? + 1e-12)?.sqrt()?;
+            let term = (norm - 1.0)?.sqr()?.mean_all()?;
+            total = Some(match total {
+                Some(t) => (t + term)?,
+                None => term,
+            });
+        }
+        Ok(total.map(|t| t / self.outputs as f64).transpose()?)
+    }
+
+    /// ∂ logit_k / ∂x for flat inputs (`rows × in_dim`, row-major): what the gradient penalty
+    /// constrains, exposed for monitoring and tests.
+    pub fn input_gradient(&self, x: &[f32], k: usize) -> Result<Vec<f32>, GailError> {
+        if k >= self.outputs {
+            return Err(GailError::Config {
+                field: "output",
+                reason: format!("{k} is not one of the {} outputs", self.outputs),
+            });
+        }
+        let t = self.rows(x, "discriminator input")?;
+        Ok(self.input_grad(&t, k)?.flatten_all()?.to_vec1()?)
+    }
+
     /// Logits (`rows × outputs`, row-major) for flat inputs.
     pub fn logits(&self, x: &[f32]) -> Result<Vec<f32>, GailError> {
         let t = self.rows(x, "discriminator input")?;
@@ -190,11 +302,21 @@ impl Discriminator {
         for _ in 0..self.cfg.steps.max(1) {
             let le = self.forward(&xe)?;
             let lp = self.forward(&xp)?;
-            let loss = discriminator_loss(&le, &lp, self.cfg.label_smoothing)?;
-            let l = f64::from(loss.to_scalar::<f32>()?);
+            let bce = discriminator_loss(&le, &lp, self.cfg.label_smoothing)?;
+            let l = f64::from(bce.to_scalar::<f32>()?);
             if !l.is_finite() {
                 return Err(GailError::NonFinite);
             }
+            let (loss, gp) = match self.penalty(&xe, &xp)? {
+                Some(gp) => {
+                    let v = f64::from(gp.to_scalar::<f32>()?);
+                    if !v.is_finite() {
+                        return Err(GailError::NonFinite);
+                    }
+                    ((bce + (gp * self.cfg.gradient_penalty)?)?, v)
+                }
+                None => (bce, 0.0),
+            };
             if first.is_none() {
                 let frac = |t: &Tensor, expert: bool| -> Result<f64, GailError> {
                     let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
@@ -208,6 +330,7 @@ impl Discriminator {
                     loss: l,
                     acc_expert: frac(&le, true)?,
                     acc_policy: frac(&lp, false)?,
+                    gradient_penalty: gp,
                 });
             }
             self.opt.backward_step(&loss)?;

@@ -48,6 +48,14 @@ pub struct LearnerConfig {
     pub activation: Activation,
     /// Seed of the networks' initialisation and of the value-fit shuffling.
     pub seed: u64,
+    /// Centralized value function: each agent's value network sees its own observation followed
+    /// by every agent's observation at the same step (MACK's critic conditions on all
+    /// observations, papers.md §1.2). Policies still see only their own observation. It helps
+    /// where an agent's return depends on what it cannot observe (the speaker, which sees only
+    /// the goal colour, is rewarded for the listener's distance). Off by default (the
+    /// per-agent baseline of TRPO); old configurations without the field read as off.
+    #[serde(default)]
+    pub centralized_value: bool,
 }
 
 impl LearnerConfig {
@@ -79,7 +87,14 @@ impl LearnerConfig {
             groups,
             activation: Activation::Relu,
             seed,
+            centralized_value: false,
         }
+    }
+
+    /// The same configuration with a centralized value function on or off.
+    pub fn with_centralized_value(mut self, on: bool) -> Self {
+        self.centralized_value = on;
+        self
     }
 }
 
@@ -160,8 +175,14 @@ impl Learners {
                 &mut init,
                 &dev,
             )?;
+            // A centralized critic reads [own observation, every agent's observation].
+            let value_dim = if cfg.centralized_value {
+                obs_dims[first] + obs_dims.iter().sum::<usize>()
+            } else {
+                obs_dims[first]
+            };
             let value = ValueFunction::new(
-                obs_dims[first],
+                value_dim,
                 &cfg.trpo.hidden,
                 cfg.activation,
                 cfg.trpo.vf_lr,
@@ -233,11 +254,15 @@ impl Learners {
         let cfg = self.cfg.trpo.clone();
         for g in &mut self.groups {
             let d = self.obs_dims[g.agents[0]];
+            let dv = g.value.mlp().dims()[0];
             let w = g.space.width();
             let mut obs: Vec<f32> = Vec::new();
+            let mut vobs: Vec<f32> = Vec::new();
             let mut acts: Vec<f32> = Vec::new();
             let mut adv: Vec<f64> = Vec::new();
             let mut ret: Vec<f64> = Vec::new();
+            let centralized = self.cfg.centralized_value;
+            let dims = &self.obs_dims;
             for &i in &g.agents {
                 let a = &ro.agents[i];
                 let rew = match rewards {
@@ -251,23 +276,57 @@ impl Learners {
                         envs * steps
                     )));
                 }
-                // Values of every recorded observation, of every copy's last observation and of
-                // every episode's final observation, in three batched calls.
-                let all = Tensor::from_slice(&a.obs, (envs * steps, d), &self.dev)?;
-                let v_all = g.value.predict(&all)?;
-                let v_last =
-                    g.value
-                        .predict(&Tensor::from_slice(&a.last_obs, (envs, d), &self.dev)?)?;
-                let fin: Vec<f32> = ro
+                // The value network's inputs: the agent's own rows, or (centralized) each row
+                // followed by every agent's row at the same index.
+                let value_rows = |own: &[f32], all: &[&[f32]], rows: usize| {
+                    if !centralized {
+                        return own.to_vec();
+                    }
+                    let mut out = Vec::with_capacity(rows * dv);
+                    for r in 0..rows {
+                        out.extend_from_slice(&own[r * d..(r + 1) * d]);
+                        for (j, &dj) in dims.iter().enumerate() {
+                            out.extend_from_slice(&all[j][r * dj..(r + 1) * dj]);
+                        }
+                    }
+                    out
+                };
+                let all_obs: Vec<&[f32]> = ro.agents.iter().map(|x| x.obs.as_slice()).collect();
+                let all_last: Vec<&[f32]> =
+                    ro.agents.iter().map(|x| x.last_obs.as_slice()).collect();
+                let v_in = value_rows(&a.obs, &all_obs, envs * steps);
+                let last_in = value_rows(&a.last_obs, &all_last, envs);
+                let fin_own: Vec<f32> = ro
                     .ends
                     .iter()
                     .flat_map(|e| e.final_obs[i].iter().copied())
                     .collect();
+                let fin_all: Vec<Vec<f32>> = (0..dims.len())
+                    .map(|j| {
+                        ro.ends
+                            .iter()
+                            .flat_map(|e| e.final_obs[j].iter().copied())
+                            .collect()
+                    })
+                    .collect();
+                let fin_refs: Vec<&[f32]> = fin_all.iter().map(Vec::as_slice).collect();
+                let fin_in = value_rows(&fin_own, &fin_refs, ro.ends.len());
+                // Values of every recorded observation, of every copy's last observation and of
+                // every episode's final observation, in three batched calls.
+                let v_all =
+                    g.value
+                        .predict(&Tensor::from_slice(&v_in, (envs * steps, dv), &self.dev)?)?;
+                let v_last =
+                    g.value
+                        .predict(&Tensor::from_slice(&last_in, (envs, dv), &self.dev)?)?;
                 let v_fin = if ro.ends.is_empty() {
                     Vec::new()
                 } else {
-                    g.value
-                        .predict(&Tensor::from_slice(&fin, (ro.ends.len(), d), &self.dev)?)?
+                    g.value.predict(&Tensor::from_slice(
+                        &fin_in,
+                        (ro.ends.len(), dv),
+                        &self.dev,
+                    )?)?
                 };
                 for b in 0..envs {
                     // The agent's own active steps, each with its bootstrap.
@@ -313,6 +372,9 @@ impl Learners {
                     let (ad, rt) = gae(&r, &v, &nv, &term, &end, cfg.gamma, cfg.gae_lambda)?;
                     for (k, &at) in idx.iter().enumerate() {
                         obs.extend_from_slice(&a.obs[at * d..(at + 1) * d]);
+                        if centralized {
+                            vobs.extend_from_slice(&v_in[at * dv..(at + 1) * dv]);
+                        }
                         acts.extend_from_slice(&a.actions[at * w..(at + 1) * w]);
                         adv.push(ad[k]);
                         ret.push(rt[k]);
@@ -350,8 +412,13 @@ impl Learners {
             } else {
                 stats.kl.push(None);
             }
+            let vobs_t = if centralized {
+                Tensor::from_slice(&vobs, (n, dv), &self.dev)?
+            } else {
+                obs_t.clone()
+            };
             let loss = g.value.fit(
-                &obs_t,
+                &vobs_t,
                 &ret,
                 cfg.vf_epochs,
                 cfg.vf_minibatches,

@@ -88,3 +88,62 @@ fn the_same_seed_gives_the_same_run_and_checkpoints_round_trip() {
     let err = fresh.load_tensors(&broken, false).unwrap_err().to_string();
     assert!(err.contains("group0.pi.l0.weight"), "{err}");
 }
+
+#[test]
+fn a_centralized_critic_predicts_what_the_speaker_cannot_see() {
+    // The speaker observes only the goal colour, but its return is the listener's distance to
+    // the goal: its own value network cannot predict it, a critic that also reads the listener's
+    // observation can. Fit both critics on the same random-play rollouts and compare losses,
+    // with γ = 0 so that the target is the step's reward (−distance²), not a return whose
+    // remaining length neither critic observes.
+    use magail_async::{Collector, Policy, RandomPolicy};
+    let game = ParticleEnv::new(EnvConfig::mpe2(Scenario::SpeakerListener)).unwrap();
+    let spec = game.spec().clone();
+    let rc = RolloutConfig {
+        envs: 16,
+        workers: 1,
+        seed: 4,
+        history_k: 0,
+    };
+    let mut col = Collector::new(game, Synchronous::new(2).unwrap(), rc).unwrap();
+    let dims: Vec<usize> = (0..2).map(|i| col.obs_dim(i)).collect();
+    let speaker = spec
+        .agents
+        .iter()
+        .position(|a| a.name.starts_with("speaker"))
+        .unwrap();
+    let randoms: Vec<RandomPolicy> = spec
+        .agents
+        .iter()
+        .map(|a| RandomPolicy::new(a.action_space))
+        .collect();
+    let refs: Vec<&dyn Policy> = randoms.iter().map(|p| p as &dyn Policy).collect();
+    let rollouts: Vec<_> = (0..20).map(|_| col.collect(&refs, 50).unwrap()).collect();
+    let fit = |centralized: bool| -> f64 {
+        let trpo = TrpoConfig {
+            gamma: 0.0,
+            ..TrpoConfig::default()
+        };
+        let lc =
+            LearnerConfig::sharing_identical(&spec, trpo, 1).with_centralized_value(centralized);
+        let group = lc.groups[speaker];
+        let mut l = Learners::new(&spec, &dims, lc).unwrap();
+        let want = if centralized {
+            dims[speaker] + dims.iter().sum::<usize>()
+        } else {
+            dims[speaker]
+        };
+        assert_eq!(l.groups()[group].value.mlp().dims()[0], want);
+        let mut loss = 0.0;
+        for ro in &rollouts {
+            loss = l.update_parts(ro, None, false).unwrap().vf_loss[group];
+        }
+        loss
+    };
+    let own = fit(false);
+    let central = fit(true);
+    assert!(
+        central < 0.3 * own,
+        "the centralized critic should fit the speaker's returns clearly better: {central} vs {own}"
+    );
+}
