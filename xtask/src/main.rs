@@ -12,6 +12,7 @@ mod crossplay;
 mod demos;
 mod eval;
 mod expert;
+mod imitate;
 mod render;
 mod reproduce;
 mod tidy;
@@ -56,6 +57,9 @@ enum Task {
     Eval(eval::EvalArgs),
     /// Record demonstrations from an expert checkpoint or the scripted reference.
     Demos(demos::DemosArgs),
+    /// Imitate demonstrations: BC, GAIL, MAGAIL (centralized / decentralized / φ as an action)
+    /// or AMAGAIL, with metrics, checkpoints and `--resume`.
+    Imitate(imitate::ImitateArgs),
     /// Re-run the papers' experiments end to end (`--quick`: the 20-minute version).
     Reproduce(reproduce::ReproduceArgs),
     /// Cross-play table of a competitive expert against scripted and random opponents.
@@ -158,6 +162,7 @@ fn real_main() -> Result<()> {
         Task::Expert(args) => expert::run_expert(&args).map(|_| ()),
         Task::Eval(args) => eval::run_eval(&args),
         Task::Demos(args) => demos::run_demos(&args),
+        Task::Imitate(args) => imitate::run_imitate(&args),
         Task::Reproduce(args) => reproduce::run_reproduce(&args),
         Task::Crossplay(args) => crossplay::run_crossplay(&args),
     }

@@ -10,16 +10,16 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use gail::Prior;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use magail_async::{MagailTrainer, PhiMode, Policy, default_config};
-use mg_core::MarkovGame;
+use magail_async::Policy;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    GameChoice, Series, Who, line_plot, normalized, play, return_stats, write_atomic,
+    GameChoice, Series, Who, line_plot, load_checkpoint, normalized, play, return_stats,
+    write_atomic,
 };
 use crate::eval::EVAL_SEED;
+use crate::imitate::{Method, RunOpts, run_imitation};
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
@@ -41,6 +41,12 @@ pub struct ReproduceArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Who demonstrates.
+    #[arg(long, value_enum, default_value_t = Demonstrator::Expert)]
+    pub demonstrator: Demonstrator,
+    /// The expert checkpoint used with `--demonstrator expert`.
+    #[arg(long, default_value = "assets/experts/simple_spread-paper-s0")]
+    pub expert: PathBuf,
 }
 
 /// One table cell.
@@ -54,51 +60,91 @@ struct Cell {
     random: f64,
     expert: f64,
     normalized: f64,
+    /// The settings that produced the cell: a re-run with others redoes it.
+    #[serde(default)]
+    settings: String,
+}
+
+fn settings(a: &ReproduceArgs) -> String {
+    format!(
+        "demonstrator {:?}, {} iterations, {} BC epochs, seed {}, {} evaluation episodes",
+        a.demonstrator, a.iterations, a.bc_epochs, a.seed, a.episodes
+    )
 }
 
 #[derive(Clone, Debug)]
 struct Job {
     experiment: &'static str,
     game: GameChoice,
-    method: &'static str,
+    method: Method,
     demos: usize,
 }
 
-fn run_job(job: &Job, a: &ReproduceArgs, bar: &ProgressBar) -> Result<Cell> {
-    let (env, player) = job.game.build()?;
-    // The demonstrator: the scripted reference (see docs/results.md for why), acting whenever
-    // the player function lets it.
-    let demos = play(&job.game, Who::Scripted, job.demos, 7 + a.seed)?;
-    let (prior, phi, adversarial) = match job.method {
-        "BC" => (Prior::Decentralized, PhiMode::Filter, false),
-        "GAIL" => (Prior::Shared, PhiMode::Filter, true),
-        "MAGAIL-C" => (Prior::Centralized, PhiMode::Filter, true),
-        "MAGAIL-D" => (Prior::Decentralized, PhiMode::Filter, true),
-        "MAGAIL" => (Prior::Decentralized, PhiMode::AsAction, true),
-        "AMAGAIL" => (Prior::Decentralized, PhiMode::Filter, true),
-        other => anyhow::bail!("unknown method {other}"),
-    };
-    let mut cfg = default_config(env.spec(), prior, phi, a.seed);
-    cfg.bc_epochs = a.bc_epochs;
-    let mut t = MagailTrainer::new(env, player, &demos, cfg)?;
+/// Who demonstrates: the shipped expert or the scripted reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Demonstrator {
+    /// The shipped cooperative-navigation expert (`--expert`), trained by TRPO in the synchronous
+    /// game; in the asynchronous game it acts whenever the player function lets it.
+    Expert,
+    /// The scripted reference policy (docs/envs.md).
+    Scripted,
+}
+
+fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Result<Cell> {
     bar.set_message(format!(
-        "{} {} {} demos: BC",
-        job.experiment, job.method, job.demos
+        "{} {} {} demos: demonstrations, BC",
+        job.experiment,
+        job.method.label(),
+        job.demos
     ));
-    t.behaviour_clone()?;
-    if adversarial {
-        for k in 0..a.iterations {
-            let s = t.iterate()?;
-            bar.set_position(k as u64 + 1);
-            if let Some(r) = s.true_return.first() {
-                bar.set_message(format!(
-                    "{} {} {} demos: return {r:.1}",
-                    job.experiment, job.method, job.demos
-                ));
-            }
+    let expert_learners = match a.demonstrator {
+        Demonstrator::Expert => {
+            // A relative path is taken from the workspace root when it is not found here.
+            let path = if a.expert.is_relative() && !a.expert.exists() {
+                crate::project_root().join(&a.expert)
+            } else {
+                a.expert.clone()
+            };
+            Some(
+                load_checkpoint(&path)
+                    .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?,
+            )
         }
-    }
-    bar.set_position(a.iterations as u64);
+        Demonstrator::Scripted => None,
+    };
+    let expert_pols = expert_learners
+        .as_ref()
+        .map(|(_, l)| l.policies(false))
+        .unwrap_or_default();
+    let expert_refs: Vec<&dyn Policy> = expert_pols.iter().map(|p| p as &dyn Policy).collect();
+    let demonstrator = || {
+        if expert_refs.is_empty() {
+            Who::Scripted
+        } else {
+            Who::Learned(&expert_refs)
+        }
+    };
+    let demos = play(&job.game, demonstrator(), job.demos, 7 + a.seed)?;
+    let opts = RunOpts {
+        method: job.method,
+        iterations: a.iterations,
+        bc_epochs: a.bc_epochs,
+        seed: a.seed,
+        checkpoint_every: 25,
+        gradient_penalty: 0.0,
+        resume: true,
+    };
+    let run_dir = dir
+        .join("runs")
+        .join(format!("{:?}", a.demonstrator).to_lowercase())
+        .join(format!(
+            "{}-{}-{}",
+            job.experiment,
+            job.method.label(),
+            job.demos
+        ));
+    let t = run_imitation(&job.game, &demos, &opts, &run_dir, bar)?;
+    bar.set_position(bar.length().unwrap_or(0));
     let pols = t.learners().policies(false);
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let (_, score) = return_stats(&play(
@@ -108,22 +154,25 @@ fn run_job(job: &Job, a: &ReproduceArgs, bar: &ProgressBar) -> Result<Cell> {
         EVAL_SEED,
     )?);
     let (_, random) = return_stats(&play(&job.game, Who::Random, a.episodes, EVAL_SEED)?);
-    let (_, expert) = return_stats(&play(&job.game, Who::Scripted, a.episodes, EVAL_SEED)?);
+    let (_, expert) = return_stats(&play(&job.game, demonstrator(), a.episodes, EVAL_SEED)?);
     Ok(Cell {
         experiment: job.experiment.into(),
-        method: job.method.into(),
+        method: job.method.label().into(),
         demos: job.demos,
         score,
         random,
         expert,
         normalized: normalized(score, random, expert),
+        settings: settings(a),
     })
 }
 
 fn cell_path(dir: &Path, job: &Job) -> PathBuf {
     dir.join("cells").join(format!(
         "{}-{}-{}.json",
-        job.experiment, job.method, job.demos
+        job.experiment,
+        job.method.label(),
+        job.demos
     ))
 }
 
@@ -145,7 +194,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     };
     let mut jobs = Vec::new();
     for demos in [100, 200, 400] {
-        for method in ["BC", "GAIL", "MAGAIL-C", "MAGAIL-D"] {
+        for method in [Method::Bc, Method::Gail, Method::MagailC, Method::MagailD] {
             jobs.push(Job {
                 experiment: "navigation",
                 game: nav.clone(),
@@ -154,7 +203,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             });
         }
     }
-    for method in ["BC", "MAGAIL", "AMAGAIL"] {
+    for method in [Method::Bc, Method::MagailPhi, Method::Amagail] {
         jobs.push(Job {
             experiment: "stoch_navigation",
             game: stoch.clone(),
@@ -164,7 +213,13 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     }
     let todo: Vec<Job> = jobs
         .iter()
-        .filter(|j| !cell_path(&dir, j).is_file())
+        .filter(|j| {
+            // Done when its cell is there and was made with these settings.
+            std::fs::read_to_string(cell_path(&dir, j))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Cell>(&t).ok())
+                .is_none_or(|c| c.settings != settings(a))
+        })
         .cloned()
         .collect();
     eprintln!(
@@ -186,7 +241,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
                     let Some(job) = next else { break };
                     let bar = multi.add(ProgressBar::new(a.iterations as u64));
                     bar.set_style(style.clone());
-                    let res = run_job(&job, a, &bar).and_then(|cell| {
+                    let res = run_job(&job, a, &dir, &bar).and_then(|cell| {
                         write_atomic(&cell_path(&dir, &job), |w| {
                             serde_json::to_writer_pretty(&mut *w, &cell)?;
                             Ok(())
@@ -196,7 +251,9 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
                     if let (Err(e), Ok(mut v)) = (res, errors.lock()) {
                         v.push(format!(
                             "{} {} {}: {e:#}",
-                            job.experiment, job.method, job.demos
+                            job.experiment,
+                            job.method.label(),
+                            job.demos
                         ));
                     }
                 }
@@ -221,10 +278,10 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
                 .with_context(|| format!("{} is not a result cell", p.display()))?,
         );
     }
-    report(&dir, &cells)
+    report(&dir, &cells, &settings(a))
 }
 
-fn report(dir: &Path, cells: &[Cell]) -> Result<()> {
+fn report(dir: &Path, cells: &[Cell], settings: &str) -> Result<()> {
     let mut csv = String::from("experiment,method,demos,score,random,expert,normalized\n");
     for c in cells {
         csv.push_str(&format!(
@@ -235,9 +292,11 @@ fn report(dir: &Path, cells: &[Cell]) -> Result<()> {
     write_atomic(&dir.join("results.csv"), |w| {
         Ok(std::io::Write::write_all(w, csv.as_bytes())?)
     })?;
-    let mut md =
-        String::from("# Quick reproduction: normalized team reward (expert = 1, random = 0)\n\n");
-    md.push_str("## Cooperative navigation (MAGAIL paper variant)\n\n| demos | BC | GAIL | MAGAIL centralized | MAGAIL decentralized |\n|---|---|---|---|---|\n");
+    let mut md = String::from(
+        "# Quick reproduction: normalized team reward (demonstrator = 1, random = 0)\n\n",
+    );
+    md.push_str(&format!("Settings: {settings}.\n\n"));
+    md.push_str("## Cooperative navigation (MAGAIL paper variant)\n\n| demos | BC | GAIL (independent) | MAGAIL centralized | MAGAIL decentralized |\n|---|---|---|---|---|\n");
     for d in [100, 200, 400] {
         let get = |m: &str| {
             cells

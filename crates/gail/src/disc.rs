@@ -25,6 +25,9 @@ pub enum GailError {
     /// The loss became NaN or infinite.
     #[error("discriminator loss is not finite")]
     NonFinite,
+    /// Saved parameters that do not fit this discriminator.
+    #[error("discriminator checkpoint: {0}")]
+    Checkpoint(String),
     /// A setting out of range.
     #[error("discriminator setting `{field}`: {reason}")]
     Config {
@@ -175,6 +178,60 @@ impl Discriminator {
             dev: dev.clone(),
             gp_rng,
         })
+    }
+
+    /// Every parameter by name: `{prefix}.l{j}.weight` `(out, in)` and `{prefix}.l{j}.bias`.
+    pub fn tensors(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(j, (w, b))| {
+                [
+                    (format!("{prefix}.l{j}.weight"), w.as_tensor().clone()),
+                    (format!("{prefix}.l{j}.bias"), b.as_tensor().clone()),
+                ]
+            })
+            .collect()
+    }
+
+    /// Loads parameters saved by [`tensors`](Self::tensors): every name must be there with the
+    /// same shape and finite values, or nothing changes. The optimizer's moments start afresh.
+    pub fn load_tensors(
+        &mut self,
+        m: &std::collections::HashMap<String, Tensor>,
+        prefix: &str,
+    ) -> Result<(), GailError> {
+        let mut staged = Vec::new();
+        for (j, (w, b)) in self.layers.iter().enumerate() {
+            for (kind, var) in [("weight", w), ("bias", b)] {
+                let key = format!("{prefix}.l{j}.{kind}");
+                let t = m
+                    .get(&key)
+                    .ok_or_else(|| GailError::Checkpoint(format!("missing tensor `{key}`")))?;
+                if t.shape() != var.as_tensor().shape() {
+                    return Err(GailError::Checkpoint(format!(
+                        "tensor `{key}` has shape {:?}, expected {:?}",
+                        t.shape().dims(),
+                        var.as_tensor().shape().dims()
+                    )));
+                }
+                let t = t.to_dtype(DType::F32)?;
+                if t.flatten_all()?
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .any(|x| !x.is_finite())
+                {
+                    return Err(GailError::Checkpoint(format!(
+                        "tensor `{key}` holds NaN or infinity"
+                    )));
+                }
+                staged.push((var.clone(), t));
+            }
+        }
+        for (var, t) in staged {
+            var.set(&t)?;
+        }
+        Ok(())
     }
 
     /// Input width.

@@ -11,6 +11,8 @@
 //! D(o_t, a_t) for the action actually taken at t, and observations are always paired with their
 //! own actions.
 
+use std::collections::HashMap;
+
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use gail::{
@@ -495,6 +497,48 @@ where
     /// Iterations done.
     pub fn iteration(&self) -> usize {
         self.iteration
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MagailConfig {
+        &self.cfg
+    }
+
+    /// Every network parameter by name: the learners' (`group0.pi.l0.weight`, …) and the
+    /// discriminators' (`disc0.l0.weight`, …), for a checkpoint.
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        let mut m = self.learners.tensors();
+        for (k, d) in self.discs.iter().enumerate() {
+            m.extend(d.tensors(&format!("disc{k}")));
+        }
+        m
+    }
+
+    /// Continues a run from a checkpoint made by [`tensors`](Self::tensors) after `iteration`
+    /// iterations: loads every network, then restarts the rollouts and the sampling stream from
+    /// streams derived from (seed, iteration), so a resumed run is a deterministic function of
+    /// its checkpoint. Optimizer moments (Adam) start afresh, so a resumed run is close to, not
+    /// bit-identical with, an uninterrupted one.
+    pub fn resume(
+        &mut self,
+        m: &HashMap<String, Tensor>,
+        iteration: usize,
+    ) -> Result<(), MagailError> {
+        self.learners.load_tensors(m, false)?;
+        for (k, d) in self.discs.iter_mut().enumerate() {
+            d.load_tensors(m, &format!("disc{k}"))
+                .map_err(|source| MagailError::Disc {
+                    iteration,
+                    agent: k,
+                    source,
+                })?;
+        }
+        self.iteration = iteration;
+        let seed = self.cfg.learner.seed;
+        self.rng = stream_rng(seed, (1 << 53) + iteration as u64);
+        self.collector
+            .reseed(stream_rng(seed, (1 << 54) + iteration as u64).random());
+        Ok(())
     }
 }
 

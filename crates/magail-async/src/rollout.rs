@@ -279,6 +279,25 @@ where
         })
     }
 
+    /// Restarts every copy from a fresh reset with the random streams of `seed` (as if the
+    /// collector had been built with it): how a resumed run gets streams of its own.
+    pub fn reseed(&mut self, seed: u64) {
+        self.cfg.seed = seed;
+        let k = self.cfg.history_k;
+        for s in &mut self.slots {
+            let b = s.index as u64;
+            s.rng = stream_rng(seed, b);
+            for (i, r) in s.act_rngs.iter_mut().enumerate() {
+                *r = stream_rng(seed, ACT_STREAMS + 64 * b + i as u64);
+            }
+            s.ep_return.iter_mut().for_each(|x| *x = 0.0);
+            s.ep_len = 0;
+            s.recording = None;
+            s.game.reset(&mut s.rng);
+            observe_into(&s.game, k, &mut s.obs);
+        }
+    }
+
     /// The game's spec.
     pub fn spec(&self) -> &GameSpec {
         &self.spec

@@ -184,3 +184,70 @@ fn demonstrations_for_another_game_are_refused_before_training() {
     .unwrap();
     assert!(matches!(err, MagailError::Demos(_)), "{err}");
 }
+
+#[test]
+fn a_nan_discriminator_loss_stops_the_run_naming_the_iteration() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let demos = scripted_demos(
+        &env,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        8,
+    );
+    let mut cfg = default_config(env.spec(), Prior::Decentralized, PhiMode::Filter, 2);
+    // An absurd learning rate blows the discriminator's weights up after its first step.
+    cfg.disc.lr = 1e30;
+    let mut t = MagailTrainer::new(env, Synchronous::new(3).unwrap(), &demos, cfg).unwrap();
+    let err = (0..5).find_map(|_| t.iterate().err()).unwrap();
+    assert!(matches!(err, MagailError::Disc { .. }), "{err}");
+    let it = t.iteration();
+    assert!(
+        err.to_string().contains(&format!("iteration {it}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_resumes_from_its_checkpoint_deterministically() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let demos = scripted_demos(
+        &env,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        8,
+    );
+    let mut cfg = default_config(env.spec(), Prior::Centralized, PhiMode::Filter, 3);
+    cfg.bc_epochs = 2;
+    cfg.disc_warmup = 1;
+    cfg.learner.centralized_value = true;
+    let fresh = || {
+        MagailTrainer::new(
+            env.clone(),
+            Synchronous::new(3).unwrap(),
+            &demos,
+            cfg.clone(),
+        )
+        .unwrap()
+    };
+    let mut a = fresh();
+    a.behaviour_clone().unwrap();
+    for _ in 0..2 {
+        a.iterate().unwrap();
+    }
+    let saved = a.tensors();
+    assert!(saved.contains_key("disc0.l0.weight") && saved.contains_key("group0.vf.l0.weight"));
+    // Two trainers resumed from the same checkpoint continue identically, and differently from
+    // the uninterrupted run only through their fresh streams and optimizer moments.
+    let resumed = || {
+        let mut t = fresh();
+        t.resume(&saved, 2).unwrap();
+        assert_eq!(t.iteration(), 2);
+        (0..2).map(|_| t.iterate().unwrap()).collect::<Vec<_>>()
+    };
+    let (r1, r2) = (resumed(), resumed());
+    assert_eq!(r1, r2);
+    assert_eq!(r1[0].iteration, 3);
+    // A checkpoint missing a discriminator tensor is refused by name.
+    let mut broken = saved.clone();
+    broken.remove("disc0.l1.bias");
+    let err = fresh().resume(&broken, 2).err().unwrap().to_string();
+    assert!(err.contains("disc0.l1.bias"), "{err}");
+}

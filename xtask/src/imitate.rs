@@ -1,0 +1,348 @@
+//! `cargo xtask imitate`: one imitation run (BC, independent GAIL, MAGAIL with a centralized or
+//! decentralized discriminator, MAGAIL with φ as an action, AMAGAIL) from a demonstration file,
+//! with a metrics log (JSONL, one [`MagailStats`] per iteration), atomic periodic checkpoints,
+//! `--resume`, and an evaluation at the end. The same run function drives every cell of
+//! `cargo xtask reproduce`, so cells resume mid-way too.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use candle_core::{Device, Tensor};
+use clap::{Args, ValueEnum};
+use gail::Prior;
+use indicatif::{ProgressBar, ProgressStyle};
+use magail_async::{MagailConfig, MagailStats, MagailTrainer, PhiMode, Policy, default_config};
+use mg_core::{GameSpec, MarkovGame, Trajectories, decode_demos};
+use serde::{Deserialize, Serialize};
+
+use crate::common::{GameChoice, Who, normalized, play, return_stats, write_atomic};
+use crate::eval::EVAL_SEED;
+
+/// The imitation methods of the papers' comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum Method {
+    /// Behaviour cloning only (cross-entropy on the expert's pairs).
+    #[value(name = "bc")]
+    Bc,
+    /// Independent per-agent GAIL: one discriminator per agent on its own (o, a), each agent's
+    /// critic on its own observation (single-agent GAIL run side by side).
+    #[value(name = "gail")]
+    Gail,
+    /// MAGAIL, centralized prior: one discriminator on the joint (o, a) with one output per
+    /// agent; centralized critics.
+    #[value(name = "magail-c")]
+    MagailC,
+    /// MAGAIL, decentralized prior: one discriminator per agent; centralized critics.
+    #[value(name = "magail-d")]
+    MagailD,
+    /// The MAGAIL baseline on an asynchronous game: φ is an ordinary action category.
+    #[value(name = "magail-phi")]
+    MagailPhi,
+    /// AMAGAIL: samples where an agent played φ are filtered out of its updates.
+    #[value(name = "amagail")]
+    Amagail,
+}
+
+impl Method {
+    /// The name used in tables and folders.
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Bc => "BC",
+            Method::Gail => "GAIL",
+            Method::MagailC => "MAGAIL-C",
+            Method::MagailD => "MAGAIL-D",
+            Method::MagailPhi => "MAGAIL",
+            Method::Amagail => "AMAGAIL",
+        }
+    }
+
+    /// Whether adversarial iterations follow behaviour cloning.
+    pub fn adversarial(self) -> bool {
+        self != Method::Bc
+    }
+
+    /// The trainer configuration of this method (docs/algorithms/magail.md).
+    pub fn config(self, spec: &GameSpec, seed: u64) -> MagailConfig {
+        let (prior, phi, central_critic) = match self {
+            Method::Bc => (Prior::Decentralized, PhiMode::Filter, false),
+            Method::Gail => (Prior::Decentralized, PhiMode::Filter, false),
+            Method::MagailC => (Prior::Centralized, PhiMode::Filter, true),
+            Method::MagailD => (Prior::Decentralized, PhiMode::Filter, true),
+            Method::MagailPhi => (Prior::Decentralized, PhiMode::AsAction, true),
+            Method::Amagail => (Prior::Decentralized, PhiMode::Filter, true),
+        };
+        let mut cfg = default_config(spec, prior, phi, seed);
+        cfg.learner.centralized_value = central_critic;
+        cfg
+    }
+}
+
+/// Settings of one run.
+#[derive(Clone, Debug)]
+pub struct RunOpts {
+    pub method: Method,
+    pub iterations: usize,
+    pub bc_epochs: usize,
+    pub seed: u64,
+    pub checkpoint_every: usize,
+    pub gradient_penalty: f64,
+    /// Continue from the checkpoint in the run folder (refuse to overwrite one otherwise).
+    pub resume: bool,
+}
+
+/// The sidecar of an imitation checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ImitatorMeta {
+    pub format: u32,
+    pub game: GameChoice,
+    pub method: Method,
+    pub config: MagailConfig,
+    /// Adversarial iterations done (0: behaviour cloning done, nothing more).
+    pub iteration: usize,
+    pub demo_episodes: usize,
+    pub command: String,
+}
+
+fn paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("imitator.safetensors"),
+        dir.join("imitator.json"),
+        dir.join("metrics.jsonl"),
+    )
+}
+
+fn save<G, P>(dir: &Path, t: &MagailTrainer<G, P>, meta: &ImitatorMeta) -> Result<()>
+where
+    G: MarkovGame + Clone + Send,
+    P: mg_core::PlayerFunction + Clone + Send,
+{
+    let (st, js, _) = paths(dir);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(".imitator.safetensors.tmp");
+    candle_core::safetensors::save(&t.tensors(), &tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &st)
+        .with_context(|| format!("cannot move {} into place", st.display()))?;
+    write_atomic(&js, |w| {
+        serde_json::to_writer_pretty(&mut *w, meta)?;
+        Ok(())
+    })
+}
+
+/// Keeps the metrics lines of iterations up to `upto` (a resumed run rewrites what follows).
+fn truncate_metrics(path: &Path, upto: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| serde_json::from_str::<MagailStats>(l).is_ok_and(|s| s.iteration <= upto))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(path, |w| Ok(w.write_all(kept.as_bytes())?))
+}
+
+/// Trains one imitator in `dir` (resuming from its checkpoint when `opts.resume`) and returns
+/// the trainer. A failing iteration (a NaN loss, say) stops the run with an error naming the
+/// iteration; the last checkpoint, written before it, stays as it was.
+pub fn run_imitation(
+    game: &GameChoice,
+    demos: &Trajectories,
+    opts: &RunOpts,
+    dir: &Path,
+    bar: &ProgressBar,
+) -> Result<MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>> {
+    let (env, player) = game.build()?;
+    let mut cfg = opts.method.config(env.spec(), opts.seed);
+    cfg.bc_epochs = opts.bc_epochs;
+    cfg.disc.gradient_penalty = opts.gradient_penalty;
+    let mut t = MagailTrainer::new(env, player, demos, cfg.clone())
+        .context("the demonstrations do not fit the game")?;
+    let (st, js, metrics) = paths(dir);
+    let mut meta = ImitatorMeta {
+        format: 1,
+        game: game.clone(),
+        method: opts.method,
+        config: cfg.clone(),
+        iteration: 0,
+        demo_episodes: demos.episodes.len(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let iterations = if opts.method.adversarial() {
+        opts.iterations
+    } else {
+        0
+    };
+    bar.set_length(iterations as u64);
+    if js.is_file() {
+        if !opts.resume {
+            bail!(
+                "{} already holds a run: pass --resume to continue it, or choose another --out",
+                dir.display()
+            );
+        }
+        let text = std::fs::read_to_string(&js)
+            .with_context(|| format!("cannot read {}", js.display()))?;
+        let old: ImitatorMeta = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an imitation checkpoint", js.display()))?;
+        if old.game != meta.game || old.method != meta.method || old.config != cfg {
+            bail!(
+                "{} holds a run of {} on {:?} with other settings; choose another --out",
+                dir.display(),
+                old.method.label(),
+                old.game
+            );
+        }
+        if old.demo_episodes != meta.demo_episodes {
+            bail!(
+                "{} was trained on {} demonstration episodes, not {}",
+                dir.display(),
+                old.demo_episodes,
+                meta.demo_episodes
+            );
+        }
+        let m: HashMap<String, Tensor> = candle_core::safetensors::load(&st, &Device::Cpu)
+            .with_context(|| format!("cannot read the parameters in {}", st.display()))?;
+        t.resume(&m, old.iteration)
+            .with_context(|| format!("{} does not fit its sidecar", st.display()))?;
+        truncate_metrics(&metrics, old.iteration)?;
+        meta.iteration = old.iteration;
+        meta.command = old.command;
+    } else {
+        t.behaviour_clone().context("behaviour cloning")?;
+        save(dir, &t, &meta)?;
+        if metrics.exists() {
+            std::fs::remove_file(&metrics)
+                .with_context(|| format!("cannot remove the stale {}", metrics.display()))?;
+        }
+    }
+    bar.set_position(t.iteration().min(iterations) as u64);
+    while t.iteration() < iterations {
+        let s = t.iterate().with_context(|| {
+            format!(
+                "the run stopped; its last good checkpoint (iteration {}) is kept in {}",
+                meta.iteration,
+                dir.display()
+            )
+        })?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&metrics)
+            .with_context(|| format!("cannot append to {}", metrics.display()))?;
+        writeln!(f, "{}", serde_json::to_string(&s)?)?;
+        bar.set_position(s.iteration as u64);
+        if let Some(r) = s.true_return.first() {
+            bar.set_message(format!("{} return {r:.1}", opts.method.label()));
+        }
+        if s.iteration % opts.checkpoint_every.max(1) == 0 || s.iteration == iterations {
+            meta.iteration = s.iteration;
+            save(dir, &t, &meta)?;
+        }
+    }
+    Ok(t)
+}
+
+#[derive(Args, Debug)]
+pub struct ImitateArgs {
+    /// Game (cooperative_navigation, stoch_navigation, …).
+    #[arg(long)]
+    pub env: String,
+    /// Preset: paper or mpe2.
+    #[arg(long, default_value = "paper")]
+    pub variant: String,
+    /// Demonstrations in the binary format (`cargo xtask demos`).
+    #[arg(long)]
+    pub demos: PathBuf,
+    /// Method.
+    #[arg(long, value_enum, default_value_t = Method::MagailD)]
+    pub method: Method,
+    /// Adversarial iterations (after behaviour cloning).
+    #[arg(long, default_value_t = 500)]
+    pub iterations: usize,
+    /// Behaviour-cloning epochs.
+    #[arg(long, default_value_t = 100)]
+    pub bc_epochs: usize,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Discriminator gradient-penalty weight (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub gradient_penalty: f64,
+    /// Checkpoint every this many iterations.
+    #[arg(long, default_value_t = 25)]
+    pub checkpoint_every: usize,
+    /// Run folder (default target/imitate/<game>-<method>-s<seed>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Evaluation episodes at the end.
+    #[arg(long, default_value_t = 100)]
+    pub episodes: usize,
+}
+
+pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
+    let game = GameChoice {
+        env: a.env.clone(),
+        variant: a.variant.clone(),
+    };
+    let bytes =
+        std::fs::read(&a.demos).with_context(|| format!("cannot read {}", a.demos.display()))?;
+    let (_, demos) = decode_demos(&bytes)
+        .with_context(|| format!("{} is not a demonstration file", a.demos.display()))?;
+    let dir = a.out.clone().unwrap_or_else(|| {
+        crate::project_root().join(format!(
+            "target/imitate/{}-{}-s{}",
+            game.slug().unwrap_or_default(),
+            a.method.label(),
+            a.seed
+        ))
+    });
+    let opts = RunOpts {
+        method: a.method,
+        iterations: a.iterations,
+        bc_epochs: a.bc_epochs,
+        seed: a.seed,
+        checkpoint_every: a.checkpoint_every,
+        gradient_penalty: a.gradient_penalty,
+        resume: a.resume,
+    };
+    let bar = ProgressBar::new(a.iterations as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} iterations {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let t = run_imitation(&game, &demos, &opts, &dir, &bar)?;
+    bar.finish();
+    let pols = t.learners().policies(false);
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let (_, score) = return_stats(&play(&game, Who::Learned(&refs), a.episodes, EVAL_SEED)?);
+    let (_, random) = return_stats(&play(&game, Who::Random, a.episodes, EVAL_SEED)?);
+    let demo_team = {
+        let rets: Vec<f64> = demos
+            .episodes
+            .iter()
+            .map(|e| {
+                let r = e.returns();
+                r.iter().sum::<f64>() / r.len().max(1) as f64
+            })
+            .collect();
+        rets.iter().sum::<f64>() / rets.len().max(1) as f64
+    };
+    println!(
+        "{} on {}: team return {score:.2} over {} episodes (random {random:.2}, demonstrations {demo_team:.2}); normalized {:.3} (demonstrations = 1, random = 0)",
+        a.method.label(),
+        game.slug().unwrap_or_default(),
+        a.episodes,
+        normalized(score, random, demo_team)
+    );
+    println!(
+        "run folder: {} (metrics.jsonl, imitator.safetensors, imitator.json)",
+        dir.display()
+    );
+    Ok(())
+}
