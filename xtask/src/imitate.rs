@@ -1,5 +1,5 @@
 //! `cargo xtask imitate`: one imitation run (BC, independent GAIL, MAGAIL with a centralized or
-//! decentralized discriminator, MAGAIL with φ as an action, AMAGAIL) from a demonstration file,
+//! decentralized discriminator, zero-sum MAGAIL, MAGAIL with φ as an action, AMAGAIL) from a demonstration file,
 //! with a metrics log (JSONL, one [`MagailStats`] per iteration), atomic periodic checkpoints,
 //! `--resume`, and an evaluation at the end. The same run function drives every cell of
 //! `cargo xtask reproduce`, so cells resume mid-way too.
@@ -37,6 +37,10 @@ pub enum Method {
     /// MAGAIL, decentralized prior: one discriminator per agent; centralized critics.
     #[value(name = "magail-d")]
     MagailD,
+    /// MAGAIL, zero-sum prior (two players): one joint discriminator trained on expert states
+    /// with the paired labelling, r2 = −r1; centralized critics.
+    #[value(name = "magail-zs")]
+    MagailZs,
     /// The MAGAIL baseline on an asynchronous game: φ is an ordinary action category.
     #[value(name = "magail-phi")]
     MagailPhi,
@@ -53,6 +57,7 @@ impl Method {
             Method::Gail => "GAIL",
             Method::MagailC => "MAGAIL-C",
             Method::MagailD => "MAGAIL-D",
+            Method::MagailZs => "MAGAIL-ZS",
             Method::MagailPhi => "MAGAIL",
             Method::Amagail => "AMAGAIL",
         }
@@ -70,6 +75,7 @@ impl Method {
             Method::Gail => (Prior::Decentralized, PhiMode::Filter, false),
             Method::MagailC => (Prior::Centralized, PhiMode::Filter, true),
             Method::MagailD => (Prior::Decentralized, PhiMode::Filter, true),
+            Method::MagailZs => (Prior::ZeroSum, PhiMode::Filter, true),
             Method::MagailPhi => (Prior::Decentralized, PhiMode::AsAction, true),
             Method::Amagail => (Prior::Decentralized, PhiMode::Filter, true),
         };

@@ -89,12 +89,30 @@ pub fn discriminator_loss(
     policy_logits: &Tensor,
     smoothing: f64,
 ) -> Result<Tensor, GailError> {
+    labelled_loss(&[(expert_logits, 1.0 - smoothing), (policy_logits, smoothing)])
+}
+
+/// Mean over sets of the binary cross-entropy of each set's logits against its target y:
+/// softplus(L) − y·L averaged over the set, then over sets (each set weighs the same).
+fn labelled_loss(sets: &[(&Tensor, f64)]) -> Result<Tensor, GailError> {
     let bce = |l: &Tensor, y: f64| -> Result<Tensor, GailError> {
         // softplus(l) = relu(l) + log(1 + e^{−|l|}), stable for large |l|.
         let sp = (l.relu()? + (l.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
         Ok((sp - (l * y)?)?.mean_all()?)
     };
-    Ok(((bce(expert_logits, 1.0 - smoothing)? + bce(policy_logits, smoothing)?)? * 0.5)?)
+    let mut total: Option<Tensor> = None;
+    for (l, y) in sets {
+        let b = bce(l, *y)?;
+        total = Some(match total {
+            Some(t) => (t + b)?,
+            None => b,
+        });
+    }
+    let total = total.ok_or(GailError::Config {
+        field: "sets",
+        reason: "at least one labelled set is needed".into(),
+    })?;
+    Ok((total * (1.0 / sets.len() as f64))?)
 }
 
 /// Targets of the zero-sum prior's paired labelling (MAGAIL code, `competitive_single`): on expert
@@ -353,18 +371,51 @@ impl Discriminator {
     /// `cfg.steps` gradient steps telling `expert` inputs (label 1) from `policy` inputs (label 0).
     /// Returns the statistics measured before the first step.
     pub fn train_step(&mut self, expert: &[f32], policy: &[f32]) -> Result<DiscStats, GailError> {
-        let xe = self.rows(expert, "expert inputs")?;
-        let xp = self.rows(policy, "policy inputs")?;
+        self.train_step_labelled(&[(expert, 1.0), (policy, 0.0)])
+    }
+
+    /// `cfg.steps` gradient steps on sets of inputs with a target each (the zero-sum prior's
+    /// paired labelling uses 1, ½ and 0), every set weighing the same; label smoothing ε maps a
+    /// target y to y(1 − 2ε) + ε. The statistics report the first set as "expert" (logit > 0)
+    /// and the last as "policy" (logit < 0); the gradient penalty interpolates between them.
+    pub fn train_step_labelled(&mut self, sets: &[(&[f32], f64)]) -> Result<DiscStats, GailError> {
+        if sets.len() < 2 {
+            return Err(GailError::Config {
+                field: "sets",
+                reason: format!("need at least two labelled sets, got {}", sets.len()),
+            });
+        }
+        let eps = self.cfg.label_smoothing;
+        let mut xs = Vec::with_capacity(sets.len());
+        for (k, (x, y)) in sets.iter().enumerate() {
+            if !(0.0..=1.0).contains(y) {
+                return Err(GailError::Config {
+                    field: "target",
+                    reason: format!("set {k} has target {y}, expected a value in [0, 1]"),
+                });
+            }
+            let what = match k {
+                0 => "expert inputs",
+                _ if k + 1 == sets.len() => "policy inputs",
+                _ => "labelled inputs",
+            };
+            xs.push((self.rows(x, what)?, y * (1.0 - 2.0 * eps) + eps));
+        }
         let mut first = None;
         for _ in 0..self.cfg.steps.max(1) {
-            let le = self.forward(&xe)?;
-            let lp = self.forward(&xp)?;
-            let bce = discriminator_loss(&le, &lp, self.cfg.label_smoothing)?;
+            let logits = xs
+                .iter()
+                .map(|(x, _)| self.forward(x))
+                .collect::<Result<Vec<_>, _>>()?;
+            let pairs: Vec<(&Tensor, f64)> =
+                logits.iter().zip(&xs).map(|(l, (_, y))| (l, *y)).collect();
+            let bce = labelled_loss(&pairs)?;
             let l = f64::from(bce.to_scalar::<f32>()?);
             if !l.is_finite() {
                 return Err(GailError::NonFinite);
             }
-            let (loss, gp) = match self.penalty(&xe, &xp)? {
+            let (xe, xp) = (&xs[0].0, &xs[xs.len() - 1].0);
+            let (loss, gp) = match self.penalty(xe, xp)? {
                 Some(gp) => {
                     let v = f64::from(gp.to_scalar::<f32>()?);
                     if !v.is_finite() {
@@ -385,8 +436,8 @@ impl Discriminator {
                 };
                 first = Some(DiscStats {
                     loss: l,
-                    acc_expert: frac(&le, true)?,
-                    acc_policy: frac(&lp, false)?,
+                    acc_expert: frac(&logits[0], true)?,
+                    acc_policy: frac(&logits[logits.len() - 1], false)?,
                     gradient_penalty: gp,
                 });
             }

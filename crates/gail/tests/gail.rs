@@ -231,3 +231,58 @@ fn the_gradient_penalty_holds_the_input_gradient_near_unit_norm() {
     .unwrap_err();
     assert!(err.to_string().contains("gradient_penalty"), "{err}");
 }
+
+#[test]
+fn paired_labels_train_the_zero_sum_discriminator_towards_their_targets() {
+    // Three clusters with the zero-sum prior's targets 1, ½ and 0: after training, D on each
+    // cluster approaches its target (the ½ cluster included: cross-entropy against ½ is
+    // minimised at D = ½).
+    let mut r = ChaCha8Rng::seed_from_u64(8);
+    let make = |c: f32, r: &mut ChaCha8Rng| -> Vec<f32> {
+        (0..128 * 2)
+            .map(|_| c + r.random_range(-0.3..0.3))
+            .collect()
+    };
+    let hi = make(1.5, &mut r);
+    let mid = make(0.0, &mut r);
+    let lo = make(-1.5, &mut r);
+    let mut d = Discriminator::new(
+        2,
+        1,
+        DiscConfig {
+            hidden: vec![32, 32],
+            lr: 1e-2,
+            ..DiscConfig::default()
+        },
+        &mut r,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let labels = zero_sum_labels();
+    let sets = [
+        (hi.as_slice(), labels[0].2),
+        (mid.as_slice(), labels[1].2),
+        (lo.as_slice(), labels[2].2),
+    ];
+    let first = d.train_step_labelled(&sets).unwrap();
+    let mut last = first;
+    for _ in 0..300 {
+        last = d.train_step_labelled(&sets).unwrap();
+    }
+    assert!(last.loss < first.loss, "{first:?} -> {last:?}");
+    let (ph, pm, pl) = (
+        d.mean_prob(&hi).unwrap(),
+        d.mean_prob(&mid).unwrap(),
+        d.mean_prob(&lo).unwrap(),
+    );
+    assert!(
+        ph > 0.9 && pl < 0.1 && (pm - 0.5).abs() < 0.1,
+        "{ph} {pm} {pl}"
+    );
+    // Targets outside [0, 1] and a single set are refused by name.
+    let err = d
+        .train_step_labelled(&[(hi.as_slice(), 2.0), (lo.as_slice(), 0.0)])
+        .unwrap_err();
+    assert!(err.to_string().contains("target"), "{err}");
+    assert!(d.train_step_labelled(&[(hi.as_slice(), 1.0)]).is_err());
+}

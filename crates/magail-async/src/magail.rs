@@ -17,6 +17,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use gail::{
     DiscConfig, DiscStats, Discriminator, GailError, Prior, RewardForm, encode_pairs, input_width,
+    zero_sum_labels,
 };
 use mg_core::{
     ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, StreamRng,
@@ -42,8 +43,8 @@ pub enum PhiMode {
 /// Everything a MAGAIL run needs, with defaults after the MAGAIL code where it is sound.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MagailConfig {
-    /// Discriminator layout. Decentralized, centralized or shared (zero-sum needs paired expert
-    /// data and is not trained by this loop).
+    /// Discriminator layout: decentralized, centralized, shared, or zero-sum (two players; the
+    /// discriminator learns the paired labelling on expert states and r2 = −r1).
     pub prior: Prior,
     /// φ handling.
     pub phi: PhiMode,
@@ -130,6 +131,8 @@ pub struct MagailTrainer<G, P> {
     rng: StreamRng,
     iteration: usize,
     demos: Trajectories,
+    /// Zero-sum prior: every expert time step's observations and actions, per agent.
+    zs_steps: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
 fn phi_slot(mode: PhiMode) -> bool {
@@ -148,14 +151,15 @@ where
         demos: &Trajectories,
         cfg: MagailConfig,
     ) -> Result<Self, MagailError> {
-        if cfg.prior == Prior::ZeroSum {
-            return Err(MagailError::Config(
-                "the zero-sum prior needs paired expert data; this loop trains decentralized, centralized and shared priors".into(),
-            ));
-        }
         let collector = Collector::new(game, player, cfg.rollout.clone())?;
         let spec = collector.spec().clone();
         let n = spec.n_agents();
+        if cfg.prior == Prior::ZeroSum && n != 2 {
+            return Err(MagailError::Config(format!(
+                "the zero-sum prior is for two-player games (r2 = −r1); {} has {n} agents",
+                spec.name
+            )));
+        }
         let dims: Vec<usize> = (0..n).map(|i| collector.obs_dim(i)).collect();
         let spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
         // The name records the player function and history features too (Collector::game_name).
@@ -212,8 +216,22 @@ where
             widths,
             iteration: 0,
             demos: demos.clone(),
+            zs_steps: Vec::new(),
         };
         t.encode_expert();
+        if t.cfg.prior == Prior::ZeroSum {
+            t.zs_steps = (0..n)
+                .map(|i| {
+                    let (d, w) = (dims[i], spaces[i].width());
+                    let (mut o, mut a) = (Vec::new(), Vec::new());
+                    for ep in &t.demos.episodes {
+                        o.extend_from_slice(&ep.agents[i].obs[..ep.len * d]);
+                        a.extend_from_slice(&ep.agents[i].actions[..ep.len * w]);
+                    }
+                    (o, a)
+                })
+                .collect();
+        }
         Ok(t)
     }
 
@@ -401,7 +419,6 @@ where
             total_steps: total,
             ..MagailStats::default()
         };
-        let mut rewards = vec![vec![0.0f64; total]; n];
         for k in 0..self.discs.len() {
             // Discriminator step on this iteration's policy samples and as many expert samples.
             let (mut pol, mut rows) = (Vec::new(), Vec::new());
@@ -409,7 +426,16 @@ where
             stats.disc_samples.push(rows.len());
             let w = self.widths[k];
             let ne = self.expert[k].len() / w;
-            if !rows.is_empty() && ne > 0 {
+            if self.cfg.prior == Prior::ZeroSum {
+                let s =
+                    self.zero_sum_step(&refs, rows.len())
+                        .map_err(|source| MagailError::Disc {
+                            iteration: it,
+                            agent: k,
+                            source,
+                        })?;
+                stats.disc.push(s);
+            } else if !rows.is_empty() && ne > 0 {
                 let mut exp = Vec::with_capacity(rows.len() * w);
                 for _ in 0..rows.len() {
                     let r = self.rng.random_range(0..ne);
@@ -425,6 +451,33 @@ where
                         })?;
                 stats.disc.push(s);
             }
+        }
+        let rewards = self.rewards_at(&ro, it)?;
+        // During the warm-up only the discriminators and the value networks learn, so the first
+        // policy steps after behaviour cloning see sensible advantages.
+        let policy_step = it > self.cfg.disc_warmup;
+        let up = self
+            .learners
+            .update_parts(&ro, Some(&rewards), policy_step)?;
+        if policy_step {
+            stats.kl = up.kl;
+            stats.policy_updated = true;
+        }
+        Ok(stats)
+    }
+
+    /// Every agent's discriminator reward for every step of `ro` (the rewards the next policy
+    /// step would see): per prior, from the current discriminators; under φ-as-action, each φ
+    /// step's reward credited to the agent's last real action in the episode.
+    pub fn rewards(&self, ro: &Rollout) -> Result<Vec<Vec<f64>>, MagailError> {
+        self.rewards_at(ro, self.iteration)
+    }
+
+    fn rewards_at(&self, ro: &Rollout, it: usize) -> Result<Vec<Vec<f64>>, MagailError> {
+        let n = self.spec.n_agents();
+        let total = ro.envs * ro.steps;
+        let mut rewards = vec![vec![0.0f64; total]; n];
+        for k in 0..self.discs.len() {
             // Rewards of every step from the updated discriminator.
             let (mut all, mut all_rows) = (Vec::new(), Vec::new());
             self.encode_policy(&ro, k, true, &mut all, &mut all_rows);
@@ -452,6 +505,11 @@ where
                         for (i, rw) in rewards.iter_mut().enumerate() {
                             rw[at] = self.cfg.reward.from_logit(f64::from(logits[r * outs + i]));
                         }
+                    }
+                    Prior::ZeroSum => {
+                        let r1 = self.cfg.reward.from_logit(f64::from(logits[r * outs]));
+                        rewards[0][at] = r1;
+                        rewards[1][at] = -r1;
                     }
                     _ => {
                         for rw in rewards.iter_mut() {
@@ -481,17 +539,75 @@ where
                 }
             }
         }
-        // During the warm-up only the discriminators and the value networks learn, so the first
-        // policy steps after behaviour cloning see sensible advantages.
-        let policy_step = it > self.cfg.disc_warmup;
-        let up = self
-            .learners
-            .update_parts(&ro, Some(&rewards), policy_step)?;
-        if policy_step {
-            stats.kl = up.kl;
-            stats.policy_updated = true;
+        Ok(rewards)
+    }
+
+    /// The zero-sum prior's discriminator step (papers.md §2.4, `competitive_single`): on `m`
+    /// expert time steps, the current policies act on the expert's observations, and the joint
+    /// discriminator learns (expert a1, policy a2) → 1, (expert, expert) → ½,
+    /// (policy a1, expert a2) → 0. It never sees rollout states.
+    fn zero_sum_step(
+        &mut self,
+        policies: &[&dyn Policy],
+        m: usize,
+    ) -> Result<DiscStats, GailError> {
+        let steps = self.zs_steps[0].0.len() / self.demos.obs_dims[0].max(1);
+        let m = m.max(1);
+        let picks: Vec<usize> = (0..m).map(|_| self.rng.random_range(0..steps)).collect();
+        let mut obs = Vec::new();
+        let mut expert = Vec::new();
+        let mut policy = Vec::new();
+        for (i, pol) in policies.iter().enumerate().take(2) {
+            let (d, w) = (self.demos.obs_dims[i], self.demos.action_spaces[i].width());
+            let (o, a) = &self.zs_steps[i];
+            let oi: Vec<f32> = picks
+                .iter()
+                .flat_map(|&r| o[r * d..(r + 1) * d].iter().copied())
+                .collect();
+            let ai: Vec<f32> = picks
+                .iter()
+                .flat_map(|&r| a[r * w..(r + 1) * w].iter().copied())
+                .collect();
+            let base: u64 = self.rng.random();
+            let mut rngs: Vec<StreamRng> = (0..m).map(|r| stream_rng(base, r as u64)).collect();
+            let mut refs: Vec<&mut StreamRng> = rngs.iter_mut().collect();
+            let out = pol.act(&oi, &mut refs).map_err(|e| GailError::Config {
+                field: "policy",
+                reason: e.to_string(),
+            })?;
+            obs.push(oi);
+            expert.push(ai);
+            policy.push(out.actions);
         }
-        Ok(stats)
+        let space = |i: usize| self.demos.action_spaces[i];
+        let encode = |use_expert: [bool; 2]| -> Vec<f32> {
+            let mut x = Vec::new();
+            for r in 0..m {
+                for i in 0..2 {
+                    let (d, w) = (self.demos.obs_dims[i], space(i).width());
+                    let acts = if use_expert[i] {
+                        &expert[i]
+                    } else {
+                        &policy[i]
+                    };
+                    encode_pairs(
+                        &obs[i][r * d..(r + 1) * d],
+                        d,
+                        &acts[r * w..(r + 1) * w],
+                        space(i),
+                        true,
+                        &mut x,
+                    );
+                }
+            }
+            x
+        };
+        let sets: Vec<(Vec<f32>, f64)> = zero_sum_labels()
+            .iter()
+            .map(|&(e1, e2, y)| (encode([e1, e2]), y))
+            .collect();
+        let refs: Vec<(&[f32], f64)> = sets.iter().map(|(x, y)| (x.as_slice(), *y)).collect();
+        self.discs[0].train_step_labelled(&refs)
     }
 
     /// Iterations done.

@@ -251,3 +251,60 @@ fn a_run_resumes_from_its_checkpoint_deterministically() {
     let err = fresh().resume(&broken, 2).err().unwrap().to_string();
     assert!(err.contains("disc0.l1.bias"), "{err}");
 }
+
+#[test]
+fn the_zero_sum_prior_trains_on_paired_labels_and_gives_opposite_rewards() {
+    // Keep-away: one adversary and one good agent.
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Push)).unwrap();
+    assert_eq!(env.spec().n_agents(), 2);
+    let sync = || PlayerRule::Synchronous(Synchronous::new(2).unwrap());
+    let demos = scripted_demos(&env, sync(), 16);
+    let mut cfg = default_config(env.spec(), Prior::ZeroSum, PhiMode::Filter, 4);
+    cfg.bc_epochs = 5;
+    cfg.disc_warmup = 2;
+    let mut t = MagailTrainer::new(env.clone(), sync(), &demos, cfg.clone()).unwrap();
+    t.behaviour_clone().unwrap();
+    let stats: Vec<_> = (0..8).map(|_| t.iterate().unwrap()).collect();
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.disc.len() == 1 && s.disc[0].loss.is_finite())
+    );
+    assert!(stats.last().unwrap().policy_updated);
+    // The rewards of any rollout are opposite, and not all zero.
+    let pols = t.learners().policies(false);
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let mut c = Collector::new(
+        env.clone(),
+        sync(),
+        RolloutConfig {
+            envs: 4,
+            workers: 1,
+            seed: 1,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    let ro = c.collect(&refs, 20).unwrap();
+    let r = t.rewards(&ro).unwrap();
+    assert!(r[0].iter().zip(&r[1]).all(|(a, b)| *a == -*b));
+    assert!(r[0].iter().any(|x| *x != 0.0));
+    // Same seed, same zero-sum run.
+    let mut u = MagailTrainer::new(env.clone(), sync(), &demos, cfg).unwrap();
+    u.behaviour_clone().unwrap();
+    let again: Vec<_> = (0..8).map(|_| u.iterate().unwrap()).collect();
+    assert_eq!(stats, again);
+    // Three agents cannot play a zero-sum prior.
+    let spread = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let three = scripted_demos(
+        &spread,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        2,
+    );
+    let cfg = default_config(spread.spec(), Prior::ZeroSum, PhiMode::Filter, 0);
+    let err = MagailTrainer::new(spread, Synchronous::new(3).unwrap(), &three, cfg)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("two-player"), "{err}");
+}
