@@ -24,10 +24,12 @@ pub struct DemosArgs {
     /// Expert checkpoint folder, or `scripted` for the scripted reference.
     #[arg(long)]
     pub expert: String,
-    /// With `--expert scripted`: the game.
+    /// The game: needed with `--expert scripted`; with a checkpoint, plays its policies in
+    /// another game with the same agents (the navigation expert in `stoch_navigation`, acting
+    /// whenever the player function lets it).
     #[arg(long)]
     pub env: Option<String>,
-    /// With `--expert scripted`: the variant.
+    /// The variant of `--env`.
     #[arg(long, default_value = "paper")]
     pub variant: String,
     /// Number of episodes.
@@ -64,10 +66,36 @@ pub fn record(a: &DemosArgs) -> Result<(Trajectories, Vec<String>)> {
         (g, set)
     } else {
         let (meta, learners) = load_checkpoint(std::path::Path::new(&a.expert))?;
+        let game = match &a.env {
+            Some(env) => {
+                let g = GameChoice {
+                    env: env.clone(),
+                    variant: a.variant.clone(),
+                };
+                let (theirs, _) = meta.game.build()?;
+                let (ours, _) = g.build()?;
+                let shape = |s: &mg_core::GameSpec| {
+                    s.agents
+                        .iter()
+                        .map(|x| (x.obs_dim, x.action_space))
+                        .collect::<Vec<_>>()
+                };
+                if shape(theirs.spec()) != shape(ours.spec()) {
+                    bail!(
+                        "the expert in {} was trained on {}, whose agents' observation sizes and action spaces differ from {}'s",
+                        a.expert,
+                        theirs.spec().name,
+                        ours.spec().name
+                    );
+                }
+                g
+            }
+            None => meta.game,
+        };
         let pols = learners.policies(a.greedy);
         let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-        let set = play(&meta.game, Who::Learned(&refs), a.episodes, a.seed)?;
-        (meta.game, set)
+        let set = play(&game, Who::Learned(&refs), a.episodes, a.seed)?;
+        (game, set)
     };
     let (env, _) = game.build()?;
     let names = env.spec().agents.iter().map(|x| x.name.clone()).collect();

@@ -96,6 +96,57 @@ pub struct RunOpts {
     pub gradient_penalty: f64,
     /// Continue from the checkpoint in the run folder (refuse to overwrite one otherwise).
     pub resume: bool,
+    /// Overrides of the method's defaults (None: keep the default).
+    pub tune: Tuning,
+}
+
+/// Optional overrides of `magail_async::default_config`, for experiments.
+#[derive(Clone, Debug, Default, Args)]
+pub struct Tuning {
+    /// Discriminator Adam steps per iteration.
+    #[arg(long)]
+    pub disc_steps: Option<usize>,
+    /// Discriminator learning rate.
+    #[arg(long)]
+    pub disc_lr: Option<f64>,
+    /// Policy reward form: logd, neglog1md, logit or linear (2D − 1).
+    #[arg(long)]
+    pub reward: Option<String>,
+    /// Environment copies per iteration.
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// Steps per copy per iteration.
+    #[arg(long)]
+    pub steps_per_iter: Option<usize>,
+    /// TRPO trust-region radius.
+    #[arg(long)]
+    pub max_kl: Option<f64>,
+}
+
+impl Tuning {
+    fn apply(&self, cfg: &mut MagailConfig) -> Result<()> {
+        if let Some(v) = self.disc_steps {
+            cfg.disc.steps = v;
+        }
+        if let Some(v) = self.disc_lr {
+            cfg.disc.lr = v;
+        }
+        if let Some(r) = &self.reward {
+            cfg.reward = gail::RewardForm::from_name(r).with_context(|| {
+                format!("unknown reward form `{r}`: expected logd, neglog1md, logit or linear")
+            })?;
+        }
+        if let Some(v) = self.envs {
+            cfg.rollout.envs = v;
+        }
+        if let Some(v) = self.steps_per_iter {
+            cfg.steps_per_iter = v;
+        }
+        if let Some(v) = self.max_kl {
+            cfg.learner.trpo.max_kl = v;
+        }
+        Ok(())
+    }
 }
 
 /// The sidecar of an imitation checkpoint.
@@ -164,6 +215,7 @@ pub fn run_imitation(
     let mut cfg = opts.method.config(env.spec(), opts.seed);
     cfg.bc_epochs = opts.bc_epochs;
     cfg.disc.gradient_penalty = opts.gradient_penalty;
+    opts.tune.apply(&mut cfg)?;
     let mut t = MagailTrainer::new(env, player, demos, cfg.clone())
         .context("the demonstrations do not fit the game")?;
     let (st, js, metrics) = paths(dir);
@@ -217,7 +269,13 @@ pub fn run_imitation(
         meta.iteration = old.iteration;
         meta.command = old.command;
     } else {
-        t.behaviour_clone().context("behaviour cloning")?;
+        let loss = t.behaviour_clone().context("behaviour cloning")?;
+        bar.suspend(|| {
+            eprintln!(
+                "behaviour cloning: {} epochs, final minibatch loss {loss:.4}",
+                cfg.bc_epochs
+            )
+        });
         save(dir, &t, &meta)?;
         if metrics.exists() {
             std::fs::remove_file(&metrics)
@@ -268,8 +326,8 @@ pub struct ImitateArgs {
     /// Adversarial iterations (after behaviour cloning).
     #[arg(long, default_value_t = 500)]
     pub iterations: usize,
-    /// Behaviour-cloning epochs.
-    #[arg(long, default_value_t = 100)]
+    /// Behaviour-cloning epochs (minibatches of 256).
+    #[arg(long, default_value_t = 1000)]
     pub bc_epochs: usize,
     /// Seed of every random stream.
     #[arg(long, default_value_t = 0)]
@@ -289,6 +347,8 @@ pub struct ImitateArgs {
     /// Evaluation episodes at the end.
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
+    #[command(flatten)]
+    pub tune: Tuning,
 }
 
 pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
@@ -316,6 +376,7 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
         checkpoint_every: a.checkpoint_every,
         gradient_penalty: a.gradient_penalty,
         resume: a.resume,
+        tune: a.tune.clone(),
     };
     let bar = ProgressBar::new(a.iterations as u64);
     bar.set_style(
@@ -385,6 +446,7 @@ mod tests {
             checkpoint_every: 2,
             gradient_penalty: 0.0,
             resume: false,
+            tune: Tuning::default(),
         };
         let bar = ProgressBar::hidden();
         run_imitation(&game, &demos, &opts, &dir, &bar).expect("first run");

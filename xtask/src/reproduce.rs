@@ -30,7 +30,7 @@ pub struct ReproduceArgs {
     #[arg(long, default_value_t = 500)]
     pub iterations: usize,
     /// Behaviour-cloning epochs (BC cells, and the pre-training of every MAGAIL cell).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 1000)]
     pub bc_epochs: usize,
     /// Evaluation episodes per cell.
     #[arg(long, default_value_t = 100)]
@@ -133,6 +133,7 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
         checkpoint_every: 25,
         gradient_penalty: 0.0,
         resume: true,
+        tune: Default::default(),
     };
     let run_dir = dir
         .join("runs")

@@ -56,6 +56,12 @@ pub struct MagailConfig {
     pub bc_epochs: usize,
     /// Behaviour-cloning learning rate (Adam).
     pub bc_lr: f64,
+    /// Behaviour-cloning minibatch size (samples per Adam step). 256: the number of steps per
+    /// epoch grows with the data, which a fixed number of minibatches per epoch did not (with
+    /// 16 minibatches an epoch, 100 epochs left the cross-entropy at 1.01 where the expert's
+    /// own is 0.43; cooperative navigation, 200 demonstrations).
+    #[serde(default = "default_bc_batch")]
+    pub bc_batch: usize,
     /// Iterations at the start that train only the discriminators and value networks (the MAGAIL
     /// code warms its discriminator up for 10).
     pub disc_warmup: usize,
@@ -286,7 +292,7 @@ where
     }
 
     /// Behaviour cloning: `bc_epochs` epochs of cross-entropy (Gaussian: −log-likelihood) on the
-    /// expert's own actions, 16 minibatches an epoch, per policy group. Returns the final loss.
+    /// expert's own actions, in shuffled minibatches of `bc_batch`, per policy group. Returns the final loss.
     pub fn behaviour_clone(&mut self) -> Result<f64, MagailError> {
         let mut last = 0.0;
         let dev = Device::Cpu;
@@ -324,7 +330,7 @@ where
                 ActionSpace::Box { dim, .. } => Tensor::from_slice(&acts, (n, dim), &dev)?,
             };
             let mut idx: Vec<u32> = (0..n as u32).collect();
-            let size = n.div_ceil(16);
+            let size = self.cfg.bc_batch.clamp(1, n);
             for _ in 0..self.cfg.bc_epochs {
                 for k in (1..n).rev() {
                     let j = self.rng.random_range(0..=k);
@@ -658,6 +664,10 @@ where
     }
 }
 
+fn default_bc_batch() -> usize {
+    256
+}
+
 /// Default settings for a game: the paper-code defaults adapted to TRPO (see docs/algorithms).
 pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) -> MagailConfig {
     MagailConfig {
@@ -673,8 +683,12 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
             lr: 1e-3,
             ..DiscConfig::default()
         },
-        bc_epochs: 20,
+        // Enough epochs for the cross-entropy to approach the expert's own on a few hundred
+        // demonstrations (cooperative navigation, 200 demos: 0.51 against the expert's 0.43
+        // after 1000 epochs, normalized 0.94; 100 epochs: 0.92 and 0.60).
+        bc_epochs: 1000,
         bc_lr: 1e-3,
+        bc_batch: default_bc_batch(),
         disc_warmup: 10,
         steps_per_iter: 50,
         learner: LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed),
