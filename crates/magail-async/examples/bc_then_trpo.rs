@@ -42,7 +42,11 @@ fn main() -> anyhow::Result<()> {
         }
         l.update_parts(&ro, None, it >= 10)?;
         if (it + 1) % 50 == 0 {
-            println!("{} {:.1}", it + 1, acc.iter().sum::<f64>() / acc.len().max(1) as f64);
+            println!(
+                "{} {:.1}",
+                it + 1,
+                acc.iter().sum::<f64>() / acc.len().max(1) as f64
+            );
             acc.clear();
         }
     }

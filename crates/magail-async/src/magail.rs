@@ -486,7 +486,7 @@ where
         for k in 0..self.discs.len() {
             // Rewards of every step from the updated discriminator.
             let (mut all, mut all_rows) = (Vec::new(), Vec::new());
-            self.encode_policy(&ro, k, true, &mut all, &mut all_rows);
+            self.encode_policy(ro, k, true, &mut all, &mut all_rows);
             let logits = self.discs[k]
                 .logits(&all)
                 .map_err(|source| MagailError::Disc {
