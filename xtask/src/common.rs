@@ -368,7 +368,8 @@ mod tests {
             .flatten()
         {
             let (meta, learners) = load_checkpoint(&e.path()).expect("shipped checkpoint loads");
-            let pols = learners.policies(true);
+            // Sampled actions, as `cargo xtask eval` and `crossplay` evaluate.
+            let pols = learners.policies(false);
             let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
             // The good (non-adversary) agents, played by the expert against random adversaries,
             // must beat random good agents against the same random adversaries. (A team mean
@@ -396,8 +397,8 @@ mod tests {
                 let (per, _) = return_stats(set);
                 good.iter().map(|&i| per[i].0).sum::<f64>() / good.len() as f64
             };
-            let mine = mean_good(&play(&meta.game, Who::Learned(&mixed), 16, 5).expect("plays"));
-            let rand = mean_good(&play(&meta.game, Who::Random, 16, 5).expect("plays"));
+            let mine = mean_good(&play(&meta.game, Who::Learned(&mixed), 32, 5).expect("plays"));
+            let rand = mean_good(&play(&meta.game, Who::Random, 32, 5).expect("plays"));
             assert!(
                 mine > rand + 0.3 * rand.abs(),
                 "{}: {mine} vs random {rand}",
