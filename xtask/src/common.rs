@@ -110,14 +110,30 @@ pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
 /// file that is not there yet).
 pub fn save_checkpoint(dir: &Path, learners: &Learners, meta: &CheckpointMeta) -> Result<()> {
     let (st, js) = checkpoint_paths(dir);
-    let tensors = learners.tensors();
-    let tmp = dir.join(".expert.safetensors.tmp");
+    save_tensors_and_sidecar(&learners.tensors(), &st, meta, &js)
+}
+
+/// Writes `tensors` to the safetensors file `st`, then `meta` as pretty JSON to `js`, each
+/// through a temporary file and a rename (tensors first, so the sidecar never points at a file
+/// that is not there yet).
+pub fn save_tensors_and_sidecar(
+    tensors: &HashMap<String, Tensor>,
+    st: &Path,
+    meta: &impl Serialize,
+    js: &Path,
+) -> Result<()> {
+    let dir = st.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    candle_core::safetensors::save(&tensors, &tmp)
+    let name = st
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    candle_core::safetensors::save(tensors, &tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &st)
+    std::fs::rename(&tmp, st)
         .with_context(|| format!("cannot move {} into place", st.display()))?;
-    write_atomic(&js, |w| {
+    write_atomic(js, |w| {
         serde_json::to_writer_pretty(&mut *w, meta)?;
         Ok(())
     })

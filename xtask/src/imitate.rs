@@ -17,7 +17,9 @@ use magail_async::{MagailConfig, MagailStats, MagailTrainer, PhiMode, Policy, de
 use mg_core::{GameSpec, MarkovGame, Trajectories, decode_demos};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{GameChoice, Who, normalized, play, return_stats, write_atomic};
+use crate::common::{
+    GameChoice, Who, normalized, play, return_stats, save_tensors_and_sidecar, write_atomic,
+};
 use crate::eval::EVAL_SEED;
 
 /// The imitation methods of the papers' comparisons.
@@ -176,16 +178,7 @@ where
     P: mg_core::PlayerFunction + Clone + Send,
 {
     let (st, js, _) = paths(dir);
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(".imitator.safetensors.tmp");
-    candle_core::safetensors::save(&t.tensors(), &tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &st)
-        .with_context(|| format!("cannot move {} into place", st.display()))?;
-    write_atomic(&js, |w| {
-        serde_json::to_writer_pretty(&mut *w, meta)?;
-        Ok(())
-    })
+    save_tensors_and_sidecar(&t.tensors(), &st, meta, &js)
 }
 
 /// Keeps the metrics lines of iterations up to `upto` (a resumed run rewrites what follows).

@@ -432,14 +432,13 @@ where
             stats.disc_samples.push(rows.len());
             let w = self.widths[k];
             let ne = self.expert[k].len() / w;
+            let disc_err = |source| MagailError::Disc {
+                iteration: it,
+                agent: k,
+                source,
+            };
             if self.cfg.prior == Prior::ZeroSum {
-                let s =
-                    self.zero_sum_step(&refs, rows.len())
-                        .map_err(|source| MagailError::Disc {
-                            iteration: it,
-                            agent: k,
-                            source,
-                        })?;
+                let s = self.zero_sum_step(&refs, rows.len()).map_err(disc_err)?;
                 stats.disc.push(s);
             } else if !rows.is_empty() && ne > 0 {
                 let mut exp = Vec::with_capacity(rows.len() * w);
@@ -447,14 +446,7 @@ where
                     let r = self.rng.random_range(0..ne);
                     exp.extend_from_slice(&self.expert[k][r * w..(r + 1) * w]);
                 }
-                let s =
-                    self.discs[k]
-                        .train_step(&exp, &pol)
-                        .map_err(|source| MagailError::Disc {
-                            iteration: it,
-                            agent: k,
-                            source,
-                        })?;
+                let s = self.discs[k].train_step(&exp, &pol).map_err(disc_err)?;
                 stats.disc.push(s);
             }
         }
