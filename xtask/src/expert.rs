@@ -13,7 +13,7 @@ use trpo::TrpoConfig;
 
 use crate::common::{
     CheckpointMeta, GameChoice, Series, checkpoint_paths, line_plot, load_checkpoint,
-    save_checkpoint, write_atomic,
+    save_checkpoint, scripted_policies, write_atomic,
 };
 
 #[derive(Args, Debug, Clone)]
@@ -46,6 +46,11 @@ pub struct ExpertArgs {
     /// (policies still see their own).
     #[arg(long)]
     pub centralized_value: bool,
+    /// Competitive games: of every K iterations, one has the scripted policy play the adversaries
+    /// (only the good agents learn) and one has it play the good agents (only the adversaries
+    /// learn); the others are self-play. 0: self-play only. K ≥ 3.
+    #[arg(long, default_value_t = 0)]
+    pub scripted_every: usize,
     /// Output folder (default target/experts/<game>-s<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -112,6 +117,19 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         history_k: 0,
     };
     let game_name = game.spec().name.clone();
+    if a.scripted_every != 0 && a.scripted_every < 3 {
+        bail!(
+            "--scripted-every must be 0 (off) or at least 3, got {}",
+            a.scripted_every
+        );
+    }
+    let scripted = scripted_policies(&game);
+    let adversary: Vec<bool> = (0..game.spec().n_agents())
+        .map(|i| game.is_adversary(i))
+        .collect();
+    if a.scripted_every != 0 && (adversary.iter().all(|&x| x) || adversary.iter().all(|&x| !x)) {
+        bail!("--scripted-every needs a competitive game (adversaries and good agents)");
+    }
     let mut trainer = ExpertTrainer::new(
         game,
         player,
@@ -200,7 +218,23 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             Ok(())
         };
     while trainer.env_steps() < a.steps {
-        let s = trainer.iterate()?;
+        // Which side, if any, the scripted policy plays in this iteration.
+        let next = trainer.iteration() + 1;
+        let side = match a.scripted_every {
+            0 => None,
+            k if next % k == 0 => Some(true),
+            k if next % k == 1 => Some(false),
+            _ => None,
+        };
+        let fixed: Vec<Option<&dyn magail_async::Policy>> = match side {
+            None => Vec::new(),
+            Some(adv) => adversary
+                .iter()
+                .zip(&scripted)
+                .map(|(&is_adv, p)| (is_adv == adv).then_some(p.as_ref()))
+                .collect(),
+        };
+        let s = trainer.iterate_against(&fixed)?;
         if !s.mean_return.is_empty() {
             let team = s.mean_return.iter().sum::<f64>() / s.mean_return.len() as f64;
             last_score = Some(team);

@@ -103,10 +103,39 @@ where
 
     /// One iteration: collect with the current policies, then update every group.
     pub fn iterate(&mut self) -> Result<IterStats, TrainError> {
+        self.iterate_against(&[])
+    }
+
+    /// One iteration in which `fixed[i]`, where given, plays agent `i` instead of its learner
+    /// (a scripted or frozen opponent); only the groups with no fixed agent learn. With no fixed
+    /// agent this is [`iterate`](Self::iterate). Training competitive experts against a mix of
+    /// their co-learning opponents and fixed ones keeps them from specialising on each other.
+    pub fn iterate_against(
+        &mut self,
+        fixed: &[Option<&dyn Policy>],
+    ) -> Result<IterStats, TrainError> {
+        let n = self.collector.spec().n_agents();
+        if !fixed.is_empty() && fixed.len() != n {
+            return Err(LearnError::Config(format!(
+                "{} fixed-policy slots for {n} agents",
+                fixed.len()
+            ))
+            .into());
+        }
         let pols = self.learners.policies(false);
-        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let refs: Vec<&dyn Policy> = (0..n)
+            .map(|i| match fixed.get(i).copied().flatten() {
+                Some(p) => p,
+                None => &pols[i] as &dyn Policy,
+            })
+            .collect();
         let ro = self.collector.collect(&refs, self.steps_per_iter)?;
-        let update = self.learners.update(&ro, None)?;
+        let groups = &self.learners.config().groups;
+        let n_groups = self.learners.groups().len();
+        let learn: Vec<bool> = (0..n_groups)
+            .map(|g| (0..n).all(|i| groups[i] != g || fixed.get(i).is_none_or(Option::is_none)))
+            .collect();
+        let update = self.learners.update_groups(&ro, None, true, Some(&learn))?;
         self.iteration += 1;
         self.env_steps += (ro.envs * ro.steps) as u64;
         Ok(IterStats {

@@ -243,6 +243,29 @@ impl Learners {
         rewards: Option<&[Vec<f64>]>,
         policy_step: bool,
     ) -> Result<UpdateStats, LearnError> {
+        self.update_groups(ro, rewards, policy_step, None)
+    }
+
+    /// As [`update_parts`](Self::update_parts), for the groups with `learn[g]` true only (all
+    /// when `None`): the others keep their networks, as when another policy played those agents
+    /// in `ro` and its data is not theirs to learn from. Skipped groups report no KL, a zero loss
+    /// and zero samples.
+    pub fn update_groups(
+        &mut self,
+        ro: &Rollout,
+        rewards: Option<&[Vec<f64>]>,
+        policy_step: bool,
+        learn: Option<&[bool]>,
+    ) -> Result<UpdateStats, LearnError> {
+        if let Some(l) = learn
+            && l.len() != self.groups.len()
+        {
+            return Err(LearnError::Config(format!(
+                "{} learn flags for {} groups",
+                l.len(),
+                self.groups.len()
+            )));
+        }
         let mut stats = UpdateStats::default();
         let (envs, steps) = (ro.envs, ro.steps);
         let end_at: HashMap<(usize, usize), usize> = ro
@@ -252,7 +275,13 @@ impl Learners {
             .map(|(k, e)| ((e.env, e.step), k))
             .collect();
         let cfg = self.cfg.trpo.clone();
-        for g in &mut self.groups {
+        for (gi, g) in self.groups.iter_mut().enumerate() {
+            if learn.is_some_and(|l| !l[gi]) {
+                stats.samples.push(0);
+                stats.kl.push(None);
+                stats.vf_loss.push(0.0);
+                continue;
+            }
             let d = self.obs_dims[g.agents[0]];
             let dv = g.value.mlp().dims()[0];
             let w = g.space.width();

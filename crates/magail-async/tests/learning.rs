@@ -147,3 +147,55 @@ fn a_centralized_critic_predicts_what_the_speaker_cannot_see() {
         "the centralized critic should fit the speaker's returns clearly better: {central} vs {own}"
     );
 }
+
+#[test]
+fn a_fixed_opponent_plays_and_only_the_other_side_learns() {
+    use magail_async::{Policy, RandomPolicy};
+    let game = ParticleEnv::new(EnvConfig::mpe2(Scenario::Push)).unwrap();
+    let spec = game.spec().clone();
+    let lc = LearnerConfig::sharing_identical(&spec, TrpoConfig::default(), 2);
+    let adv = spec
+        .agents
+        .iter()
+        .position(|a| a.name.starts_with("adversary"))
+        .unwrap();
+    let (g_adv, g_good) = (lc.groups[adv], lc.groups[1 - adv]);
+    let rc = RolloutConfig {
+        envs: 8,
+        workers: 1,
+        seed: 2,
+        history_k: 0,
+    };
+    let mut t = ExpertTrainer::new(game, Synchronous::new(2).unwrap(), rc, lc, 25).unwrap();
+    // Deep copies: the tensors share storage with the variables, which updates overwrite.
+    let before: std::collections::HashMap<_, _> = t
+        .learners()
+        .tensors()
+        .into_iter()
+        .map(|(k, v)| (k, v.copy().unwrap()))
+        .collect();
+    let random = RandomPolicy::new(spec.action_space(adv));
+    let mut fixed: Vec<Option<&dyn Policy>> = vec![None, None];
+    fixed[adv] = Some(&random);
+    let s = t.iterate_against(&fixed).unwrap();
+    assert_eq!(s.update.samples[g_adv], 0);
+    assert!(s.update.samples[g_good] > 0);
+    let after = t.learners().tensors();
+    let changed = |g: usize| {
+        before.iter().any(|(k, v)| {
+            k.starts_with(&format!("group{g}."))
+                && (v - &after[k])
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    > 0.0
+        })
+    };
+    assert!(!changed(g_adv), "the fixed side's networks must not move");
+    assert!(changed(g_good), "the learning side's networks must move");
+    assert!(t.iterate_against(&fixed[..1]).is_err());
+}
