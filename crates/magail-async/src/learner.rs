@@ -5,6 +5,7 @@
 //! filtered out of its value and policy updates (AMAGAIL); its GAE runs over its own active steps,
 //! each bootstrapped from its next active step in the same episode.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
@@ -34,6 +35,30 @@ pub enum LearnError {
     /// A checkpoint does not fit the learners.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+}
+
+/// The value network's inputs for `rows` rows: the agent's own rows borrowed as they are, or
+/// (with `dims`, the centralized critic) each own row followed by every agent's row at the same
+/// index, agent `j`'s rows being `dims[j]` wide.
+fn value_rows<'a>(
+    own: &'a [f32],
+    all: &[&[f32]],
+    rows: usize,
+    dims: Option<&[usize]>,
+    d: usize,
+    dv: usize,
+) -> Cow<'a, [f32]> {
+    let Some(dims) = dims else {
+        return Cow::Borrowed(own);
+    };
+    let mut out = Vec::with_capacity(rows * dv);
+    for r in 0..rows {
+        out.extend_from_slice(&own[r * d..(r + 1) * d]);
+        for (j, &dj) in dims.iter().enumerate() {
+            out.extend_from_slice(&all[j][r * dj..(r + 1) * dj]);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// How agents share networks, and the networks' shape.
@@ -307,18 +332,8 @@ impl Learners {
                 }
                 // The value network's inputs: the agent's own rows, or (centralized) each row
                 // followed by every agent's row at the same index.
-                let value_rows = |own: &[f32], all: &[&[f32]], rows: usize| {
-                    if !centralized {
-                        return own.to_vec();
-                    }
-                    let mut out = Vec::with_capacity(rows * dv);
-                    for r in 0..rows {
-                        out.extend_from_slice(&own[r * d..(r + 1) * d]);
-                        for (j, &dj) in dims.iter().enumerate() {
-                            out.extend_from_slice(&all[j][r * dj..(r + 1) * dj]);
-                        }
-                    }
-                    out
+                let value_rows = |own, all: &[&[f32]], rows| {
+                    value_rows(own, all, rows, centralized.then_some(dims), d, dv)
                 };
                 let all_obs: Vec<&[f32]> = ro.agents.iter().map(|x| x.obs.as_slice()).collect();
                 let all_last: Vec<&[f32]> =
