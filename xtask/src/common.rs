@@ -389,8 +389,8 @@ mod tests {
             let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
             // The good (non-adversary) agents, played by the expert against random adversaries,
             // must beat random good agents against the same random adversaries. (A team mean
-            // says nothing in competitive games; the keep-away adversary is known not to beat
-            // random play, see docs/experts.md.)
+            // says nothing in competitive games; docs/experts.md has the adversaries' side in
+            // its cross-play tables.)
             let (env, _) = meta.game.build().expect("game");
             let n = env.spec().n_agents();
             let good: Vec<usize> = (0..n).filter(|&i| !env.is_adversary(i)).collect();

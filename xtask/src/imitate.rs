@@ -276,6 +276,14 @@ pub fn run_imitation(
         }
     }
     bar.set_position(t.iteration().min(iterations) as u64);
+    if t.iteration() >= iterations {
+        return Ok(t);
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics)
+        .with_context(|| format!("cannot append to {}", metrics.display()))?;
     while t.iteration() < iterations {
         let s = t.iterate().with_context(|| {
             format!(
@@ -284,12 +292,7 @@ pub fn run_imitation(
                 dir.display()
             )
         })?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&metrics)
-            .with_context(|| format!("cannot append to {}", metrics.display()))?;
-        writeln!(f, "{}", serde_json::to_string(&s)?)?;
+        writeln!(log, "{}", serde_json::to_string(&s)?)?;
         bar.set_position(s.iteration as u64);
         if let Some(r) = s.true_return.first() {
             bar.set_message(format!("{} return {r:.1}", opts.method.label()));

@@ -300,6 +300,19 @@ impl Learners {
             .map(|(k, e)| ((e.env, e.step), k))
             .collect();
         let cfg = self.cfg.trpo.clone();
+        // Every agent's recorded, last and final observations, which the centralized critic
+        // reads beside the agent's own (the same for every group and agent).
+        let all_obs: Vec<&[f32]> = ro.agents.iter().map(|x| x.obs.as_slice()).collect();
+        let all_last: Vec<&[f32]> = ro.agents.iter().map(|x| x.last_obs.as_slice()).collect();
+        let fin_all: Vec<Vec<f32>> = (0..ro.agents.len())
+            .map(|j| {
+                ro.ends
+                    .iter()
+                    .flat_map(|e| e.final_obs[j].iter().copied())
+                    .collect()
+            })
+            .collect();
+        let fin_refs: Vec<&[f32]> = fin_all.iter().map(Vec::as_slice).collect();
         for (gi, g) in self.groups.iter_mut().enumerate() {
             if learn.is_some_and(|l| !l[gi]) {
                 stats.samples.push(0);
@@ -335,26 +348,9 @@ impl Learners {
                 let value_rows = |own, all: &[&[f32]], rows| {
                     value_rows(own, all, rows, centralized.then_some(dims), d, dv)
                 };
-                let all_obs: Vec<&[f32]> = ro.agents.iter().map(|x| x.obs.as_slice()).collect();
-                let all_last: Vec<&[f32]> =
-                    ro.agents.iter().map(|x| x.last_obs.as_slice()).collect();
                 let v_in = value_rows(&a.obs, &all_obs, envs * steps);
                 let last_in = value_rows(&a.last_obs, &all_last, envs);
-                let fin_own: Vec<f32> = ro
-                    .ends
-                    .iter()
-                    .flat_map(|e| e.final_obs[i].iter().copied())
-                    .collect();
-                let fin_all: Vec<Vec<f32>> = (0..dims.len())
-                    .map(|j| {
-                        ro.ends
-                            .iter()
-                            .flat_map(|e| e.final_obs[j].iter().copied())
-                            .collect()
-                    })
-                    .collect();
-                let fin_refs: Vec<&[f32]> = fin_all.iter().map(Vec::as_slice).collect();
-                let fin_in = value_rows(&fin_own, &fin_refs, ro.ends.len());
+                let fin_in = value_rows(&fin_all[i], &fin_refs, ro.ends.len());
                 // Values of every recorded observation, of every copy's last observation and of
                 // every episode's final observation, in three batched calls.
                 let v_all =

@@ -426,21 +426,26 @@ where
             ..MagailStats::default()
         };
         for k in 0..self.discs.len() {
-            // Discriminator step on this iteration's policy samples and as many expert samples.
-            let (mut pol, mut rows) = (Vec::new(), Vec::new());
-            self.encode_policy(&ro, k, false, &mut pol, &mut rows);
-            stats.disc_samples.push(rows.len());
-            let w = self.widths[k];
-            let ne = self.expert[k].len() / w;
             let disc_err = |source| MagailError::Disc {
                 iteration: it,
                 agent: k,
                 source,
             };
             if self.cfg.prior == Prior::ZeroSum {
-                let s = self.zero_sum_step(&refs, rows.len()).map_err(disc_err)?;
+                // Trained on expert states only, as many per labelled set as the rollout has
+                // steps: the rollout's own encoding is not needed.
+                stats.disc_samples.push(total);
+                let s = self.zero_sum_step(&refs, total).map_err(disc_err)?;
                 stats.disc.push(s);
-            } else if !rows.is_empty() && ne > 0 {
+                continue;
+            }
+            // Discriminator step on this iteration's policy samples and as many expert samples.
+            let (mut pol, mut rows) = (Vec::new(), Vec::new());
+            self.encode_policy(&ro, k, false, &mut pol, &mut rows);
+            stats.disc_samples.push(rows.len());
+            let w = self.widths[k];
+            let ne = self.expert[k].len() / w;
+            if !rows.is_empty() && ne > 0 {
                 let mut exp = Vec::with_capacity(rows.len() * w);
                 for _ in 0..rows.len() {
                     let r = self.rng.random_range(0..ne);

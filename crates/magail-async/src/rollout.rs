@@ -228,6 +228,23 @@ fn observe_into<G: MarkovGame, P: PlayerFunction>(
     }
 }
 
+impl<G: MarkovGame, P: PlayerFunction> Slot<G, P> {
+    /// Derives the copy's streams from (`seed`, its index), forgets the episode in progress and
+    /// resets the game: a new collector's copies and a reseeded one's start the same way.
+    fn restart(&mut self, seed: u64, history_k: usize) {
+        let b = self.index as u64;
+        self.rng = stream_rng(seed, b);
+        self.act_rngs = (0..self.rewards.len() as u64)
+            .map(|i| stream_rng(seed, ACT_STREAMS + 64 * b + i))
+            .collect();
+        self.ep_return.iter_mut().for_each(|x| *x = 0.0);
+        self.ep_len = 0;
+        self.recording = None;
+        self.game.reset(&mut self.rng);
+        observe_into(&self.game, history_k, &mut self.obs);
+    }
+}
+
 impl<G, P> Collector<G, P>
 where
     G: MarkovGame + Clone,
@@ -255,10 +272,9 @@ where
                 let mut s = Slot {
                     index: b,
                     game: proto.clone(),
+                    // Set by `restart` just below.
                     rng: stream_rng(cfg.seed, b as u64),
-                    act_rngs: (0..n as u64)
-                        .map(|i| stream_rng(cfg.seed, ACT_STREAMS + 64 * b as u64 + i))
-                        .collect(),
+                    act_rngs: Vec::new(),
                     obs: obs_dims.iter().map(|&d| vec![0.0; d]).collect(),
                     joint: vec![0.0; spec.joint_action_width()],
                     rewards: vec![0.0; n],
@@ -266,8 +282,7 @@ where
                     ep_len: 0,
                     recording: None,
                 };
-                s.game.reset(&mut s.rng);
-                observe_into(&s.game, cfg.history_k, &mut s.obs);
+                s.restart(cfg.seed, cfg.history_k);
                 s
             })
             .collect();
@@ -283,18 +298,8 @@ where
     /// collector had been built with it): how a resumed run gets streams of its own.
     pub fn reseed(&mut self, seed: u64) {
         self.cfg.seed = seed;
-        let k = self.cfg.history_k;
         for s in &mut self.slots {
-            let b = s.index as u64;
-            s.rng = stream_rng(seed, b);
-            for (i, r) in s.act_rngs.iter_mut().enumerate() {
-                *r = stream_rng(seed, ACT_STREAMS + 64 * b + i as u64);
-            }
-            s.ep_return.iter_mut().for_each(|x| *x = 0.0);
-            s.ep_len = 0;
-            s.recording = None;
-            s.game.reset(&mut s.rng);
-            observe_into(&s.game, k, &mut s.obs);
+            s.restart(seed, self.cfg.history_k);
         }
     }
 
