@@ -51,6 +51,11 @@ pub struct ExpertArgs {
     /// learn); the others are self-play. 0: self-play only. K ≥ 3.
     #[arg(long, default_value_t = 0)]
     pub scripted_every: usize,
+    /// With `--scripted-every`: every other cycle, the fixed side plays uniformly random actions
+    /// instead of the scripted policy, so each side also learns to exploit a non-evasive,
+    /// non-chasing opponent (the cross-play table compares against both).
+    #[arg(long)]
+    pub random_opponents: bool,
     /// Output folder (default target/experts/<game>-s<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -126,6 +131,17 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
     let scripted = scripted_policies(&game);
     let adversary: Vec<bool> = (0..game.spec().n_agents())
         .map(|i| game.is_adversary(i))
+        .collect();
+    if a.random_opponents && a.scripted_every == 0 {
+        bail!(
+            "--random-opponents needs --scripted-every K (it alternates the fixed side's policy)"
+        );
+    }
+    let random: Vec<Box<dyn magail_async::Policy>> = (0..game.spec().n_agents())
+        .map(|i| {
+            Box::new(magail_async::RandomPolicy::new(game.spec().action_space(i)))
+                as Box<dyn magail_async::Policy>
+        })
         .collect();
     if a.scripted_every != 0 && (adversary.iter().all(|&x| x) || adversary.iter().all(|&x| !x)) {
         bail!("--scripted-every needs a competitive game (adversaries and good agents)");
@@ -226,11 +242,17 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             k if next % k == 1 => Some(false),
             _ => None,
         };
+        // With random opponents, odd cycles of K iterations use the random policy.
+        let pool = if a.random_opponents && (next / a.scripted_every.max(1)) % 2 == 1 {
+            &random
+        } else {
+            &scripted
+        };
         let fixed: Vec<Option<&dyn magail_async::Policy>> = match side {
             None => Vec::new(),
             Some(adv) => adversary
                 .iter()
-                .zip(&scripted)
+                .zip(pool)
                 .map(|(&is_adv, p)| (is_adv == adv).then_some(p.as_ref()))
                 .collect(),
         };

@@ -123,6 +123,9 @@ pub struct Tuning {
     /// TRPO trust-region radius.
     #[arg(long)]
     pub max_kl: Option<f64>,
+    /// Weight of the behaviour-cloning term kept in every policy step (0: the papers' MAGAIL).
+    #[arg(long)]
+    pub bc_weight: Option<f64>,
 }
 
 impl Tuning {
@@ -146,6 +149,9 @@ impl Tuning {
         }
         if let Some(v) = self.max_kl {
             cfg.learner.trpo.max_kl = v;
+        }
+        if let Some(v) = self.bc_weight {
+            cfg.bc_weight = v;
         }
         Ok(())
     }

@@ -13,8 +13,8 @@ use mg_core::{ActionSpace, GameSpec, StreamRng, stream_rng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use trpo::{
-    Activation, LineSearch, PolicyBatch, StochasticPolicy, TrpoConfig, TrpoError, ValueFunction,
-    gae, trpo_step,
+    Activation, Anchor, LineSearch, PolicyBatch, StochasticPolicy, TrpoConfig, TrpoError,
+    ValueFunction, gae, trpo_step,
 };
 
 use crate::candle_policy::{CandlePolicy, head_for};
@@ -154,6 +154,8 @@ pub struct Learners {
     obs_dims: Vec<usize>,
     rng: StreamRng,
     dev: Device,
+    /// Per group: demonstrations every policy step also keeps likely (BC regularisation).
+    anchors: Vec<Option<Anchor>>,
 }
 
 impl Learners {
@@ -224,10 +226,24 @@ impl Learners {
         Ok(Self {
             rng: stream_rng(cfg.seed, 1 << 51),
             cfg,
+            anchors: vec![None; groups.len()],
             groups,
             obs_dims: obs_dims.to_vec(),
             dev,
         })
+    }
+
+    /// Regularises every later policy step of `group` toward `anchor`'s demonstrations
+    /// ([`trpo::Anchor`]); `None` removes it.
+    pub fn set_anchor(&mut self, group: usize, anchor: Option<Anchor>) -> Result<(), LearnError> {
+        let n = self.groups.len();
+        let slot = self.anchors.get_mut(group).ok_or_else(|| {
+            LearnError::Config(format!(
+                "anchor for group {group}, but there are {n} groups"
+            ))
+        })?;
+        *slot = anchor;
+        Ok(())
     }
 
     /// The groups.
@@ -442,6 +458,7 @@ impl Learners {
                         obs: obs_t.clone(),
                         actions,
                         advantages: adv,
+                        anchor: self.anchors[gi].clone(),
                     },
                     &cfg,
                 )?;

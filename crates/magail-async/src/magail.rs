@@ -62,6 +62,12 @@ pub struct MagailConfig {
     /// own is 0.43; cooperative navigation, 200 demonstrations).
     #[serde(default = "default_bc_batch")]
     pub bc_batch: usize,
+    /// Weight of a behaviour-cloning term in every policy step after BC: the TRPO objective adds
+    /// this × the mean log-likelihood of the demonstrations' own (acted) actions
+    /// ([`trpo::Anchor`]; BC-regularised GAIL, Jena et al. 2020). 0 (default): the papers'
+    /// MAGAIL, where BC only initialises the policy.
+    #[serde(default)]
+    pub bc_weight: f64,
     /// Iterations at the start that train only the discriminators and value networks (the MAGAIL
     /// code warms its discriminator up for 10).
     pub disc_warmup: usize,
@@ -225,6 +231,22 @@ where
             zs_steps: Vec::new(),
         };
         t.encode_expert();
+        let w = t.cfg.bc_weight;
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(MagailError::Config(format!(
+                "bc_weight must be finite and ≥ 0, got {w}"
+            )));
+        }
+        if w > 0.0 {
+            for g in 0..t.learners.groups().len() {
+                let anchor = t.demo_pairs(g)?.map(|(obs, actions)| trpo::Anchor {
+                    obs,
+                    actions,
+                    weight: w,
+                });
+                t.learners.set_anchor(g, anchor)?;
+            }
+        }
         if t.cfg.prior == Prior::ZeroSum {
             t.zs_steps = (0..n)
                 .map(|i| {
@@ -239,6 +261,38 @@ where
                 .collect();
         }
         Ok(t)
+    }
+
+    /// Group `g`'s demonstration (observation, action) pairs over the steps its agents acted
+    /// (φ is never cloned), as tensors; `None` when there are none.
+    fn demo_pairs(&self, g: usize) -> Result<Option<(Tensor, Tensor)>, MagailError> {
+        let dev = Device::Cpu;
+        let agents = &self.learners.groups()[g].agents;
+        let d = self.demos.obs_dims[agents[0]];
+        let space = self.demos.action_spaces[agents[0]];
+        let w = space.width();
+        let (mut obs, mut acts) = (Vec::new(), Vec::new());
+        for ep in &self.demos.episodes {
+            for &i in agents {
+                let a = &ep.agents[i];
+                for t in (0..ep.len).filter(|&t| a.acted[t]) {
+                    obs.extend_from_slice(&a.obs[t * d..(t + 1) * d]);
+                    acts.extend_from_slice(&a.actions[t * w..(t + 1) * w]);
+                }
+            }
+        }
+        let n = obs.len() / d.max(1);
+        if n == 0 {
+            return Ok(None);
+        }
+        let obs_t = Tensor::from_slice(&obs, (n, d), &dev)?;
+        let act_t = match space {
+            ActionSpace::Discrete { .. } => {
+                Tensor::from_iter(acts.iter().map(|&a| a as u32), &dev)?
+            }
+            ActionSpace::Box { dim, .. } => Tensor::from_slice(&acts, (n, dim), &dev)?,
+        };
+        Ok(Some((obs_t, act_t)))
     }
 
     fn encode_expert(&mut self) {
@@ -296,24 +350,11 @@ where
     pub fn behaviour_clone(&mut self) -> Result<f64, MagailError> {
         let mut last = 0.0;
         let dev = Device::Cpu;
-        for g in self.learners.groups() {
-            let d = self.demos.obs_dims[g.agents[0]];
-            let space = self.demos.action_spaces[g.agents[0]];
-            let w = space.width();
-            let (mut obs, mut acts) = (Vec::new(), Vec::new());
-            for ep in &self.demos.episodes {
-                for &i in &g.agents {
-                    let a = &ep.agents[i];
-                    for t in (0..ep.len).filter(|&t| a.acted[t]) {
-                        obs.extend_from_slice(&a.obs[t * d..(t + 1) * d]);
-                        acts.extend_from_slice(&a.actions[t * w..(t + 1) * w]);
-                    }
-                }
-            }
-            let n = obs.len() / d.max(1);
-            if n == 0 {
+        for (gi, g) in self.learners.groups().iter().enumerate() {
+            let Some((obs_t, act_t)) = self.demo_pairs(gi)? else {
                 continue;
-            }
+            };
+            let n = obs_t.dim(0)?;
             let mut opt = AdamW::new(
                 g.policy.vars(),
                 ParamsAdamW {
@@ -322,13 +363,6 @@ where
                     ..ParamsAdamW::default()
                 },
             )?;
-            let obs_t = Tensor::from_slice(&obs, (n, d), &dev)?;
-            let act_t = match space {
-                ActionSpace::Discrete { .. } => {
-                    Tensor::from_iter(acts.iter().map(|&a| a as u32), &dev)?
-                }
-                ActionSpace::Box { dim, .. } => Tensor::from_slice(&acts, (n, dim), &dev)?,
-            };
             let mut idx: Vec<u32> = (0..n as u32).collect();
             let size = self.cfg.bc_batch.clamp(1, n);
             for _ in 0..self.cfg.bc_epochs {
@@ -686,6 +720,7 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
         bc_epochs: 1000,
         bc_lr: 1e-3,
         bc_batch: default_bc_batch(),
+        bc_weight: 0.0,
         disc_warmup: 10,
         steps_per_iter: 50,
         learner: LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed),

@@ -57,6 +57,7 @@ fn bench_trpo(c: &mut Criterion) {
         obs: obs.clone(),
         actions,
         advantages: adv,
+        anchor: None,
     };
     g.bench_function("update/2048", |b| {
         b.iter(|| {

@@ -40,5 +40,5 @@ pub use error::{Result, TrpoError};
 pub use gae::gae;
 pub use mlp::{Activation, Mlp, flatten, set_flat, unflatten};
 pub use policy::{DistParams, Head, StochasticPolicy};
-pub use update::{LineSearch, PolicyBatch, StepReport, TrpoConfig, trpo_step};
+pub use update::{Anchor, LineSearch, PolicyBatch, StepReport, TrpoConfig, trpo_step};
 pub use value::ValueFunction;

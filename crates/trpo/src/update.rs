@@ -92,6 +92,24 @@ pub struct PolicyBatch {
     pub actions: Tensor,
     /// Advantages, one per sample (normalised here if the config says so).
     pub advantages: Vec<f64>,
+    /// Optional demonstrations the step should also keep likely (behaviour-cloning
+    /// regularisation); `None` is plain TRPO.
+    pub anchor: Option<Anchor>,
+}
+
+/// Demonstrations that regularise a step: the objective becomes the surrogate plus
+/// `weight` × the mean log-likelihood of `actions` given `obs` (a behaviour-cloning term, as in
+/// BC-regularised GAIL, Jena et al. 2020). The natural direction, the line search's improvement
+/// test and the trust region all see the combined objective; the KL is still measured on the
+/// batch's own observations.
+#[derive(Clone, Debug)]
+pub struct Anchor {
+    /// Demonstration observations `(M, obs_dim)`.
+    pub obs: Tensor,
+    /// Demonstration actions, laid out as [`PolicyBatch::actions`].
+    pub actions: Tensor,
+    /// Weight of the mean log-likelihood (≥ 0).
+    pub weight: f64,
 }
 
 /// What the line search decided.
@@ -138,6 +156,25 @@ fn surrogate(
     Ok((ratio * adv)?.mean_all()?)
 }
 
+/// The surrogate plus the anchor's weighted mean log-likelihood, if any.
+fn objective(
+    policy: &StochasticPolicy,
+    d: &DistParams,
+    batch: &PolicyBatch,
+    logp_old: &Tensor,
+    adv: &Tensor,
+) -> Result<Tensor> {
+    let s = surrogate(policy, d, &batch.actions, logp_old, adv)?;
+    match &batch.anchor {
+        None => Ok(s),
+        Some(a) => {
+            let da = policy.dist(&a.obs)?;
+            let ll = policy.log_prob(&da, &a.actions)?.mean_all()?;
+            Ok((s + (ll * a.weight)?)?)
+        }
+    }
+}
+
 fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
@@ -160,6 +197,22 @@ pub fn trpo_step(
     if batch.advantages.iter().any(|a| !a.is_finite()) {
         return Err(TrpoError::NonFinite { what: "advantages" });
     }
+    if let Some(a) = &batch.anchor {
+        if !(a.weight.is_finite() && a.weight >= 0.0) {
+            return Err(TrpoError::Config {
+                field: "anchor.weight",
+                reason: format!("must be finite and ≥ 0, got {}", a.weight),
+            });
+        }
+        let m = a.obs.dim(0)?;
+        if a.actions.dim(0)? != m {
+            return Err(TrpoError::Size {
+                what: "anchor actions",
+                expected: m,
+                got: a.actions.dim(0)?,
+            });
+        }
+    }
     let mut adv = batch.advantages.clone();
     if cfg.normalize_advantages && n > 1 {
         let mean = adv.iter().sum::<f64>() / n as f64;
@@ -179,7 +232,7 @@ pub fn trpo_step(
         log_std: old_raw.log_std.as_ref().map(Tensor::detach),
     };
     let logp_old = policy.log_prob(&old, &batch.actions)?.detach();
-    let loss_old_t = surrogate(policy, &old_raw, &batch.actions, &logp_old, &adv_t)?;
+    let loss_old_t = objective(policy, &old_raw, batch, &logp_old, &adv_t)?;
     let loss_old = scalar(&loss_old_t)?;
     let g = policy.flat_grad(&loss_old_t)?;
     let grad_norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -231,8 +284,7 @@ pub fn trpo_step(
         set_flat(&vars, &theta)?;
         let new = policy.dist(&batch.obs)?;
         let kl = scalar(&policy.kl(&old, &new)?)?;
-        let improvement =
-            scalar(&surrogate(policy, &new, &batch.actions, &logp_old, &adv_t)?)? - loss_old;
+        let improvement = scalar(&objective(policy, &new, batch, &logp_old, &adv_t)?)? - loss_old;
         if kl.is_finite() && improvement.is_finite() && kl <= cfg.max_kl && improvement > 0.0 {
             return Ok(StepReport {
                 line_search: LineSearch::Accepted {

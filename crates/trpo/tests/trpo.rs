@@ -335,6 +335,7 @@ fn bandit_batch(p: &StochasticPolicy, n: usize, r: &mut ChaCha8Rng) -> (PolicyBa
             obs,
             actions,
             advantages: rew,
+            anchor: None,
         },
         mean,
     )
@@ -477,4 +478,102 @@ fn the_value_function_fits_a_simple_target() {
     let last = v.fit(&obs, &y, 60, 8, &mut r).unwrap();
     assert!(last < 0.05 * first, "loss {first} -> {last}");
     assert!(v.fit(&obs, &[0.0; 3], 1, 1, &mut r).is_err());
+}
+
+#[test]
+fn an_anchor_pulls_the_policy_toward_its_demonstrations_within_the_trust_region() {
+    let mut r = rng(7);
+    let p = StochasticPolicy::new(
+        4,
+        &[16],
+        Activation::Relu,
+        Head::Categorical { n: 4 },
+        &mut r,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let theta0 = flatten(&p.vars()).unwrap();
+    // Demonstrations play action (c + 1) mod 4 in context c; the batch carries no signal.
+    let demo_obs: Vec<f32> = (0..64)
+        .flat_map(|i| (0..4).map(move |k| if k == i % 4 { 1.0 } else { 0.0 }))
+        .collect();
+    let demo_obs = Tensor::from_vec(demo_obs, (64, 4), &Device::Cpu).unwrap();
+    let demo_act = Tensor::from_iter((0..64u32).map(|i| (i + 1) % 4), &Device::Cpu).unwrap();
+    let likelihood = |p: &StochasticPolicy| {
+        let d = p.dist(&demo_obs).unwrap();
+        p.log_prob(&d, &demo_act)
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let (batch, _) = bandit_batch(&p, 256, &mut r);
+    let cfg = TrpoConfig {
+        normalize_advantages: false,
+        ..TrpoConfig::default()
+    };
+    let anchored = PolicyBatch {
+        advantages: vec![0.0; 256],
+        anchor: Some(Anchor {
+            obs: demo_obs.clone(),
+            actions: demo_act.clone(),
+            weight: 1.0,
+        }),
+        ..batch.clone()
+    };
+    let before = likelihood(&p);
+    for _ in 0..20 {
+        match trpo_step(&p, &anchored, &cfg).unwrap().line_search {
+            LineSearch::Accepted { kl, .. } => assert!(kl <= cfg.max_kl),
+            LineSearch::Rejected { reason } => panic!("rejected: {reason}"),
+        }
+    }
+    let after = likelihood(&p);
+    assert!(
+        after > before + 0.5,
+        "demonstrations became likelier: {before} -> {after}"
+    );
+    // Weight 0 is plain TRPO, step for step.
+    set_flat(&p.vars(), &theta0).unwrap();
+    trpo_step(&p, &batch, &TrpoConfig::default()).unwrap();
+    let plain = flatten(&p.vars()).unwrap();
+    set_flat(&p.vars(), &theta0).unwrap();
+    let zero = PolicyBatch {
+        anchor: Some(Anchor {
+            obs: demo_obs.clone(),
+            actions: demo_act.clone(),
+            weight: 0.0,
+        }),
+        ..batch.clone()
+    };
+    trpo_step(&p, &zero, &TrpoConfig::default()).unwrap();
+    assert_eq!(flatten(&p.vars()).unwrap(), plain);
+    // A negative or NaN weight, or mismatched anchor sizes, is refused by name.
+    for w in [-1.0, f64::NAN] {
+        let bad = PolicyBatch {
+            anchor: Some(Anchor {
+                obs: demo_obs.clone(),
+                actions: demo_act.clone(),
+                weight: w,
+            }),
+            ..batch.clone()
+        };
+        let e = trpo_step(&p, &bad, &cfg).unwrap_err().to_string();
+        assert!(e.contains("anchor.weight"), "{e}");
+    }
+    let short = PolicyBatch {
+        anchor: Some(Anchor {
+            obs: demo_obs,
+            actions: demo_act.narrow(0, 0, 10).unwrap(),
+            weight: 1.0,
+        }),
+        ..batch
+    };
+    assert!(
+        trpo_step(&p, &short, &cfg)
+            .unwrap_err()
+            .to_string()
+            .contains("anchor")
+    );
 }
