@@ -31,14 +31,23 @@ fn venv_python() -> Result<PathBuf> {
     let root = project_root();
     let venv = root.join("target/peers-venv");
     let py = venv.join("bin/python");
-    if !py.is_file() {
-        let mut c = Command::new("python3");
-        c.args(["-m", "venv"]).arg(&venv);
-        run(c)?;
+    let reqs = root.join("benches/requirements.txt");
+    let wanted =
+        std::fs::read_to_string(&reqs).with_context(|| format!("reading {}", reqs.display()))?;
+    // The venv remembers the requirements it was built from: a changed list installs again.
+    let stamp = venv.join("requirements.installed");
+    let installed = std::fs::read_to_string(&stamp).unwrap_or_default();
+    if !py.is_file() || installed != wanted {
+        if !py.is_file() {
+            let mut c = Command::new("python3");
+            c.args(["-m", "venv"]).arg(&venv);
+            run(c)?;
+        }
         let mut pip = Command::new(&py);
         pip.args(["-m", "pip", "install", "--quiet", "-r"])
-            .arg(root.join("benches/requirements.txt"));
-        run(pip).context("installing the Python peers (mpe2) into target/peers-venv")?;
+            .arg(&reqs);
+        run(pip).context("installing the Python peers into target/peers-venv")?;
+        std::fs::write(&stamp, wanted).with_context(|| format!("writing {}", stamp.display()))?;
     }
     Ok(py)
 }
@@ -115,7 +124,9 @@ struct Peer {
 
 /// Runs `benches/<suite>_peer.py`; lines `peer <tool> <name> <value> <unit> ...` where unit is
 /// `ms` for times and anything else (`env-steps/s`, `agent-steps/s`) for rates.
-fn peer_rates(suite: &str) -> Result<BTreeMap<String, Peer>> {
+/// A line's name is a benchmark id (`simple_spread/b1024/t2`) or a prefix of ids
+/// (`simple_spread`); one benchmark may have several peers.
+fn peer_rates(suite: &str) -> Result<BTreeMap<String, Vec<Peer>>> {
     let py = venv_python()?;
     let script = project_root().join(format!("benches/{suite}_peer.py"));
     let out = Command::new(py)
@@ -131,26 +142,27 @@ fn peer_rates(suite: &str) -> Result<BTreeMap<String, Peer>> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     print!("{text}");
-    let mut rates = BTreeMap::new();
+    let mut rates: BTreeMap<String, Vec<Peer>> = BTreeMap::new();
     for line in text.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if let ["peer", tool, name, value, unit, ..] = f.as_slice()
             && let Ok(v) = value.parse::<f64>()
         {
-            rates.insert(
-                name.to_string(),
-                Peer {
-                    tool: tool.to_string(),
-                    value: v,
-                    per_second: *unit != "ms",
-                },
-            );
+            rates.entry(name.to_string()).or_default().push(Peer {
+                tool: tool.to_string(),
+                value: v,
+                per_second: *unit != "ms",
+            });
         }
     }
     Ok(rates)
 }
 
-fn print_summary(suite: &str, ours: &BTreeMap<String, (f64, f64)>, peers: &BTreeMap<String, Peer>) {
+fn print_summary(
+    suite: &str,
+    ours: &BTreeMap<String, (f64, f64)>,
+    peers: &BTreeMap<String, Vec<Peer>>,
+) {
     println!("\n{suite}: medians (throughput counts env-steps for envs, agent-steps for rollouts)");
     println!("| benchmark | median time | ours /s | peer | peer figure | ratio |");
     println!("|---|---|---|---|---|---|");
@@ -160,8 +172,12 @@ fn print_summary(suite: &str, ours: &BTreeMap<String, (f64, f64)>, peers: &BTree
         } else {
             f64::NAN
         };
-        let first = id.split('/').next().unwrap_or_default();
-        let peer = peers.get(id.as_str()).or_else(|| peers.get(first));
+        // Every peer whose name is the id or a `/`-separated prefix of it.
+        let parts: Vec<&str> = id.split('/').collect();
+        let matching: Vec<&Peer> = (1..=parts.len())
+            .filter_map(|k| peers.get(&parts[..k].join("/")))
+            .flatten()
+            .collect();
         let time = if ns > 1e6 {
             format!("{:.2} ms", ns / 1e6)
         } else {
@@ -172,20 +188,27 @@ fn print_summary(suite: &str, ours: &BTreeMap<String, (f64, f64)>, peers: &BTree
         } else {
             String::new()
         };
-        match peer {
-            Some(p) if p.per_second && rate.is_finite() => println!(
-                "| {id} | {time} | {rate_s} | {} | {:.0}/s | {:.0}x |",
-                p.tool,
-                p.value,
-                rate / p.value
-            ),
-            Some(p) if !p.per_second => println!(
-                "| {id} | {time} | {rate_s} | {} | {:.1} ms | {:.1}x |",
-                p.tool,
-                p.value,
-                p.value / (ns / 1e6)
-            ),
-            _ => println!("| {id} | {time} | {rate_s} | | | |"),
+        if matching.is_empty() {
+            println!("| {id} | {time} | {rate_s} | | | |");
+        }
+        for p in matching {
+            if p.per_second && rate.is_finite() {
+                println!(
+                    "| {id} | {time} | {rate_s} | {} | {:.0}/s | {:.0}x |",
+                    p.tool,
+                    p.value,
+                    rate / p.value
+                );
+            } else if !p.per_second {
+                println!(
+                    "| {id} | {time} | {rate_s} | {} | {:.1} ms | {:.1}x |",
+                    p.tool,
+                    p.value,
+                    p.value / (ns / 1e6)
+                );
+            } else {
+                println!("| {id} | {time} | {rate_s} | {} | | |", p.tool);
+            }
         }
     }
 }

@@ -56,6 +56,11 @@ pub struct ExpertArgs {
     /// non-chasing opponent (the cross-play table compares against both).
     #[arg(long)]
     pub random_opponents: bool,
+    /// Competitive games: only this side learns (adversaries or good); the other side plays, in
+    /// turn, its own policy as the run starts (frozen), the scripted policy and random play.
+    /// For fine-tuning one side of a checkpoint with `--resume`.
+    #[arg(long, value_parser = ["adversaries", "good"])]
+    pub learn_only: Option<String>,
     /// Output folder (default target/experts/<game>-s<seed>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -132,6 +137,11 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
     let adversary: Vec<bool> = (0..game.spec().n_agents())
         .map(|i| game.is_adversary(i))
         .collect();
+    if a.learn_only.is_some() && a.scripted_every != 0 {
+        bail!(
+            "--learn-only and --scripted-every are exclusive (one fixes a side, the other alternates)"
+        );
+    }
     if a.random_opponents && a.scripted_every == 0 {
         bail!(
             "--random-opponents needs --scripted-every K (it alternates the fixed side's policy)"
@@ -143,8 +153,12 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 as Box<dyn magail_async::Policy>
         })
         .collect();
-    if a.scripted_every != 0 && (adversary.iter().all(|&x| x) || adversary.iter().all(|&x| !x)) {
-        bail!("--scripted-every needs a competitive game (adversaries and good agents)");
+    if (a.scripted_every != 0 || a.learn_only.is_some())
+        && (adversary.iter().all(|&x| x) || adversary.iter().all(|&x| !x))
+    {
+        bail!(
+            "--scripted-every and --learn-only need a competitive game (adversaries and good agents)"
+        );
     }
     let mut trainer = ExpertTrainer::new(
         game,
@@ -233,6 +247,9 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             }
             Ok(())
         };
+    // The side that does not learn under --learn-only starts from (and keeps) these policies.
+    let frozen = trainer.learners().policies(false);
+    let learn_adv = a.learn_only.as_deref().map(|s| s == "adversaries");
     while trainer.env_steps() < a.steps {
         // Which side, if any, the scripted policy plays in this iteration.
         let next = trainer.iteration() + 1;
@@ -248,9 +265,19 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         } else {
             &scripted
         };
-        let fixed: Vec<Option<&dyn magail_async::Policy>> = match side {
-            None => Vec::new(),
-            Some(adv) => adversary
+        let fixed: Vec<Option<&dyn magail_async::Policy>> = match (learn_adv, side) {
+            (Some(learns), _) => (0..adversary.len())
+                .map(|i| {
+                    let p: &dyn magail_async::Policy = match next % 3 {
+                        0 => &frozen[i],
+                        1 => scripted[i].as_ref(),
+                        _ => random[i].as_ref(),
+                    };
+                    (adversary[i] != learns).then_some(p)
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+            (None, Some(adv)) => adversary
                 .iter()
                 .zip(pool)
                 .map(|(&is_adv, p)| (is_adv == adv).then_some(p.as_ref()))

@@ -79,9 +79,13 @@ pub struct World {
     /// Scratch: force per entity, `None` until something pushes it.
     #[serde(skip)]
     force: Vec<Option<[f64; 2]>>,
-    /// Indices of colliding entities, precomputed because most pairs never collide.
+    /// Pairs of colliding entities `(a, b)`, `a < b`, in the reference's order, precomputed
+    /// because most pairs never collide.
     #[serde(skip)]
-    colliders: Vec<usize>,
+    pairs: Vec<(usize, usize)>,
+    /// Scratch: `[dx, dy, dist, z]` of every pair in `pairs`.
+    #[serde(skip)]
+    pair_geom: Vec<[f64; 4]>,
 }
 
 /// numpy's `logaddexp(0, z)`, branch for branch (spec §4.3).
@@ -128,7 +132,8 @@ impl World {
         entities.extend(landmarks);
         let mut w = Self {
             force: vec![None; entities.len()],
-            colliders: Vec::new(),
+            pairs: Vec::new(),
+            pair_geom: Vec::new(),
             entities,
             n_agents,
             dim_c,
@@ -144,9 +149,15 @@ impl World {
     /// Recomputes the list of colliding entities; call after changing `collide` flags.
     pub fn refresh_colliders(&mut self) {
         self.force = vec![None; self.entities.len()];
-        self.colliders = (0..self.entities.len())
+        let colliders: Vec<usize> = (0..self.entities.len())
             .filter(|&i| self.entities[i].collide)
             .collect();
+        self.pairs = colliders
+            .iter()
+            .enumerate()
+            .flat_map(|(ia, &a)| colliders[ia + 1..].iter().map(move |&b| (a, b)))
+            .collect();
+        self.pair_geom = Vec::with_capacity(self.pairs.len());
     }
 
     /// The agents.
@@ -173,6 +184,10 @@ impl World {
     /// Agents with `active[i] == false` play φ: they apply no force and their comm state becomes
     /// zero (they say nothing), while damping and contacts still move them.
     pub fn step(&mut self, active: impl Fn(usize) -> bool) {
+        // The scratch is not serialized: a deserialized world rebuilds it here.
+        if self.force.len() != self.entities.len() {
+            self.refresh_colliders();
+        }
         // 4.1 action forces.
         for f in self.force.iter_mut() {
             *f = None;
@@ -184,30 +199,36 @@ impl World {
                 self.force[i] = Some([u[0] + 0.0, u[1] + 0.0]);
             }
         }
-        // 4.2 contact forces, pairs in lexicographic entity order.
+        // 4.2 contact forces, pairs in lexicographic entity order. Three passes over the pairs
+        // with the same operations as one: the geometry of every pair first (no branches, so the
+        // square roots and divisions of different pairs overlap in the pipeline), then the
+        // penetrations, then the forces summed in the reference's order.
         let k = CONTACT_MARGIN;
-        for (ia, &a) in self.colliders.iter().enumerate() {
-            for &b in &self.colliders[ia + 1..] {
-                let (ea, eb) = (&self.entities[a], &self.entities[b]);
-                if !ea.movable && !eb.movable {
-                    continue;
-                }
-                let dx = ea.pos[0] - eb.pos[0];
-                let dy = ea.pos[1] - eb.pos[1];
-                let dist = (dx * dx + dy * dy).sqrt();
-                let dist_min = ea.size + eb.size;
-                let pen = softplus(-(dist - dist_min) / k) * k;
-                let fx = ((CONTACT_FORCE * dx) / dist) * pen;
-                let fy = ((CONTACT_FORCE * dy) / dist) * pen;
-                let (ma, mb) = (ea.movable, eb.movable);
-                if ma {
-                    let old = self.force[a].unwrap_or([0.0, 0.0]);
-                    self.force[a] = Some([fx + old[0], fy + old[1]]);
-                }
-                if mb {
-                    let old = self.force[b].unwrap_or([0.0, 0.0]);
-                    self.force[b] = Some([(-fx) + old[0], (-fy) + old[1]]);
-                }
+        self.pair_geom.clear();
+        for &(a, b) in &self.pairs {
+            let (ea, eb) = (&self.entities[a], &self.entities[b]);
+            let dx = ea.pos[0] - eb.pos[0];
+            let dy = ea.pos[1] - eb.pos[1];
+            let dist = (dx * dx + dy * dy).sqrt();
+            let dist_min = ea.size + eb.size;
+            self.pair_geom.push([dx, dy, dist, -(dist - dist_min) / k]);
+        }
+        for (&(a, b), g) in self.pairs.iter().zip(&self.pair_geom) {
+            let (ma, mb) = (self.entities[a].movable, self.entities[b].movable);
+            if !ma && !mb {
+                continue;
+            }
+            let [dx, dy, dist, z] = *g;
+            let pen = softplus(z) * k;
+            let fx = ((CONTACT_FORCE * dx) / dist) * pen;
+            let fy = ((CONTACT_FORCE * dy) / dist) * pen;
+            if ma {
+                let old = self.force[a].unwrap_or([0.0, 0.0]);
+                self.force[a] = Some([fx + old[0], fy + old[1]]);
+            }
+            if mb {
+                let old = self.force[b].unwrap_or([0.0, 0.0]);
+                self.force[b] = Some([(-fx) + old[0], (-fy) + old[1]]);
             }
         }
         // 4.4 integration: position with the old velocity, then damping, force, speed cap.
@@ -291,6 +312,28 @@ mod tests {
                 softplus_reference(z).to_bits(),
                 "z = {z}"
             );
+        }
+    }
+
+    #[test]
+    fn a_deserialized_world_still_collides() {
+        // Two overlapping agents push each other apart; the pair list is not serialized.
+        let mut a = Entity::new(0.15, true, true);
+        a.pos = [0.0, 0.0];
+        let mut b = Entity::new(0.15, true, true);
+        b.pos = [0.1, 0.05];
+        let mut w = World::new(vec![a, b], vec![], 0, vec![true, true]);
+        let text = serde_json::to_string(&w).expect("serializes");
+        let mut back: World = serde_json::from_str(&text).expect("deserializes");
+        w.step(|_| true);
+        back.step(|_| true);
+        assert!(
+            w.entities[0].vel[0] < 0.0,
+            "the contact pushed agent 0 away"
+        );
+        for (x, y) in w.entities.iter().zip(&back.entities) {
+            assert_eq!(x.pos, y.pos);
+            assert_eq!(x.vel, y.vel);
         }
     }
 }
