@@ -76,6 +76,42 @@ pub fn write_atomic(
     std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", tmp.display()))
 }
 
+/// The game a checkpoint is played in: its own, or `env` (with `variant`, default `paper`) when
+/// given, e.g. a synchronous expert acting in an AMAGAIL game whenever the player function lets
+/// it. Refused unless every agent's observation size and action space are the checkpoint's.
+pub fn game_for(
+    meta: &CheckpointMeta,
+    env: Option<&str>,
+    variant: Option<&str>,
+) -> Result<GameChoice> {
+    let Some(env) = env else {
+        return Ok(meta.game.clone());
+    };
+    let want = GameChoice {
+        env: env.to_string(),
+        variant: variant.unwrap_or("paper").to_string(),
+    };
+    let (theirs, _) = meta.game.build()?;
+    let (ours, _) = want.build()?;
+    let sizes = |g: &ParticleEnv| -> Vec<(usize, mg_core::ActionSpace)> {
+        g.spec()
+            .agents
+            .iter()
+            .map(|a| (a.obs_dim, a.action_space))
+            .collect()
+    };
+    if sizes(&theirs) != sizes(&ours) {
+        bail!(
+            "--env {}: its agents' (observation size, action space) are {:?}, but the checkpoint was trained in {} with {:?}",
+            want.env,
+            sizes(&ours),
+            meta.game_name,
+            sizes(&theirs)
+        );
+    }
+    Ok(want)
+}
+
 /// Everything needed to rebuild a checkpoint's learners, beside the safetensors file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CheckpointMeta {
@@ -423,6 +459,25 @@ mod tests {
             checked += 1;
         }
         assert!(checked >= 2);
+    }
+
+    /// `eval --env` and `crossplay --env` play a checkpoint in another game only when every
+    /// agent's sizes are the same.
+    #[test]
+    fn a_checkpoint_plays_only_games_of_its_sizes() {
+        let dir = crate::project_root().join("assets/experts/simple_spread-paper-s0");
+        let (meta, _) = load_checkpoint(&dir).expect("shipped checkpoint loads");
+        assert_eq!(game_for(&meta, None, None).expect("own game"), meta.game);
+        let stoch = game_for(&meta, Some("stoch_navigation"), None).expect("same sizes");
+        assert_eq!(stoch.env, "stoch_navigation");
+        let err = game_for(&meta, Some("det_reaching"), None)
+            .expect_err("one landmark: 12 observations, not 16")
+            .to_string();
+        assert!(err.contains("det_reaching") && err.contains("16"), "{err}");
+        let err = game_for(&meta, Some("simple_nowhere"), None)
+            .expect_err("unknown game")
+            .to_string();
+        assert!(err.contains("simple_nowhere"), "{err}");
     }
 
     #[test]

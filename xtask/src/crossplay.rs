@@ -8,7 +8,7 @@ use clap::Args;
 use magail_async::{Collector, Policy, RandomPolicy, RolloutConfig};
 use mg_core::MarkovGame;
 
-use crate::common::{load_checkpoint, return_stats, scripted_policies};
+use crate::common::{game_for, load_checkpoint, return_stats, scripted_policies};
 use crate::eval::EVAL_SEED;
 
 #[derive(Args, Debug)]
@@ -16,6 +16,13 @@ pub struct CrossplayArgs {
     /// Expert checkpoint folder of a competitive game (keep-away, predator-prey).
     #[arg(long)]
     pub expert: PathBuf,
+    /// Game to play in (default: the expert's own), e.g. `stoch_predator_prey`; the sizes must
+    /// match.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Variant of `--env` (paper or mpe2).
+    #[arg(long, requires = "env")]
+    pub variant: Option<String>,
     /// Episodes per pairing.
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
@@ -23,7 +30,12 @@ pub struct CrossplayArgs {
 
 pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
     let (meta, learners) = load_checkpoint(&a.expert)?;
-    let (env, player) = meta.game.build()?;
+    let game = game_for(&meta, a.env.as_deref(), a.variant.as_deref())?;
+    let (env, player) = game.build()?;
+    let label = match &a.env {
+        Some(e) => format!("{} played in {e}", meta.game_name),
+        None => meta.game_name.clone(),
+    };
     let spec = env.spec().clone();
     let adversary: Vec<bool> = (0..spec.n_agents()).map(|i| env.is_adversary(i)).collect();
     if !adversary.iter().any(|&x| x) {
@@ -54,7 +66,7 @@ pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
         .map_or("good", |(s, _)| s.name.as_str());
     println!(
         "{} ({} episodes each, seed {EVAL_SEED}): mean return of `{good_name}` / of the first adversary (rows: good side, columns: adversary side)\n",
-        meta.game_name, a.episodes
+        label, a.episodes
     );
     let sides = ["expert", "scripted", "random"];
     println!("| good \\ adversary | {} |", sides.join(" | "));

@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use magail_async::Policy;
 
-use crate::common::{Who, load_checkpoint, normalized, play, return_stats};
+use crate::common::{Who, game_for, load_checkpoint, normalized, play, return_stats};
 
 /// Seed of the evaluation episodes: fixed, and far from training seeds.
 pub const EVAL_SEED: u64 = 1_000_003;
@@ -20,6 +20,13 @@ pub struct EvalArgs {
     /// Episodes.
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
+    /// Game to play in (default: the checkpoint's own), e.g. `stoch_navigation` for a
+    /// synchronous navigation expert; the sizes must match.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Variant of `--env` (paper or mpe2).
+    #[arg(long, requires = "env")]
+    pub variant: Option<String>,
     /// Act with the most likely action instead of sampling.
     #[arg(long)]
     pub greedy: bool,
@@ -27,17 +34,26 @@ pub struct EvalArgs {
 
 pub fn run_eval(a: &EvalArgs) -> Result<()> {
     let (meta, learners) = load_checkpoint(&a.policy)?;
+    let game = game_for(&meta, a.env.as_deref(), a.variant.as_deref())?;
+    let label = match &a.env {
+        Some(e) => format!(
+            "{} trained in {}, played in {e}",
+            a.policy.display(),
+            meta.game_name
+        ),
+        None => meta.game_name.clone(),
+    };
     let pols = learners.policies(a.greedy);
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-    let mine = play(&meta.game, Who::Learned(&refs), a.episodes, EVAL_SEED)?;
-    let rand = play(&meta.game, Who::Random, a.episodes, EVAL_SEED)?;
-    let scr = play(&meta.game, Who::Scripted, a.episodes, EVAL_SEED)?;
+    let mine = play(&game, Who::Learned(&refs), a.episodes, EVAL_SEED)?;
+    let rand = play(&game, Who::Random, a.episodes, EVAL_SEED)?;
+    let scr = play(&game, Who::Scripted, a.episodes, EVAL_SEED)?;
     let (per, team) = return_stats(&mine);
     let (rper, rteam) = return_stats(&rand);
     let (sper, steam) = return_stats(&scr);
     println!(
         "{} ({} episodes, seed {EVAL_SEED}, {})",
-        meta.game_name,
+        label,
         a.episodes,
         if a.greedy { "greedy" } else { "sampled" }
     );

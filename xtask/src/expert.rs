@@ -67,6 +67,15 @@ pub struct ExpertArgs {
     /// Continue from the checkpoint in the output folder.
     #[arg(long)]
     pub resume: bool,
+    /// Start a new run from the weights (policies and values) of the checkpoint in this folder,
+    /// e.g. a synchronous expert fine-tuned in an AMAGAIL game with the same observations. The
+    /// networks must have the same shapes; the step count starts at zero.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
+    /// Iterations at the start of this run that fit only the value networks (the policies do
+    /// not move), e.g. after `--init` from another game whose returns have another scale.
+    #[arg(long, default_value_t = 0)]
+    pub value_warmup: usize,
     /// Checkpoint every this many iterations.
     #[arg(long, default_value_t = 25)]
     pub checkpoint_every: usize,
@@ -126,7 +135,11 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         seed: a.seed,
         history_k: 0,
     };
-    let game_name = game.spec().name.clone();
+    // AMAGAIL games share their Markov game's name: say which extensive game it is.
+    let game_name = match choice.amagail() {
+        Some(g) => format!("{} ({})", g.name(), game.spec().name),
+        None => game.spec().name.clone(),
+    };
     if a.scripted_every != 0 && a.scripted_every < 3 {
         bail!(
             "--scripted-every must be 0 (off) or at least 3, got {}",
@@ -198,6 +211,42 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             "{} already holds a checkpoint: pass --resume to continue it, or choose another --out",
             out.display()
         );
+    } else if let Some(init) = &a.init {
+        let (meta, loaded) = load_checkpoint(init)
+            .with_context(|| format!("--init: no usable checkpoint in {}", init.display()))?;
+        if meta.learner.groups != learner.groups
+            || meta.learner.centralized_value != learner.centralized_value
+            || meta.learner.activation != learner.activation
+        {
+            bail!(
+                "--init: {} shares parameters as {:?} with centralized value {} and {:?} units; \
+                 this run as {:?} with {} and {:?} (pass --centralized-value to match)",
+                init.display(),
+                meta.learner.groups,
+                meta.learner.centralized_value,
+                meta.learner.activation,
+                learner.groups,
+                learner.centralized_value,
+                learner.activation
+            );
+        }
+        trainer
+            .learners_mut()
+            .load_tensors(&loaded.tensors(), false)
+            .with_context(|| {
+                format!(
+                    "--init: the networks in {} ({}) do not fit {}",
+                    init.display(),
+                    meta.game_name,
+                    game_name
+                )
+            })?;
+        eprintln!(
+            "starting from {} ({}, {} steps)",
+            init.display(),
+            meta.game_name,
+            meta.env_steps
+        );
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let bar = if a.quiet {
@@ -250,6 +299,7 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
     // The side that does not learn under --learn-only starts from (and keeps) these policies.
     let frozen = trainer.learners().policies(false);
     let learn_adv = a.learn_only.as_deref().map(|s| s == "adversaries");
+    let first_iteration = trainer.iteration();
     while trainer.env_steps() < a.steps {
         // Which side, if any, the scripted policy plays in this iteration.
         let next = trainer.iteration() + 1;
@@ -283,7 +333,8 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 .map(|(&is_adv, p)| (is_adv == adv).then_some(p.as_ref()))
                 .collect(),
         };
-        let s = trainer.iterate_against(&fixed)?;
+        let warming = trainer.iteration() < first_iteration + a.value_warmup;
+        let s = trainer.iterate_with(&fixed, !warming)?;
         if !s.mean_return.is_empty() {
             let team = s.mean_return.iter().sum::<f64>() / s.mean_return.len() as f64;
             last_score = Some(team);
@@ -309,4 +360,78 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         last_score
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(env: &str, out: &std::path::Path) -> ExpertArgs {
+        ExpertArgs {
+            env: env.into(),
+            variant: "paper".into(),
+            steps: 32,
+            seed: 0,
+            envs: 2,
+            rollout_steps: 8,
+            workers: 1,
+            max_kl: 0.01,
+            centralized_value: true,
+            scripted_every: 0,
+            random_opponents: false,
+            learn_only: None,
+            out: Some(out.to_path_buf()),
+            resume: false,
+            init: Some(crate::project_root().join("assets/experts/simple_spread-paper-s0")),
+            value_warmup: 0,
+            checkpoint_every: 100,
+            quiet: true,
+        }
+    }
+
+    fn flat(m: &std::collections::HashMap<String, candle_core::Tensor>, k: &str) -> Vec<f32> {
+        m[k].flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("f32 tensor")
+    }
+
+    /// `--init` starts from another game's expert; during `--value-warmup` iterations the
+    /// policies keep the loaded weights exactly while the critics learn. Mismatched sizes or
+    /// critic kinds are refused with the reason.
+    #[test]
+    fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
+        let dir = std::env::temp_dir().join(format!("magail-expert-init-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut a = args("det_navigation", &dir);
+        a.value_warmup = 2; // both iterations (2 copies × 8 steps, 32 steps)
+        run_expert(&a).expect("fine-tune run");
+        let (_, init) = load_checkpoint(a.init.as_deref().expect("init")).expect("init loads");
+        let (meta, out) = load_checkpoint(&dir).expect("output loads");
+        assert_eq!(meta.iteration, 2);
+        let (before, after) = (init.tensors(), out.tensors());
+        let pi: Vec<&String> = before.keys().filter(|k| k.contains(".pi.")).collect();
+        let vf: Vec<&String> = before.keys().filter(|k| k.contains(".vf.")).collect();
+        assert!(!pi.is_empty() && !vf.is_empty(), "{:?}", before.keys());
+        for k in pi {
+            assert_eq!(
+                flat(&before, k),
+                flat(&after, k),
+                "{k} moved during warm-up"
+            );
+        }
+        assert!(
+            vf.iter().any(|k| flat(&before, k) != flat(&after, k)),
+            "no critic weight moved"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let mut b = args("det_navigation", &dir);
+        b.centralized_value = false;
+        let err = run_expert(&b).expect_err("critic kinds differ").to_string();
+        assert!(err.contains("--centralized-value"), "{err}");
+        let c = args("det_reaching", &dir);
+        let err = format!("{:#}", run_expert(&c).expect_err("12 observations, not 16"));
+        assert!(err.contains("do not fit") && err.contains("shape"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -114,6 +114,18 @@ where
         &mut self,
         fixed: &[Option<&dyn Policy>],
     ) -> Result<IterStats, TrainError> {
+        self.iterate_with(fixed, true)
+    }
+
+    /// As [`iterate_against`](Self::iterate_against); with `policy_step` false only the value
+    /// networks learn. Fine-tuning a policy in another game (or after a change of reward scale)
+    /// starts with such iterations, so the first trust-region steps follow advantages from a
+    /// critic fitted to this game rather than to the old one.
+    pub fn iterate_with(
+        &mut self,
+        fixed: &[Option<&dyn Policy>],
+        policy_step: bool,
+    ) -> Result<IterStats, TrainError> {
         let n = self.collector.spec().n_agents();
         if !fixed.is_empty() && fixed.len() != n {
             return Err(LearnError::Config(format!(
@@ -135,7 +147,9 @@ where
         let learn: Vec<bool> = (0..n_groups)
             .map(|g| (0..n).all(|i| groups[i] != g || fixed.get(i).is_none_or(Option::is_none)))
             .collect();
-        let update = self.learners.update_groups(&ro, None, true, Some(&learn))?;
+        let update = self
+            .learners
+            .update_groups(&ro, None, policy_step, Some(&learn))?;
         self.iteration += 1;
         self.env_steps += (ro.envs * ro.steps) as u64;
         Ok(IterStats {
