@@ -218,9 +218,14 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             || meta.learner.centralized_value != learner.centralized_value
             || meta.learner.activation != learner.activation
         {
+            let hint = if meta.learner.centralized_value && !learner.centralized_value {
+                " (pass --centralized-value to match)"
+            } else {
+                ""
+            };
             bail!(
                 "--init: {} shares parameters as {:?} with centralized value {} and {:?} units; \
-                 this run as {:?} with {} and {:?} (pass --centralized-value to match)",
+                 this run as {:?} with {} and {:?}{hint}",
                 init.display(),
                 meta.learner.groups,
                 meta.learner.centralized_value,
@@ -296,8 +301,13 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             }
             Ok(())
         };
-    // The side that does not learn under --learn-only starts from (and keeps) these policies.
-    let frozen = trainer.learners().policies(false);
+    // The side that does not learn under --learn-only starts from (and keeps) these policies
+    // (only needed then: `policies` copies every network).
+    let frozen = if a.learn_only.is_some() {
+        trainer.learners().policies(false)
+    } else {
+        Vec::new()
+    };
     let learn_adv = a.learn_only.as_deref().map(|s| s == "adversaries");
     let first_iteration = trainer.iteration();
     while trainer.env_steps() < a.steps {
