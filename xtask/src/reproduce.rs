@@ -47,6 +47,11 @@ pub struct ReproduceArgs {
     /// The expert checkpoint used with `--demonstrator expert`.
     #[arg(long, default_value = "assets/experts/simple_spread-paper-s0")]
     pub expert: PathBuf,
+    /// The expert for the stochastic-navigation cells (default: `--expert`, which acts whenever
+    /// the player function lets it). `assets/experts/stoch_navigation-s0` is the navigation
+    /// expert fine-tuned in that game.
+    #[arg(long)]
+    pub stoch_expert: Option<PathBuf>,
 }
 
 /// One table cell.
@@ -65,10 +70,47 @@ struct Cell {
     settings: String,
 }
 
-fn settings(a: &ReproduceArgs) -> String {
+/// The expert checkpoint that demonstrates in `game`, or `None` for the scripted reference. A
+/// relative path is taken from the workspace root when it is not found here.
+fn expert_path(a: &ReproduceArgs, game: &GameChoice) -> Option<PathBuf> {
+    if a.demonstrator == Demonstrator::Scripted {
+        return None;
+    }
+    let p = match (&a.stoch_expert, game.amagail()) {
+        (Some(stoch), Some(_)) => stoch,
+        _ => &a.expert,
+    };
+    Some(if p.is_relative() && !p.exists() {
+        crate::project_root().join(p)
+    } else {
+        p.clone()
+    })
+}
+
+/// Who demonstrates in `game`, for the settings and the run folder.
+fn demonstrator_name(a: &ReproduceArgs, game: &GameChoice) -> String {
+    expert_path(a, game).map_or_else(
+        || "scripted".to_string(),
+        |p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("expert-{name}")
+        },
+    )
+}
+
+/// The settings that make a cell: a re-run with others (another demonstrator included) redoes
+/// it instead of keeping a stale result.
+fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
     format!(
-        "demonstrator {:?}, {} iterations, {} BC epochs, seed {}, {} evaluation episodes",
-        a.demonstrator, a.iterations, a.bc_epochs, a.seed, a.episodes
+        "demonstrator {}, {} iterations, {} BC epochs, seed {}, {} evaluation episodes",
+        demonstrator_name(a, game),
+        a.iterations,
+        a.bc_epochs,
+        a.seed,
+        a.episodes
     )
 }
 
@@ -84,7 +126,8 @@ struct Job {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Demonstrator {
     /// The shipped cooperative-navigation expert (`--expert`), trained by TRPO in the synchronous
-    /// game; in the asynchronous game it acts whenever the player function lets it.
+    /// game; in the asynchronous game it acts whenever the player function lets it (or
+    /// `--stoch-expert` demonstrates there).
     Expert,
     /// The scripted reference policy (docs/envs.md).
     Scripted,
@@ -97,20 +140,12 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
         job.method.label(),
         job.demos
     ));
-    let expert_learners = match a.demonstrator {
-        Demonstrator::Expert => {
-            // A relative path is taken from the workspace root when it is not found here.
-            let path = if a.expert.is_relative() && !a.expert.exists() {
-                crate::project_root().join(&a.expert)
-            } else {
-                a.expert.clone()
-            };
-            Some(
-                load_checkpoint(&path)
-                    .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?,
-            )
-        }
-        Demonstrator::Scripted => None,
+    let expert_learners = match expert_path(a, &job.game) {
+        Some(path) => Some(
+            load_checkpoint(&path)
+                .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?,
+        ),
+        None => None,
     };
     let expert_pols = expert_learners
         .as_ref()
@@ -137,7 +172,7 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
     };
     let run_dir = dir
         .join("runs")
-        .join(format!("{:?}", a.demonstrator).to_lowercase())
+        .join(demonstrator_name(a, &job.game))
         .join(format!(
             "{}-{}-{}",
             job.experiment,
@@ -164,7 +199,7 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
         random,
         expert,
         normalized: normalized(score, random, expert),
-        settings: settings(a),
+        settings: settings(a, &job.game),
     })
 }
 
@@ -219,7 +254,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             std::fs::read_to_string(cell_path(&dir, j))
                 .ok()
                 .and_then(|t| serde_json::from_str::<Cell>(&t).ok())
-                .is_none_or(|c| c.settings != settings(a))
+                .is_none_or(|c| c.settings != settings(a, &j.game))
         })
         .cloned()
         .collect();
@@ -279,7 +314,12 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
                 .with_context(|| format!("{} is not a result cell", p.display()))?,
         );
     }
-    report(&dir, &cells, &settings(a))
+    let header = format!(
+        "{}; stochastic navigation: {}",
+        settings(a, &nav),
+        demonstrator_name(a, &stoch)
+    );
+    report(&dir, &cells, &header)
 }
 
 fn report(dir: &Path, cells: &[Cell], settings: &str) -> Result<()> {
