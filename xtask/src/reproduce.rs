@@ -102,15 +102,16 @@ fn demonstrator_name(a: &ReproduceArgs, game: &GameChoice) -> String {
 }
 
 /// The settings that make a cell: a re-run with others (another demonstrator included) redoes
-/// it instead of keeping a stale result.
+/// it instead of keeping a stale result. The demonstrator is named by its whole path, so two
+/// checkpoint folders of the same name are not taken for one another.
 fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
+    let who = expert_path(a, game).map_or_else(
+        || "scripted".to_string(),
+        |p| format!("expert {}", p.display()),
+    );
     format!(
-        "demonstrator {}, {} iterations, {} BC epochs, seed {}, {} evaluation episodes",
-        demonstrator_name(a, game),
-        a.iterations,
-        a.bc_epochs,
-        a.seed,
-        a.episodes
+        "demonstrator {who}, {} iterations, {} BC epochs, seed {}, {} evaluation episodes",
+        a.iterations, a.bc_epochs, a.seed, a.episodes
     )
 }
 
@@ -317,7 +318,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     let header = format!(
         "{}; stochastic navigation: {}",
         settings(a, &nav),
-        demonstrator_name(a, &stoch)
+        expert_path(a, &stoch).map_or_else(|| "scripted".into(), |p| p.display().to_string())
     );
     report(&dir, &cells, &header)
 }
