@@ -126,6 +126,9 @@ pub struct Tuning {
     /// Weight of the behaviour-cloning term kept in every policy step (0: the papers' MAGAIL).
     #[arg(long)]
     pub bc_weight: Option<f64>,
+    /// Fisher-vector products on every k-th sample of the batch (1: all).
+    #[arg(long)]
+    pub fisher_subsample: Option<usize>,
 }
 
 impl Tuning {
@@ -152,6 +155,9 @@ impl Tuning {
         }
         if let Some(v) = self.bc_weight {
             cfg.bc_weight = v;
+        }
+        if let Some(v) = self.fisher_subsample {
+            cfg.learner.trpo.fisher_subsample = v;
         }
         Ok(())
     }

@@ -37,6 +37,16 @@ pub struct TrpoConfig {
     pub vf_minibatches: usize,
     /// Hidden layers of the policy and value networks. [64, 64].
     pub hidden: Vec<usize>,
+    /// Fisher-vector products (the conjugate-gradient solve) use every k-th sample of the batch;
+    /// 1 uses all. The Fisher is an average over states, so a regular subsample of a large batch
+    /// estimates it well at 1/k of the cost (rllab's `subsample_factor`, as a stride); the
+    /// gradient, the KL bound and the line search still see the whole batch. 1.
+    #[serde(default = "one")]
+    pub fisher_subsample: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrpoConfig {
@@ -54,6 +64,7 @@ impl Default for TrpoConfig {
             vf_epochs: 10,
             vf_minibatches: 16,
             hidden: vec![64, 64],
+            fisher_subsample: 1,
         }
     }
 }
@@ -78,6 +89,9 @@ impl TrpoConfig {
         }
         if !(0.0..=1.0).contains(&self.gamma) || !(0.0..=1.0).contains(&self.gae_lambda) {
             return bad("gamma/gae_lambda", "must lie in [0, 1]");
+        }
+        if self.fisher_subsample == 0 {
+            return bad("fisher_subsample", "must be at least 1 (1 uses every sample)");
         }
         Ok(())
     }
@@ -252,8 +266,16 @@ pub fn trpo_step(
     }
 
     let damping = cfg.cg_damping;
+    let k = cfg.fisher_subsample;
+    let fisher_obs = if k > 1 && n >= 2 * k {
+        let rows: Vec<u32> = (0..n as u32).step_by(k).collect();
+        let ids = Tensor::from_slice(&rows, rows.len(), dev)?;
+        batch.obs.index_select(&ids, 0)?
+    } else {
+        batch.obs.clone()
+    };
     let fvp = |v: &[f64]| -> Result<Vec<f64>> {
-        let mut fv = policy.fvp(&batch.obs, v)?;
+        let mut fv = policy.fvp(&fisher_obs, v)?;
         for (f, x) in fv.iter_mut().zip(v) {
             *f += damping * x;
         }

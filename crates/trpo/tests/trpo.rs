@@ -577,3 +577,78 @@ fn an_anchor_pulls_the_policy_toward_its_demonstrations_within_the_trust_region(
             .contains("anchor")
     );
 }
+
+/// The Fisher subsample takes every k-th row: on a batch whose observations come in runs of k
+/// equal rows, that subsample has exactly the batch's Fisher, so the step is the full step; on
+/// a batch without that structure it is a different (approximate) step. Zero is refused.
+#[test]
+fn the_fisher_subsample_keeps_the_step_when_the_subsample_has_the_batch_fisher() {
+    let k = 4;
+    let make = || {
+        StochasticPolicy::new(
+            6,
+            &[16],
+            Activation::Relu,
+            Head::Categorical { n: 3 },
+            &mut rng(5),
+            &Device::Cpu,
+        )
+        .unwrap()
+    };
+    let mut r = rng(6);
+    let m = 48;
+    let base = random_obs(m, 6, &mut r, DType::F32).to_vec2::<f32>().unwrap();
+    // Each base row k times in a row; actions and advantages differ between the copies, so the
+    // gradient uses every row while the Fisher (a function of the observations only) does not.
+    let rows: Vec<Vec<f32>> = base
+        .iter()
+        .flat_map(|row| std::iter::repeat_n(row.clone(), k))
+        .collect();
+    let n = rows.len();
+    let acts: Vec<u32> = (0..n).map(|_| r.random_range(0..3)).collect();
+    let adv: Vec<f64> = (0..n).map(|_| r.random_range(-1.0..1.0)).collect();
+    let batch = PolicyBatch {
+        obs: Tensor::new(rows, &Device::Cpu).unwrap(),
+        actions: Tensor::new(acts.as_slice(), &Device::Cpu).unwrap(),
+        advantages: adv.clone(),
+        anchor: None,
+    };
+    let step = |p: &StochasticPolicy, b: &PolicyBatch, sub: usize| {
+        let cfg = TrpoConfig {
+            fisher_subsample: sub,
+            ..TrpoConfig::default()
+        };
+        let rep = trpo_step(p, b, &cfg).unwrap();
+        assert!(
+            matches!(rep.line_search, LineSearch::Accepted { .. }),
+            "{rep:?}"
+        );
+        flatten(&p.vars()).unwrap()
+    };
+    let theta0 = flatten(&make().vars()).unwrap();
+    let (full, sub) = (make(), make());
+    let a = step(&full, &batch, 1);
+    let b = step(&sub, &batch, k);
+    let moved: f64 = a.iter().zip(&theta0).map(|(x, y)| (x - y).abs()).sum();
+    let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum();
+    assert!(moved > 1e-3, "the step moved the parameters: {moved}");
+    assert!(diff < 1e-4 * moved, "same Fisher, same step: {diff} vs {moved}");
+
+    // Distinct rows: the subsample sees a quarter of the states, another Fisher, another step.
+    let distinct = PolicyBatch {
+        obs: random_obs(n, 6, &mut r, DType::F32),
+        ..batch.clone()
+    };
+    let (full, sub) = (make(), make());
+    let a = step(&full, &distinct, 1);
+    let b = step(&sub, &distinct, k);
+    let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum();
+    assert!(diff > 1e-3 * moved, "a different Fisher gives a different step: {diff}");
+
+    let zero = TrpoConfig {
+        fisher_subsample: 0,
+        ..TrpoConfig::default()
+    };
+    let err = trpo_step(&make(), &batch, &zero).unwrap_err().to_string();
+    assert!(err.contains("fisher_subsample"), "{err}");
+}
