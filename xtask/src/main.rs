@@ -60,7 +60,8 @@ enum Task {
     /// Imitate demonstrations: BC, GAIL, MAGAIL (centralized / decentralized / φ as an action)
     /// or AMAGAIL, with metrics, checkpoints and `--resume`.
     Imitate(imitate::ImitateArgs),
-    /// Re-run the papers' experiments end to end (`--quick`: the 20-minute version).
+    /// Re-run the papers' experiments end to end (`--quick`: under 20 minutes; `--full`: 4× the
+    /// adversarial iterations, about an hour).
     Reproduce(reproduce::ReproduceArgs),
     /// Cross-play table of a competitive expert against scripted and random opponents.
     Crossplay(crossplay::CrossplayArgs),

@@ -1,9 +1,12 @@
-//! `cargo xtask reproduce --quick`: the MAGAIL paper's cooperative-navigation experiment and
-//! AMAGAIL's stochastic cooperative navigation, end to end: demonstrations → BC, GAIL, centralized
-//! and decentralized MAGAIL (100, 200, 400 demonstrations), and BC, MAGAIL (φ as an action) and
-//! AMAGAIL (φ filtered) at 200 demonstrations. Writes a normalized-reward table (markdown and CSV)
-//! and plots (PNG, SVG) under `target/reproduce/`. Finished cells are skipped on a re-run, and
-//! two cells run at a time (one per core).
+//! `cargo xtask reproduce --quick | --full`: the MAGAIL paper's cooperative-navigation experiment
+//! and AMAGAIL's stochastic cooperative navigation, end to end: demonstrations → BC, GAIL,
+//! centralized and decentralized MAGAIL (100, 200, 400 demonstrations), and BC, MAGAIL (φ as an
+//! action) and AMAGAIL (φ filtered) at 200 demonstrations. Writes a normalized-reward table
+//! (markdown and CSV) and plots (PNG, SVG) under `target/reproduce/` (`--full`:
+//! `target/reproduce-full/`). The presets differ in the generator's budget and steps: 500
+//! iterations of 16 copies × 50 steps at max KL 0.01, or 2000 iterations of 41 copies × 50 steps at
+//! max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run, and two cells run at a time (one per
+//! core).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,23 +22,40 @@ use crate::common::{
     write_atomic,
 };
 use crate::eval::EVAL_SEED;
-use crate::imitate::{Method, RunOpts, run_imitation};
+use crate::imitate::{Method, RunOpts, Tuning, run_imitation};
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// The quick experiment (the only one so far; about 12 minutes on 2 cores).
-    #[arg(long)]
+    /// The quick experiment: 500 adversarial iterations of 800 steps per cell, max KL 0.01
+    /// (under 20 minutes on 2 cores).
+    #[arg(long, conflicts_with = "full")]
     pub quick: bool,
-    /// Adversarial iterations per MAGAIL cell.
-    #[arg(long, default_value_t = 500)]
-    pub iterations: usize,
+    /// The full experiment: the same cells with 2000 iterations of 2,050 steps (about 4 M
+    /// environment steps per cell), max KL 0.002 and the Fisher on every 4th sample (about 75
+    /// minutes on 2 cores); results in `target/reproduce-full/`.
+    #[arg(long)]
+    pub full: bool,
+    /// Adversarial iterations per MAGAIL cell (default: 500 with --quick, 2000 with --full).
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// Environment copies per iteration, each running 50 steps (default: 16 with --quick, 41 with
+    /// --full, i.e. 800 or 2,050 joint steps a rollout).
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// TRPO trust-region radius of the generators (default: 0.01 with --quick, 0.002 with --full).
+    #[arg(long)]
+    pub max_kl: Option<f64>,
+    /// Fisher-vector products on every k-th sample of a rollout (default: 1 with --quick, 4 with
+    /// --full).
+    #[arg(long)]
+    pub fisher_subsample: Option<usize>,
     /// Behaviour-cloning epochs (BC cells, and the pre-training of every MAGAIL cell).
     #[arg(long, default_value_t = 1000)]
     pub bc_epochs: usize,
     /// Evaluation episodes per cell.
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
-    /// Output folder.
+    /// Output folder (default target/reproduce, or target/reproduce-full with --full).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Seed.
@@ -52,6 +72,30 @@ pub struct ReproduceArgs {
     /// expert fine-tuned in that game.
     #[arg(long)]
     pub stoch_expert: Option<PathBuf>,
+}
+
+impl ReproduceArgs {
+    /// Adversarial iterations per cell: as given, else the preset's.
+    fn iterations(&self) -> usize {
+        self.iterations
+            .unwrap_or(if self.full { 2000 } else { 500 })
+    }
+
+    /// The generator's rollout copies, trust region and Fisher stride: as given, else the
+    /// preset's. The quick preset keeps the library's defaults; the full one uses the settings
+    /// under which the adversarial methods improve on their BC start (docs/results.md, point 7).
+    fn generator(&self) -> (usize, f64, usize) {
+        let (envs, kl, fisher) = if self.full {
+            (41, 0.002, 4)
+        } else {
+            (16, 0.01, 1)
+        };
+        (
+            self.envs.unwrap_or(envs),
+            self.max_kl.unwrap_or(kl),
+            self.fisher_subsample.unwrap_or(fisher),
+        )
+    }
 }
 
 /// One table cell.
@@ -109,9 +153,21 @@ fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
         || "scripted".to_string(),
         |p| format!("expert {}", p.display()),
     );
+    // The generator's settings are named only where they differ from the library's defaults, so
+    // cells made before those settings existed stay valid.
+    let (envs, kl, fisher) = a.generator();
+    let generator = if (envs, kl, fisher) == (16, 0.01, 1) {
+        String::new()
+    } else {
+        format!(" of {envs} copies x 50 steps, max KL {kl}, Fisher on every {fisher} samples")
+    };
     format!(
-        "demonstrator {who}, {} iterations, {} BC epochs, seed {}, {} evaluation episodes",
-        a.iterations, a.bc_epochs, a.seed, a.episodes
+        "demonstrator {who}, {} iterations{generator}, {} BC epochs, seed {}, {} evaluation \
+         episodes",
+        a.iterations(),
+        a.bc_epochs,
+        a.seed,
+        a.episodes
     )
 }
 
@@ -163,13 +219,21 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
     let demos = play(&job.game, demonstrator(), job.demos, 7 + a.seed)?;
     let opts = RunOpts {
         method: job.method,
-        iterations: a.iterations,
+        iterations: a.iterations(),
         bc_epochs: a.bc_epochs,
         seed: a.seed,
         checkpoint_every: 25,
         gradient_penalty: 0.0,
         resume: true,
-        tune: Default::default(),
+        tune: {
+            let (envs, kl, fisher) = a.generator();
+            Tuning {
+                envs: Some(envs),
+                max_kl: Some(kl),
+                fisher_subsample: Some(fisher),
+                ..Tuning::default()
+            }
+        },
     };
     let run_dir = dir
         .join("runs")
@@ -214,13 +278,19 @@ fn cell_path(dir: &Path, job: &Job) -> PathBuf {
 }
 
 pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
-    if !a.quick {
-        anyhow::bail!("only `--quick` exists so far: cargo xtask reproduce --quick");
+    if !(a.quick || a.full) {
+        anyhow::bail!(
+            "say which experiment: `cargo xtask reproduce --quick` (under 20 minutes) or \
+             `--full` (about an hour)"
+        );
     }
-    let dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| crate::project_root().join("target/reproduce"));
+    let dir = a.out.clone().unwrap_or_else(|| {
+        crate::project_root().join(if a.full {
+            "target/reproduce-full"
+        } else {
+            "target/reproduce"
+        })
+    });
     let nav = GameChoice {
         env: "cooperative_navigation".into(),
         variant: "paper".into(),
@@ -276,7 +346,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
                 loop {
                     let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
                     let Some(job) = next else { break };
-                    let bar = multi.add(ProgressBar::new(a.iterations as u64));
+                    let bar = multi.add(ProgressBar::new(a.iterations() as u64));
                     bar.set_style(style.clone());
                     let res = run_job(&job, a, &dir, &bar).and_then(|cell| {
                         write_atomic(&cell_path(&dir, &job), |w| {
@@ -320,10 +390,11 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
         settings(a, &nav),
         expert_path(a, &stoch).map_or_else(|| "scripted".into(), |p| p.display().to_string())
     );
-    report(&dir, &cells, &header)
+    let title = if a.full { "Full" } else { "Quick" };
+    report(&dir, &cells, &header, title)
 }
 
-fn report(dir: &Path, cells: &[Cell], settings: &str) -> Result<()> {
+fn report(dir: &Path, cells: &[Cell], settings: &str, title: &str) -> Result<()> {
     let mut csv = String::from("experiment,method,demos,score,random,expert,normalized\n");
     for c in cells {
         csv.push_str(&format!(
@@ -334,8 +405,8 @@ fn report(dir: &Path, cells: &[Cell], settings: &str) -> Result<()> {
     write_atomic(&dir.join("results.csv"), |w| {
         Ok(std::io::Write::write_all(w, csv.as_bytes())?)
     })?;
-    let mut md = String::from(
-        "# Quick reproduction: normalized team reward (demonstrator = 1, random = 0)\n\n",
+    let mut md = format!(
+        "# {title} reproduction: normalized team reward (demonstrator = 1, random = 0)\n\n"
     );
     md.push_str(&format!("Settings: {settings}.\n\n"));
     md.push_str("## Cooperative navigation (MAGAIL paper variant)\n\n| demos | BC | GAIL (independent) | MAGAIL centralized | MAGAIL decentralized |\n|---|---|---|---|---|\n");
@@ -414,4 +485,57 @@ fn report(dir: &Path, cells: &[Cell], settings: &str) -> Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        a: ReproduceArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ReproduceArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("reproduce").chain(args.iter().copied())).map(|c| c.a)
+    }
+
+    /// The presets set the generator's budget and steps, a flag overrides its preset, and the
+    /// quick cells keep the settings line they had before the generator's settings existed.
+    #[test]
+    fn presets_choose_the_generator_and_flags_override_them() {
+        let nav = GameChoice {
+            env: "cooperative_navigation".into(),
+            variant: "paper".into(),
+        };
+        let quick = parse(&["--quick"]).expect("quick");
+        assert_eq!(
+            (quick.iterations(), quick.generator()),
+            (500, (16, 0.01, 1))
+        );
+        let line = settings(&quick, &nav);
+        assert!(line.contains(", 500 iterations, 1000 BC epochs,"), "{line}");
+        let full = parse(&["--full"]).expect("full");
+        assert_eq!(
+            (full.iterations(), full.generator()),
+            (2000, (41, 0.002, 4))
+        );
+        let line = settings(&full, &nav);
+        assert!(
+            line.contains("2000 iterations of 41 copies x 50 steps, max KL 0.002"),
+            "{line}"
+        );
+        let tuned = parse(&["--full", "--max-kl", "0.001", "--iterations", "300"]).expect("tuned");
+        assert_eq!(
+            (tuned.iterations(), tuned.generator()),
+            (300, (41, 0.001, 4))
+        );
+        assert_ne!(settings(&tuned, &nav), settings(&full, &nav));
+        assert!(parse(&["--quick", "--full"]).is_err());
+        let neither = parse(&[]).expect("no preset parses");
+        let err = run_reproduce(&neither).expect_err("refused").to_string();
+        assert!(err.contains("--quick") && err.contains("--full"), "{err}");
+    }
 }

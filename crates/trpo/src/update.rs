@@ -91,7 +91,10 @@ impl TrpoConfig {
             return bad("gamma/gae_lambda", "must lie in [0, 1]");
         }
         if self.fisher_subsample == 0 {
-            return bad("fisher_subsample", "must be at least 1 (1 uses every sample)");
+            return bad(
+                "fisher_subsample",
+                "must be at least 1 (1 uses every sample)",
+            );
         }
         Ok(())
     }

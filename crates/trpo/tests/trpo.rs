@@ -597,7 +597,9 @@ fn the_fisher_subsample_keeps_the_step_when_the_subsample_has_the_batch_fisher()
     };
     let mut r = rng(6);
     let m = 48;
-    let base = random_obs(m, 6, &mut r, DType::F32).to_vec2::<f32>().unwrap();
+    let base = random_obs(m, 6, &mut r, DType::F32)
+        .to_vec2::<f32>()
+        .unwrap();
     // Each base row k times in a row; actions and advantages differ between the copies, so the
     // gradient uses every row while the Fisher (a function of the observations only) does not.
     let rows: Vec<Vec<f32>> = base
@@ -632,7 +634,10 @@ fn the_fisher_subsample_keeps_the_step_when_the_subsample_has_the_batch_fisher()
     let moved: f64 = a.iter().zip(&theta0).map(|(x, y)| (x - y).abs()).sum();
     let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum();
     assert!(moved > 1e-3, "the step moved the parameters: {moved}");
-    assert!(diff < 1e-4 * moved, "same Fisher, same step: {diff} vs {moved}");
+    assert!(
+        diff < 1e-4 * moved,
+        "same Fisher, same step: {diff} vs {moved}"
+    );
 
     // Distinct rows: the subsample sees a quarter of the states, another Fisher, another step.
     let distinct = PolicyBatch {
@@ -643,7 +648,10 @@ fn the_fisher_subsample_keeps_the_step_when_the_subsample_has_the_batch_fisher()
     let a = step(&full, &distinct, 1);
     let b = step(&sub, &distinct, k);
     let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum();
-    assert!(diff > 1e-3 * moved, "a different Fisher gives a different step: {diff}");
+    assert!(
+        diff > 1e-3 * moved,
+        "a different Fisher gives a different step: {diff}"
+    );
 
     let zero = TrpoConfig {
         fisher_subsample: 0,
