@@ -31,8 +31,8 @@ pub struct ReproduceArgs {
     #[arg(long, conflicts_with = "full")]
     pub quick: bool,
     /// The full experiment: the same cells with 2000 iterations of 2,050 steps (about 4 M
-    /// environment steps per cell), max KL 0.002 and the Fisher on every 4th sample (about 75
-    /// minutes on 2 cores); results in `target/reproduce-full/`.
+    /// environment steps per cell), max KL 0.002 and the Fisher on every 4th sample (over an hour
+    /// on 2 cores with the release build); results in `target/reproduce-full/`.
     #[arg(long)]
     pub full: bool,
     /// Adversarial iterations per MAGAIL cell (default: 500 with --quick, 2000 with --full).
