@@ -74,6 +74,11 @@ pub struct ReproduceArgs {
     pub stoch_expert: Option<PathBuf>,
 }
 
+/// The generator's rollout copies, trust region and Fisher stride of each preset: the quick one
+/// keeps the library's defaults (`magail_async::default_config`, `trpo::TrpoConfig`).
+const QUICK: (usize, f64, usize) = (16, 0.01, 1);
+const FULL: (usize, f64, usize) = (41, 0.002, 4);
+
 impl ReproduceArgs {
     /// Adversarial iterations per cell: as given, else the preset's.
     fn iterations(&self) -> usize {
@@ -85,11 +90,7 @@ impl ReproduceArgs {
     /// preset's. The quick preset keeps the library's defaults; the full one uses the settings
     /// under which the adversarial methods improve on their BC start (docs/results.md, point 7).
     fn generator(&self) -> (usize, f64, usize) {
-        let (envs, kl, fisher) = if self.full {
-            (41, 0.002, 4)
-        } else {
-            (16, 0.01, 1)
-        };
+        let (envs, kl, fisher) = if self.full { FULL } else { QUICK };
         (
             self.envs.unwrap_or(envs),
             self.max_kl.unwrap_or(kl),
@@ -156,7 +157,7 @@ fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
     // The generator's settings are named only where they differ from the library's defaults, so
     // cells made before those settings existed stay valid.
     let (envs, kl, fisher) = a.generator();
-    let generator = if (envs, kl, fisher) == (16, 0.01, 1) {
+    let generator = if (envs, kl, fisher) == QUICK {
         String::new()
     } else {
         format!(" of {envs} copies x 50 steps, max KL {kl}, Fisher on every {fisher} samples")
