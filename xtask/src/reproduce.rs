@@ -4,9 +4,9 @@
 //! action) and AMAGAIL (φ filtered) at 200 demonstrations. Writes a normalized-reward table
 //! (markdown and CSV) and plots (PNG, SVG) under `target/reproduce/` (`--full`:
 //! `target/reproduce-full/`). The presets differ in the generator's budget and steps: 500
-//! iterations of 16 copies × 50 steps at max KL 0.01, or 2000 iterations of 41 copies × 50 steps at
-//! max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run, and two cells run at a time (one per
-//! core).
+//! iterations of 16 copies × 50 steps at max KL 0.01, or 2000 iterations of 41 copies × 50 steps
+//! at max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run,
+//! and two cells run at a time (one per core).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -282,7 +282,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     if !(a.quick || a.full) {
         anyhow::bail!(
             "say which experiment: `cargo xtask reproduce --quick` (under 20 minutes) or \
-             `--full` (about an hour)"
+             `--full` (over an hour)"
         );
     }
     let dir = a.out.clone().unwrap_or_else(|| {
@@ -511,6 +511,17 @@ mod tests {
             env: "cooperative_navigation".into(),
             variant: "paper".into(),
         };
+        // The quick preset is the library's defaults, written out: they must not drift apart.
+        let (game, _) = nav.build().expect("navigation");
+        let lib = Method::MagailC.config(mg_core::MarkovGame::spec(&game), 0);
+        assert_eq!(
+            QUICK,
+            (
+                lib.rollout.envs,
+                lib.learner.trpo.max_kl,
+                lib.learner.trpo.fisher_subsample
+            )
+        );
         let quick = parse(&["--quick"]).expect("quick");
         assert_eq!(
             (quick.iterations(), quick.generator()),
