@@ -111,6 +111,9 @@ pub struct Tuning {
     /// Discriminator learning rate.
     #[arg(long)]
     pub disc_lr: Option<f64>,
+    /// Minibatches the discriminator steps cycle through (1: every step on the whole batch).
+    #[arg(long)]
+    pub disc_minibatches: Option<usize>,
     /// Policy reward form: logd, neglog1md, logit or linear (2D − 1).
     #[arg(long)]
     pub reward: Option<String>,
@@ -129,6 +132,12 @@ pub struct Tuning {
     /// Fisher-vector products on every k-th sample of the batch (1: all).
     #[arg(long)]
     pub fisher_subsample: Option<usize>,
+    /// Critic (value-function) epochs per iteration.
+    #[arg(long)]
+    pub vf_epochs: Option<usize>,
+    /// Critic minibatches per epoch.
+    #[arg(long)]
+    pub vf_minibatches: Option<usize>,
 }
 
 impl Tuning {
@@ -138,6 +147,9 @@ impl Tuning {
         }
         if let Some(v) = self.disc_lr {
             cfg.disc.lr = v;
+        }
+        if let Some(v) = self.disc_minibatches {
+            cfg.disc.minibatches = v;
         }
         if let Some(r) = &self.reward {
             cfg.reward = gail::RewardForm::from_name(r).with_context(|| {
@@ -158,6 +170,12 @@ impl Tuning {
         }
         if let Some(v) = self.fisher_subsample {
             cfg.learner.trpo.fisher_subsample = v;
+        }
+        if let Some(v) = self.vf_epochs {
+            cfg.learner.trpo.vf_epochs = v;
+        }
+        if let Some(v) = self.vf_minibatches {
+            cfg.learner.trpo.vf_minibatches = v;
         }
         Ok(())
     }

@@ -286,3 +286,40 @@ fn paired_labels_train_the_zero_sum_discriminator_towards_their_targets() {
     assert!(err.to_string().contains("target"), "{err}");
     assert!(d.train_step_labelled(&[(hi.as_slice(), 1.0)]).is_err());
 }
+
+#[test]
+fn minibatch_steps_train_on_strided_rows_of_every_set() {
+    // Step j of a discriminator with m minibatches trains on rows j, j + m, … of each set: the
+    // same as full-batch steps on those rows, step by step.
+    let mut r = ChaCha8Rng::seed_from_u64(11);
+    let expert: Vec<f32> = (0..10 * 3).map(|_| r.random_range(-1.0..1.0)).collect();
+    let policy: Vec<f32> = (0..7 * 3).map(|_| r.random_range(-1.0..1.0)).collect();
+    let rows = |x: &[f32], j: usize, m: usize| -> Vec<f32> {
+        x.chunks(3).skip(j).step_by(m).flatten().copied().collect()
+    };
+    let cfg = |minibatches, steps| DiscConfig {
+        hidden: vec![8],
+        lr: 1e-2,
+        steps,
+        minibatches,
+        ..DiscConfig::default()
+    };
+    let new = |c| Discriminator::new(3, 1, c, &mut ChaCha8Rng::seed_from_u64(5), &Device::Cpu).unwrap();
+    let mut mb = new(cfg(3, 3));
+    let mut full = new(cfg(1, 1));
+    let stats = mb.train_step(&expert, &policy).unwrap();
+    let mut first = None;
+    for j in 0..3 {
+        let s = full
+            .train_step(&rows(&expert, j, 3), &rows(&policy, j, 3))
+            .unwrap();
+        first.get_or_insert(s);
+    }
+    assert_eq!(Some(stats), first, "statistics of the first minibatch");
+    let probe: Vec<f32> = (0..5 * 3).map(|_| r.random_range(-1.0..1.0)).collect();
+    assert_eq!(mb.logits(&probe).unwrap(), full.logits(&probe).unwrap());
+    // A different split gives a different discriminator, so the test can tell them apart.
+    let mut two = new(cfg(2, 3));
+    two.train_step(&expert, &policy).unwrap();
+    assert_ne!(two.logits(&probe).unwrap(), full.logits(&probe).unwrap());
+}
