@@ -132,6 +132,9 @@ pub fn zero_sum_labels() -> [(bool, bool, f64); 3] {
     [(true, false, 1.0), (true, true, 0.5), (false, true, 0.0)]
 }
 
+/// Per layer, the gradient of the weight (row-major `(out, in)`) and of the bias.
+type LayerGrads = Vec<(Vec<f32>, Vec<f32>)>;
+
 /// An MLP discriminator with `outputs` logits (1, or one per agent for the centralized prior).
 #[derive(Debug)]
 pub struct Discriminator {
@@ -425,7 +428,8 @@ impl Discriminator {
             }
             xs.iter()
                 .map(|(x, y)| {
-                    let rows: Vec<u32> = (step % m..x.dim(0)?).step_by(m).map(|r| r as u32).collect();
+                    let rows: Vec<u32> =
+                        (step % m..x.dim(0)?).step_by(m).map(|r| r as u32).collect();
                     let ids = Tensor::from_slice(&rows, rows.len(), &dev)?;
                     Ok((x.index_select(&ids, 0)?, *y))
                 })
@@ -494,13 +498,12 @@ impl Discriminator {
     /// reduction for every bias: `perf` put the discriminator step at 58% of a MAGAIL iteration,
     /// mostly in those. Used whenever the gradient penalty is off (the penalty differentiates
     /// an input gradient, which stays with autograd).
-    #[allow(clippy::type_complexity)]
     fn loss_and_grads(
         &self,
         sets: &[(Tensor, f64)],
-    ) -> Result<(f64, DiscStats, Vec<(Vec<f32>, Vec<f32>)>), GailError> {
+    ) -> Result<(f64, DiscStats, LayerGrads), GailError> {
         let depth = self.layers.len();
-        let mut grads: Vec<(Vec<f32>, Vec<f32>)> = self
+        let mut grads: LayerGrads = self
             .layers
             .iter()
             .map(|(w, b)| {
@@ -557,12 +560,10 @@ impl Discriminator {
             }
             loss += set_loss / count / n_sets;
             if si == 0 {
-                stats.acc_expert =
-                    logits.iter().filter(|&&v| v > 0.0).count() as f64 / count;
+                stats.acc_expert = logits.iter().filter(|&&v| v > 0.0).count() as f64 / count;
             }
             if si + 1 == sets.len() {
-                stats.acc_policy =
-                    logits.iter().filter(|&&v| v < 0.0).count() as f64 / count;
+                stats.acc_policy = logits.iter().filter(|&&v| v < 0.0).count() as f64 / count;
             }
             // Backward: for layer l with output gradient dZ (n × out), ∂W = dZᵀ·H, ∂b = Σ_rows dZ,
             // and the previous layer's output gradient is dZ·W masked where its ReLU was off.
@@ -575,7 +576,11 @@ impl Discriminator {
                     }
                 }
                 let dzt = Tensor::from_vec(dz, (n, out), &self.dev)?;
-                let gw = dzt.t()?.matmul(&inputs[l])?.flatten_all()?.to_vec1::<f32>()?;
+                let gw = dzt
+                    .t()?
+                    .matmul(&inputs[l])?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
                 for (acc, v) in grads[l].0.iter_mut().zip(&gw) {
                     *acc += v;
                 }
@@ -595,7 +600,7 @@ impl Discriminator {
     }
 
     /// One optimizer step with the given gradients (layer order, as [`Self::loss_and_grads`]).
-    fn apply(&mut self, grads: Vec<(Vec<f32>, Vec<f32>)>) -> Result<(), GailError> {
+    fn apply(&mut self, grads: LayerGrads) -> Result<(), GailError> {
         // candle's GradStore has no public constructor: the backward pass of a constant yields an
         // empty one, which is then filled with the hand-computed gradients.
         let mut store = Tensor::new(0f32, &self.dev)?.backward()?;
@@ -625,15 +630,13 @@ mod tests {
     use rand::SeedableRng;
 
     /// The autograd gradient of [`labelled_loss`], the reference for the hand-written one.
-    fn autograd(
-        d: &Discriminator,
-        sets: &[(Tensor, f64)],
-    ) -> Result<(f64, Vec<(Vec<f32>, Vec<f32>)>), GailError> {
+    fn autograd(d: &Discriminator, sets: &[(Tensor, f64)]) -> Result<(f64, LayerGrads), GailError> {
         let logits = sets
             .iter()
             .map(|(x, _)| d.forward(x))
             .collect::<Result<Vec<_>, _>>()?;
-        let pairs: Vec<(&Tensor, f64)> = logits.iter().zip(sets).map(|(l, (_, y))| (l, *y)).collect();
+        let pairs: Vec<(&Tensor, f64)> =
+            logits.iter().zip(sets).map(|(l, (_, y))| (l, *y)).collect();
         let loss = labelled_loss(&pairs)?;
         let g = loss.backward()?;
         let grads = d
@@ -676,7 +679,10 @@ mod tests {
             for (a, b) in gw.iter().chain(gb).zip(ww.iter().chain(wb)) {
                 assert!((a - b).abs() < 1e-5, "layer {l}: {a} vs {b}");
             }
-            assert!(ww.iter().any(|v| v.abs() > 1e-4), "layer {l} has a gradient");
+            assert!(
+                ww.iter().any(|v| v.abs() > 1e-4),
+                "layer {l} has a gradient"
+            );
         }
         Ok(())
     }

@@ -304,7 +304,8 @@ fn minibatch_steps_train_on_strided_rows_of_every_set() {
         minibatches,
         ..DiscConfig::default()
     };
-    let new = |c| Discriminator::new(3, 1, c, &mut ChaCha8Rng::seed_from_u64(5), &Device::Cpu).unwrap();
+    let new =
+        |c| Discriminator::new(3, 1, c, &mut ChaCha8Rng::seed_from_u64(5), &Device::Cpu).unwrap();
     let mut mb = new(cfg(3, 3));
     let mut full = new(cfg(1, 1));
     let stats = mb.train_step(&expert, &policy).unwrap();
