@@ -167,6 +167,12 @@ impl Discriminator {
                 ),
             });
         }
+        if cfg.minibatches == 0 {
+            return Err(GailError::Config {
+                field: "minibatches",
+                reason: "must be at least 1 (1: every step on the whole batch)".into(),
+            });
+        }
         if !(0.0..0.5).contains(&cfg.label_smoothing) {
             return Err(GailError::Config {
                 field: "label_smoothing",

@@ -323,4 +323,6 @@ fn minibatch_steps_train_on_strided_rows_of_every_set() {
     let mut two = new(cfg(2, 3));
     two.train_step(&expert, &policy).unwrap();
     assert_ne!(two.logits(&probe).unwrap(), full.logits(&probe).unwrap());
+    let err = Discriminator::new(3, 1, cfg(0, 1), &mut r, &Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("minibatches"), "{err}");
 }

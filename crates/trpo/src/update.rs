@@ -90,6 +90,9 @@ impl TrpoConfig {
         if !(0.0..=1.0).contains(&self.gamma) || !(0.0..=1.0).contains(&self.gae_lambda) {
             return bad("gamma/gae_lambda", "must lie in [0, 1]");
         }
+        if self.vf_minibatches == 0 {
+            return bad("vf_minibatches", "must be at least 1");
+        }
         if self.fisher_subsample == 0 {
             return bad(
                 "fisher_subsample",

@@ -659,4 +659,10 @@ fn the_fisher_subsample_keeps_the_step_when_the_subsample_has_the_batch_fisher()
     };
     let err = trpo_step(&make(), &batch, &zero).unwrap_err().to_string();
     assert!(err.contains("fisher_subsample"), "{err}");
+    let no_minibatch = TrpoConfig {
+        vf_minibatches: 0,
+        ..TrpoConfig::default()
+    };
+    let err = no_minibatch.validate().unwrap_err().to_string();
+    assert!(err.contains("vf_minibatches"), "{err}");
 }
