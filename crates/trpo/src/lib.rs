@@ -6,7 +6,9 @@
 //! hand-written forward-mode JVP through the network, the output distribution's Fisher, one
 //! backward — candle has no second-order autograd by default), scales the step to the KL radius
 //! and backtracks until the step keeps KL ≤ `max_kl` and really improves the surrogate.
-//! [`gae`] computes GAE(γ, λ) advantages and [`ValueFunction`] fits the baseline with Adam.
+//! [`gae`] computes GAE(γ, λ) advantages and [`ValueFunction`] fits the baseline with Adam, its
+//! gradient from [`Mlp::backward`] (a hand-written backward pass, cheaper than candle's autograd
+//! for networks this small).
 //! Every hyperparameter sits in [`TrpoConfig`] with its documented default.
 //!
 //! ```

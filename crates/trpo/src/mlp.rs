@@ -174,6 +174,85 @@ impl Mlp {
         Ok((h, dh))
     }
 
+    /// The output for `x` and a function of it, and the gradient of Σ dout ⊙ output with
+    /// respect to every parameter, in the order of [`vars`](Self::vars), flattened (`f32`), where
+    /// `dout = seed(output)` (row-major `(N, dims[L])`): a hand-written backward pass. candle's
+    /// autograd computes the same gradients but allocates a zero tensor and an addition for
+    /// every node, which for these small networks costs more than the arithmetic (the critic
+    /// fit; docs/benchmarks.md).
+    pub fn backward(
+        &self,
+        x: &Tensor,
+        seed: impl FnOnce(&[f32]) -> Result<Vec<f32>>,
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        let n = x.dim(0)?;
+        let depth = self.layers.len();
+        // Each layer's input (a tensor, for the weight gradient) and its activation's values
+        // (for the derivative: the pre-activation's sign for ReLU, the output for tanh).
+        let mut inputs = vec![x.to_dtype(DType::F32)?];
+        let mut acts: Vec<Vec<f32>> = Vec::with_capacity(depth);
+        let mut out = Vec::new();
+        for (l, (w, b)) in self.layers.iter().enumerate() {
+            let w = w.as_tensor().to_dtype(DType::F32)?;
+            let b = b.as_tensor().to_dtype(DType::F32)?;
+            let z = affine(&inputs[l], &w, &b)?;
+            if l + 1 < depth {
+                let a = self.activate(&z)?;
+                acts.push(a.flatten_all()?.to_vec1::<f32>()?);
+                inputs.push(a);
+            } else {
+                out = z.flatten_all()?.to_vec1::<f32>()?;
+            }
+        }
+        let mut dz = seed(&out)?;
+        if dz.len() != out.len() {
+            return Err(TrpoError::Size {
+                what: "output gradient",
+                expected: out.len(),
+                got: dz.len(),
+            });
+        }
+        let mut grads = vec![Vec::new(); 2 * depth];
+        for l in (0..depth).rev() {
+            let width = self.dims[l + 1];
+            let mut gb = vec![0.0f32; width];
+            for row in dz.chunks_exact(width) {
+                for (acc, v) in gb.iter_mut().zip(row) {
+                    *acc += v;
+                }
+            }
+            let dzt = Tensor::from_vec(dz, (n, width), x.device())?;
+            grads[2 * l] = dzt
+                .t()?
+                .matmul(&inputs[l])?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            grads[2 * l + 1] = gb;
+            if l == 0 {
+                break;
+            }
+            let w = self.layers[l].0.as_tensor().to_dtype(DType::F32)?;
+            let mut dh = dzt.matmul(&w)?.flatten_all()?.to_vec1::<f32>()?;
+            let a = &acts[l - 1];
+            match self.act {
+                // A select, not a branch, so that it vectorises; a ReLU output is 0 exactly
+                // where its input was not positive.
+                Activation::Relu => {
+                    for (g, &v) in dh.iter_mut().zip(a) {
+                        *g = if v > 0.0 { *g } else { 0.0 };
+                    }
+                }
+                Activation::Tanh => {
+                    for (g, &v) in dh.iter_mut().zip(a) {
+                        *g *= 1.0 - v * v;
+                    }
+                }
+            }
+            dz = dh;
+        }
+        Ok((out, grads))
+    }
+
     /// Number of parameters.
     pub fn n_params(&self) -> usize {
         self.layers

@@ -22,7 +22,8 @@ impl FlatAdam {
     const BETA2: f64 = 0.999;
     const EPS: f64 = 1e-8;
 
-    fn step(&mut self, vars: &[Var], grads: &candle_core::backprop::GradStore) -> Result<()> {
+    /// One step with `grads`, flattened per parameter in the order of `vars`.
+    fn step(&mut self, vars: &[Var], grads: &[Vec<f32>]) -> Result<()> {
         self.t += 1;
         let bc1 = 1.0 - Self::BETA1.powi(self.t);
         let bc2 = 1.0 - Self::BETA2.powi(self.t);
@@ -33,14 +34,16 @@ impl FlatAdam {
             (Self::EPS * bc2.sqrt()) as f32,
         );
         let mut off = 0;
-        for var in vars {
+        for (var, g) in vars.iter().zip(grads) {
             let t = var.as_tensor();
             let n = t.elem_count();
-            let Some(g) = grads.get(t) else {
-                off += n;
-                continue;
-            };
-            let g: Vec<f32> = g.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
+            if g.len() != n {
+                return Err(TrpoError::Size {
+                    what: "parameter gradient",
+                    expected: n,
+                    got: g.len(),
+                });
+            }
             let mut p: Vec<f32> = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
             let (m, v) = (&mut self.m[off..off + n], &mut self.v[off..off + n]);
             for k in 0..n {
@@ -128,7 +131,7 @@ impl ValueFunction {
             return Ok(0.0);
         }
         let dev = obs.device();
-        let y = Tensor::from_iter(targets.iter().map(|&t| t as f32), dev)?;
+        let y: Vec<f32> = targets.iter().map(|&t| t as f32).collect();
         let mb = minibatches.clamp(1, n);
         let size = n.div_ceil(mb);
         let mut idx: Vec<u32> = (0..n as u32).collect();
@@ -143,11 +146,22 @@ impl ValueFunction {
             for chunk in idx.chunks(size) {
                 let ids = Tensor::from_slice(chunk, chunk.len(), dev)?;
                 let xb = obs.index_select(&ids, 0)?;
-                let yb = y.index_select(&ids, 0)?;
-                let pred = self.mlp.forward(&xb)?.squeeze(1)?;
-                let loss = (pred - yb)?.sqr()?.mean_all()?;
-                total += f64::from(loss.to_scalar::<f32>()?) * chunk.len() as f64;
-                let grads = loss.backward()?;
+                // Mean squared error: its gradient with respect to each prediction is
+                // 2 (pred − y) / m.
+                let m = chunk.len() as f32;
+                let mut loss = 0.0f64;
+                let (_, grads) = self.mlp.backward(&xb, |pred| {
+                    Ok(pred
+                        .iter()
+                        .zip(chunk)
+                        .map(|(&p, &i)| {
+                            let e = p - y[i as usize];
+                            loss += f64::from(e * e);
+                            2.0 * e / m
+                        })
+                        .collect())
+                })?;
+                total += loss;
                 self.opt.step(&self.mlp.vars(), &grads)?;
             }
             last = total / n as f64;

@@ -666,3 +666,50 @@ fn the_fisher_subsample_keeps_the_step_when_the_subsample_has_the_batch_fisher()
     let err = no_minibatch.validate().unwrap_err().to_string();
     assert!(err.contains("vf_minibatches"), "{err}");
 }
+
+#[test]
+fn the_hand_written_backward_pass_is_autograds() {
+    // Σ dout ⊙ output differentiated by hand and by candle's autograd, for both activations,
+    // with a seed that depends on the output (as the critic's squared error does).
+    let dev = Device::Cpu;
+    let mut r = ChaCha8Rng::seed_from_u64(17);
+    for act in [Activation::Relu, Activation::Tanh] {
+        let mlp = Mlp::new(&[6, 9, 7, 2], act, 1.0, &mut r, DType::F32, &dev).unwrap();
+        let xv: Vec<f32> = (0..11 * 6).map(|_| r.random_range(-2.0..2.0)).collect();
+        let x = Tensor::from_vec(xv, (11, 6), &dev).unwrap();
+        let target: Vec<f32> = (0..11 * 2).map(|_| r.random_range(-1.0..1.0)).collect();
+        let (out, got) = mlp
+            .backward(&x, |o| {
+                Ok(o.iter()
+                    .zip(&target)
+                    .map(|(a, b)| 2.0 * (a - b) / 22.0)
+                    .collect())
+            })
+            .unwrap();
+        let pred = mlp.forward(&x).unwrap();
+        let want_out: Vec<f32> = pred.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(out, want_out, "{act:?}: the forward pass is the same");
+        let t = Tensor::from_vec(target.clone(), (11, 2), &dev).unwrap();
+        let loss = (pred - t).unwrap().sqr().unwrap().mean_all().unwrap();
+        let store = loss.backward().unwrap();
+        for (k, (var, g)) in mlp.vars().iter().zip(&got).enumerate() {
+            let want: Vec<f32> = store
+                .get(var.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert_eq!(g.len(), want.len());
+            for (a, b) in g.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "{act:?} parameter {k}: {a} vs {b}");
+            }
+            assert!(
+                want.iter().any(|v| v.abs() > 1e-4),
+                "{act:?} parameter {k} moves"
+            );
+        }
+        let short = mlp.backward(&x, |_| Ok(vec![0.0; 3]));
+        assert!(short.is_err(), "a seed of the wrong length is refused");
+    }
+}
