@@ -49,6 +49,15 @@ pub struct ReproduceArgs {
     /// --full).
     #[arg(long)]
     pub fisher_subsample: Option<usize>,
+    /// Discriminator Adam steps per iteration (default: the library's, 5).
+    #[arg(long)]
+    pub disc_steps: Option<usize>,
+    /// Critic epochs per iteration (default: the library's, 10).
+    #[arg(long)]
+    pub vf_epochs: Option<usize>,
+    /// Critic minibatches per epoch (default: the library's, 16).
+    #[arg(long)]
+    pub vf_minibatches: Option<usize>,
     /// Behaviour-cloning epochs (BC cells, and the pre-training of every MAGAIL cell).
     #[arg(long, default_value_t = 1000)]
     pub bc_epochs: usize,
@@ -162,9 +171,22 @@ fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
     } else {
         format!(" of {envs} copies x 50 steps, max KL {kl}, Fisher on every {fisher} samples")
     };
+    // Likewise the discriminator's and the critic's settings, only when given.
+    let mut learners = String::new();
+    if let Some(k) = a.disc_steps {
+        learners.push_str(&format!(", {k} discriminator steps"));
+    }
+    if a.vf_epochs.is_some() || a.vf_minibatches.is_some() {
+        let show = |v: Option<usize>| v.map_or("default".to_string(), |v| v.to_string());
+        learners.push_str(&format!(
+            ", critic {} epochs x {} minibatches",
+            show(a.vf_epochs),
+            show(a.vf_minibatches)
+        ));
+    }
     format!(
-        "demonstrator {who}, {} iterations{generator}, {} BC epochs, seed {}, {} evaluation \
-         episodes",
+        "demonstrator {who}, {} iterations{generator}{learners}, {} BC epochs, seed {}, {} \
+         evaluation episodes",
         a.iterations(),
         a.bc_epochs,
         a.seed,
@@ -232,6 +254,9 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
                 envs: Some(envs),
                 max_kl: Some(kl),
                 fisher_subsample: Some(fisher),
+                disc_steps: a.disc_steps,
+                vf_epochs: a.vf_epochs,
+                vf_minibatches: a.vf_minibatches,
                 ..Tuning::default()
             }
         },
@@ -545,6 +570,13 @@ mod tests {
             (300, (41, 0.001, 4))
         );
         assert_ne!(settings(&tuned, &nav), settings(&full, &nav));
+        let learners =
+            parse(&["--quick", "--disc-steps", "10", "--vf-epochs", "3"]).expect("learners");
+        let line = settings(&learners, &nav);
+        assert!(
+            line.contains(", 500 iterations, 10 discriminator steps, critic 3 epochs x default minibatches, 1000 BC epochs,"),
+            "{line}"
+        );
         assert!(parse(&["--quick", "--full"]).is_err());
         let neither = parse(&[]).expect("no preset parses");
         let err = run_reproduce(&neither).expect_err("refused").to_string();
