@@ -25,9 +25,13 @@ use crate::eval::EVAL_SEED;
 /// The imitation methods of the papers' comparisons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum Method {
-    /// Behaviour cloning only (cross-entropy on the expert's pairs).
+    /// Behaviour cloning only (cross-entropy on the expert's pairs where it acted).
     #[value(name = "bc")]
     Bc,
+    /// The AMAGAIL paper's BC baseline on an asynchronous game: φ is an ordinary action, cloned
+    /// at the steps where the expert did not act and playable by the clone.
+    #[value(name = "bc-phi")]
+    BcPhi,
     /// Independent per-agent GAIL: one discriminator per agent on its own (o, a), each agent's
     /// critic on its own observation (single-agent GAIL run side by side).
     #[value(name = "gail")]
@@ -56,6 +60,7 @@ impl Method {
     pub fn label(self) -> &'static str {
         match self {
             Method::Bc => "BC",
+            Method::BcPhi => "BC-phi",
             Method::Gail => "GAIL",
             Method::MagailC => "MAGAIL-C",
             Method::MagailD => "MAGAIL-D",
@@ -67,13 +72,14 @@ impl Method {
 
     /// Whether adversarial iterations follow behaviour cloning.
     pub fn adversarial(self) -> bool {
-        self != Method::Bc
+        !matches!(self, Method::Bc | Method::BcPhi)
     }
 
     /// The trainer configuration of this method (docs/algorithms/magail.md).
     pub fn config(self, spec: &GameSpec, seed: u64) -> MagailConfig {
         let (prior, phi, central_critic) = match self {
             Method::Bc => (Prior::Decentralized, PhiMode::Filter, false),
+            Method::BcPhi => (Prior::Decentralized, PhiMode::AsAction, false),
             Method::Gail => (Prior::Decentralized, PhiMode::Filter, false),
             Method::MagailC => (Prior::Centralized, PhiMode::Filter, true),
             Method::MagailD => (Prior::Decentralized, PhiMode::Filter, true),

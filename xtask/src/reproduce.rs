@@ -1,9 +1,9 @@
 //! `cargo xtask reproduce --quick | --full`: the MAGAIL paper's cooperative-navigation experiment
 //! and AMAGAIL's stochastic cooperative navigation, end to end: demonstrations → BC, GAIL,
-//! centralized and decentralized MAGAIL (100, 200, 400 demonstrations), and BC, MAGAIL (φ as an
-//! action) and AMAGAIL (φ filtered) at 200 demonstrations. Writes a normalized-reward table
-//! (markdown and CSV) and plots (PNG, SVG) under `target/reproduce/` (`--full`:
-//! `target/reproduce-full/`). The presets differ in the generator's budget and steps: 500
+//! centralized and decentralized MAGAIL (100, 200, 400 demonstrations), and BC (φ as an action,
+//! and φ filtered), MAGAIL (φ as an action) and AMAGAIL (φ filtered) at 200 demonstrations.
+//! Writes a normalized-reward table (markdown and CSV) and plots (PNG, SVG) under
+//! `target/reproduce/` (`--full`: `target/reproduce-full/`). The presets differ in the generator's budget and steps: 500
 //! iterations of 16 copies × 50 steps at max KL 0.01, or 2000 iterations of 41 copies × 50 steps
 //! at max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run,
 //! and two cells run at a time (one per core).
@@ -184,9 +184,16 @@ fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
             show(a.vf_minibatches)
         ));
     }
+    // On the asynchronous game the baselines treat φ as an action of their policies (since
+    // 2026-12-02; before, only their discriminators did): cells made before are redone.
+    let baselines = if game.env == "stoch_navigation" {
+        "; baselines with φ as a policy action"
+    } else {
+        ""
+    };
     format!(
         "demonstrator {who}, {} iterations{generator}{learners}, {} BC epochs, seed {}, {} \
-         evaluation episodes",
+         evaluation episodes{baselines}",
         a.iterations(),
         a.bc_epochs,
         a.seed,
@@ -336,7 +343,12 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             });
         }
     }
-    for method in [Method::Bc, Method::MagailPhi, Method::Amagail] {
+    for method in [
+        Method::BcPhi,
+        Method::Bc,
+        Method::MagailPhi,
+        Method::Amagail,
+    ] {
         jobs.push(Job {
             experiment: "stoch_navigation",
             game: stoch.clone(),
@@ -451,7 +463,7 @@ fn report(dir: &Path, cells: &[Cell], settings: &str, title: &str) -> Result<()>
             get("MAGAIL-D")
         ));
     }
-    md.push_str("\n## Stochastic cooperative navigation (AMAGAIL), 200 demonstrations\n\n| BC | MAGAIL (φ as an action) | AMAGAIL (φ filtered) |\n|---|---|---|\n");
+    md.push_str("\n## Stochastic cooperative navigation (AMAGAIL), 200 demonstrations\n\n| BC (φ as an action) | BC (φ filtered) | MAGAIL (φ as an action) | AMAGAIL (φ filtered) |\n|---|---|---|---|\n");
     let get = |m: &str| {
         cells
             .iter()
@@ -459,11 +471,17 @@ fn report(dir: &Path, cells: &[Cell], settings: &str, title: &str) -> Result<()>
             .map_or("–".to_string(), |c| format!("{:.3}", c.normalized))
     };
     md.push_str(&format!(
-        "| {} | {} | {} |\n",
+        "| {} | {} | {} | {} |\n",
+        get("BC-phi"),
         get("BC"),
         get("MAGAIL"),
         get("AMAGAIL")
     ));
+    md.push_str(
+        "\nThe baselines of the AMAGAIL paper (BC and MAGAIL) treat φ as an ordinary action: \
+         their policies clone and may choose it. AMAGAIL, and the BC beside it, know who acted \
+         and leave φ out.\n",
+    );
     md.push_str("\nRaw team returns (score, random, expert) are in results.csv.\n");
     write_atomic(&dir.join("results.md"), |w| {
         Ok(std::io::Write::write_all(w, md.as_bytes())?)
@@ -486,7 +504,7 @@ fn report(dir: &Path, cells: &[Cell], settings: &str, title: &str) -> Result<()>
         "normalized reward",
         &series,
     )?;
-    let stoch: Vec<Series> = ["BC", "MAGAIL", "AMAGAIL"]
+    let stoch: Vec<Series> = ["BC-phi", "BC", "MAGAIL", "AMAGAIL"]
         .iter()
         .enumerate()
         .map(|(k, m)| Series {
@@ -500,7 +518,7 @@ fn report(dir: &Path, cells: &[Cell], settings: &str, title: &str) -> Result<()>
         .collect();
     line_plot(
         &dir.join("stoch_navigation"),
-        "Stochastic cooperative navigation, 200 demos (x: BC, MAGAIL, AMAGAIL)",
+        "Stochastic cooperative navigation, 200 demos (x: BC-phi, BC, MAGAIL, AMAGAIL)",
         "method",
         "normalized reward",
         &stoch,

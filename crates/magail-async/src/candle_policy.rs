@@ -20,12 +20,14 @@ pub fn head_for(space: ActionSpace) -> Head {
 /// A [`StochasticPolicy`] acting in rollouts: samples with each row's stream, or acts greedily.
 ///
 /// Box actions are clipped into the space before they reach the game; the log-probability is
-/// that of the unclipped sample (the usual practice, as in stable-baselines3).
+/// that of the unclipped sample (the usual practice, as in stable-baselines3). A policy made
+/// [`with_phi`](Self::with_phi) has one category more than a discrete space's `n` actions: φ.
 #[derive(Clone, Debug)]
 pub struct CandlePolicy {
     policy: StochasticPolicy,
     space: ActionSpace,
     greedy: bool,
+    phi: bool,
     dev: Device,
 }
 
@@ -36,6 +38,7 @@ impl CandlePolicy {
             policy,
             space,
             greedy: false,
+            phi: false,
             dev,
         }
     }
@@ -43,6 +46,12 @@ impl CandlePolicy {
     /// Acts with the most likely action instead of sampling (log-probabilities are then 0).
     pub fn greedy(mut self, yes: bool) -> Self {
         self.greedy = yes;
+        self
+    }
+
+    /// Whether the policy's last category is φ (see [`Policy::plays_phi`]).
+    pub fn with_phi(mut self, yes: bool) -> Self {
+        self.phi = yes;
         self
     }
 
@@ -76,5 +85,9 @@ impl Policy for CandlePolicy {
             }
         }
         Ok(PolicyOutput { actions, logp })
+    }
+
+    fn plays_phi(&self) -> bool {
+        self.phi
     }
 }

@@ -3,7 +3,8 @@
 //! The same learner trains experts on the true reward and imitators on discriminator rewards:
 //! only the rewards handed to [`Learners::update`] differ. Steps where an agent played φ are
 //! filtered out of its value and policy updates (AMAGAIL); its GAE runs over its own active steps,
-//! each bootstrapped from its next active step in the same episode.
+//! each bootstrapped from its next active step in the same episode. The baselines of the AMAGAIL
+//! paper instead treat φ as an ordinary action ([`LearnerConfig::phi_as_action`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use mg_core::{ActionSpace, GameSpec, StreamRng, stream_rng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use trpo::{
-    Activation, Anchor, LineSearch, PolicyBatch, StochasticPolicy, TrpoConfig, TrpoError,
+    Activation, Anchor, Head, LineSearch, PolicyBatch, StochasticPolicy, TrpoConfig, TrpoError,
     ValueFunction, gae, trpo_step,
 };
 
@@ -81,6 +82,13 @@ pub struct LearnerConfig {
     /// per-agent baseline of TRPO); old configurations without the field read as off.
     #[serde(default)]
     pub centralized_value: bool,
+    /// φ as an ordinary action (the baselines of the AMAGAIL paper, which do not know who
+    /// was allowed to act): every discrete policy gets one category more, φ, which it may also
+    /// choose when allowed to act ([`Policy::plays_phi`](crate::Policy::plays_phi)), and every
+    /// step, φ or not, enters its value and policy updates. Off (default): steps where the agent
+    /// played φ are filtered out (AMAGAIL). Needs discrete action spaces.
+    #[serde(default)]
+    pub phi_as_action: bool,
 }
 
 impl LearnerConfig {
@@ -113,6 +121,7 @@ impl LearnerConfig {
             activation: Activation::Relu,
             seed,
             centralized_value: false,
+            phi_as_action: false,
         }
     }
 
@@ -142,7 +151,7 @@ pub struct UpdateStats {
     pub kl: Vec<Option<f64>>,
     /// Per group: value-function loss of the last epoch.
     pub vf_loss: Vec<f64>,
-    /// Per group: samples used (active steps only).
+    /// Per group: samples used (active steps only, every step under φ-as-action).
     pub samples: Vec<usize>,
 }
 
@@ -194,11 +203,20 @@ impl Learners {
                     )));
                 }
             }
+            let head = match (cfg.phi_as_action, space) {
+                (false, _) => head_for(space),
+                (true, ActionSpace::Discrete { n }) => Head::Categorical { n: n + 1 },
+                (true, ActionSpace::Box { .. }) => {
+                    return Err(LearnError::Config(format!(
+                        "φ as an action needs discrete action spaces; agent {first} acts in a box"
+                    )));
+                }
+            };
             let policy = StochasticPolicy::new(
                 obs_dims[first],
                 &cfg.trpo.hidden,
                 cfg.activation,
-                head_for(space),
+                head,
                 &mut init,
                 &dev,
             )?;
@@ -261,7 +279,9 @@ impl Learners {
         (0..self.cfg.groups.len())
             .map(|i| {
                 let g = &self.groups[self.cfg.groups[i]];
-                CandlePolicy::new(g.policy.clone(), g.space, self.dev.clone()).greedy(greedy)
+                CandlePolicy::new(g.policy.clone(), g.space, self.dev.clone())
+                    .greedy(greedy)
+                    .with_phi(self.cfg.phi_as_action)
             })
             .collect()
     }
@@ -345,6 +365,8 @@ impl Learners {
             let mut adv: Vec<f64> = Vec::new();
             let mut ret: Vec<f64> = Vec::new();
             let centralized = self.cfg.centralized_value;
+            // Under φ-as-action every step is the agent's own (φ is its action there).
+            let every_step = self.cfg.phi_as_action;
             let dims = &self.obs_dims;
             for &i in &g.agents {
                 let a = &ro.agents[i];
@@ -395,7 +417,7 @@ impl Learners {
                     let mut pending = false;
                     for t in 0..steps {
                         let at = b * steps + t;
-                        if a.acted[at] {
+                        if a.acted[at] || every_step {
                             if pending {
                                 *nv.last_mut().ok_or(LearnError::Config("empty".into()))? =
                                     v_all[at];

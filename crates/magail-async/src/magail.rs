@@ -4,9 +4,11 @@
 //! discriminators → TRPO step per agent (shared parameters where agents are identical).
 //! Optional behaviour-cloning pre-training and discriminator warm-up come first, as in the MAGAIL
 //! code. [`PhiMode::Filter`] is AMAGAIL: samples where an agent played φ are left out of its
-//! discriminator, value and policy updates. [`PhiMode::AsAction`] is the MAGAIL baseline on
-//! asynchronous games: φ is one more action category for the discriminator, and the reward of a
-//! step where the agent played φ is credited to its last real action in the episode.
+//! discriminator, value and policy updates. [`PhiMode::AsAction`] is the MAGAIL baseline of the
+//! AMAGAIL paper on asynchronous games, which does not know who was allowed to act: φ is one more
+//! action category for the discriminator *and* for the policy (which may choose it, and then sits
+//! the step out), and every step, φ or not, enters its value and policy updates and its
+//! behaviour cloning ([`LearnerConfig::phi_as_action`]).
 //! Deliberate choices where the paper code erred (papers.md §2.4): the reward of step t is
 //! D(o_t, a_t) for the action actually taken at t, and observations are always paired with their
 //! own actions.
@@ -36,7 +38,8 @@ use crate::rollout::{Collector, Rollout, RolloutConfig, RolloutError};
 pub enum PhiMode {
     /// AMAGAIL: filtered out of the agent's discriminator, value and policy updates.
     Filter,
-    /// The MAGAIL baseline: φ is an ordinary action category.
+    /// The MAGAIL baseline: φ is an ordinary action category, for the discriminator and the
+    /// policy (needs `learner.phi_as_action`).
     AsAction,
 }
 
@@ -188,6 +191,13 @@ where
         if demos.episodes.is_empty() {
             return Err(MagailError::Config("no demonstration episodes".into()));
         }
+        if cfg.learner.phi_as_action != (cfg.phi == PhiMode::AsAction) {
+            return Err(MagailError::Config(format!(
+                "φ mode {:?} with learner.phi_as_action = {}: φ as an action for the \
+                 discriminator goes with φ as an action for the policy, and filtering with neither",
+                cfg.phi, cfg.learner.phi_as_action
+            )));
+        }
         let learners = Learners::new(&spec, &dims, cfg.learner.clone())?;
         let slot = phi_slot(cfg.phi);
         let mut init = stream_rng(cfg.learner.seed, 1 << 52);
@@ -263,19 +273,21 @@ where
         Ok(t)
     }
 
-    /// Group `g`'s demonstration (observation, action) pairs over the steps its agents acted
-    /// (φ is never cloned), as tensors; `None` when there are none.
+    /// Group `g`'s demonstration (observation, action) pairs over the steps its agents acted, as
+    /// tensors (φ is cloned too under φ-as-action, as its extra category); `None` when there
+    /// are none.
     fn demo_pairs(&self, g: usize) -> Result<Option<(Tensor, Tensor)>, MagailError> {
         let dev = Device::Cpu;
         let agents = &self.learners.groups()[g].agents;
         let d = self.demos.obs_dims[agents[0]];
         let space = self.demos.action_spaces[agents[0]];
         let w = space.width();
+        let every_step = self.cfg.learner.phi_as_action;
         let (mut obs, mut acts) = (Vec::new(), Vec::new());
         for ep in &self.demos.episodes {
             for &i in agents {
                 let a = &ep.agents[i];
-                for t in (0..ep.len).filter(|&t| a.acted[t]) {
+                for t in (0..ep.len).filter(|&t| every_step || a.acted[t]) {
                     obs.extend_from_slice(&a.obs[t * d..(t + 1) * d]);
                     acts.extend_from_slice(&a.actions[t * w..(t + 1) * w]);
                 }
@@ -504,8 +516,8 @@ where
     }
 
     /// Every agent's discriminator reward for every step of `ro` (the rewards the next policy
-    /// step would see): per prior, from the current discriminators; under φ-as-action, each φ
-    /// step's reward credited to the agent's last real action in the episode.
+    /// step would see): per prior, from the current discriminators (under φ-as-action, φ steps
+    /// too, as the rewards of the φ the agent played).
     pub fn rewards(&self, ro: &Rollout) -> Result<Vec<Vec<f64>>, MagailError> {
         self.rewards_at(ro, self.iteration)
     }
@@ -551,26 +563,6 @@ where
                     _ => {
                         for rw in rewards.iter_mut() {
                             rw[at] = self.cfg.reward.from_logit(f64::from(logits[r * outs]));
-                        }
-                    }
-                }
-            }
-        }
-        if self.cfg.phi == PhiMode::AsAction {
-            // Credit the reward of each φ step to the agent's last real action in the episode.
-            for (i, rw) in rewards.iter_mut().enumerate() {
-                let a = &ro.agents[i];
-                for b in 0..ro.envs {
-                    let mut last: Option<usize> = None;
-                    for t in 0..ro.steps {
-                        let at = b * ro.steps + t;
-                        if ro.episode_start[at] {
-                            last = None;
-                        }
-                        if a.acted[at] {
-                            last = Some(at);
-                        } else if let Some(l) = last {
-                            rw[l] += rw[at];
                         }
                     }
                 }
@@ -723,7 +715,10 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
         bc_weight: 0.0,
         disc_warmup: 10,
         steps_per_iter: 50,
-        learner: LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed),
+        learner: LearnerConfig {
+            phi_as_action: phi == PhiMode::AsAction,
+            ..LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed)
+        },
         rollout: RolloutConfig {
             envs: 16,
             workers: 1,

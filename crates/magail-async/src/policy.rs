@@ -27,6 +27,16 @@ pub struct PolicyOutput {
 pub trait Policy: Sync {
     /// Acts on a batch of observation rows.
     fn act(&self, obs: &[f32], rngs: &mut [&mut StreamRng]) -> Result<PolicyOutput, PolicyError>;
+
+    /// Whether φ is one of this policy's own actions: when it answers φ's encoding
+    /// ([`mg_core::ActionSpace::phi_fill`]) at a step where its agent acts, the game moves the
+    /// agent as one that does not act, but the agent stays in the round and is rewarded
+    /// ([`mg_core::ExtensiveGame::choose_phi`]; the baselines of the AMAGAIL paper treat φ as an
+    /// ordinary action). Other policies' φ answers are invalid actions. False unless a policy
+    /// says otherwise.
+    fn plays_phi(&self) -> bool {
+        false
+    }
 }
 
 /// Uniformly random actions: discrete uniform, or uniform in the box.

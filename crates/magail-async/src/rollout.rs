@@ -103,7 +103,8 @@ impl Default for RolloutConfig {
 pub struct AgentSteps {
     /// `envs × steps × obs_dim`: the observation at each step (before acting).
     pub obs: Vec<f32>,
-    /// `envs × steps × width`: the action; φ's fill ([`ActionSpace::phi_fill`]) where not acted.
+    /// `envs × steps × width`: the action; φ's fill ([`ActionSpace::phi_fill`]) where not acted,
+    /// and where a policy that plays φ ([`Policy::plays_phi`]) chose it.
     pub actions: Vec<f32>,
     /// `envs × steps`: log-probability of the action; 0 where not acted.
     pub logp: Vec<f32>,
@@ -541,9 +542,23 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
                     });
                 }
             }
+            let may_phi = policies[i].plays_phi();
             for (r, &k) in rows.iter().enumerate() {
                 let act = &po.actions[r * w..(r + 1) * w];
                 let env = slots[k].index;
+                if !po.logp[r].is_finite() {
+                    return Err(invalid(i, env, format!("log-probability {}", po.logp[r])));
+                }
+                let at = k * steps + t;
+                if may_phi && space.is_phi(act) {
+                    // φ is one of this policy's own actions: the game moves the agent as one
+                    // that does not act, but it stays in the round (rewarded, recorded acting).
+                    slots[k].game.choose_phi(i)?;
+                    a.actions[at * w..(at + 1) * w].copy_from_slice(act);
+                    a.logp[at] = po.logp[r];
+                    space.phi_fill(&mut slots[k].joint[offsets[i]..offsets[i + 1]]);
+                    continue;
+                }
                 space
                     .check(i, act)
                     .map_err(|e| invalid(i, env, e.to_string()))?;
@@ -556,10 +571,6 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
                         format!("box action {act:?} outside [{low}, {high}]"),
                     ));
                 }
-                if !po.logp[r].is_finite() {
-                    return Err(invalid(i, env, format!("log-probability {}", po.logp[r])));
-                }
-                let at = k * steps + t;
                 a.actions[at * w..(at + 1) * w].copy_from_slice(act);
                 a.logp[at] = po.logp[r];
                 slots[k].joint[offsets[i]..offsets[i + 1]].copy_from_slice(act);

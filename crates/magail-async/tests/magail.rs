@@ -8,8 +8,8 @@ use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use gail::Prior;
 use magail_async::{
-    Collector, FnPolicy, MagailError, MagailTrainer, PhiMode, Policy, RandomPolicy, RolloutConfig,
-    default_config,
+    Collector, FnPolicy, Learners, MagailError, MagailTrainer, PhiMode, Policy, RandomPolicy,
+    RolloutConfig, default_config,
 };
 use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
 
@@ -122,6 +122,72 @@ fn phi_filtering_removes_exactly_the_inactive_samples() {
             assert!(s.active_steps[i] < s.total_steps);
         }
     }
+}
+
+#[test]
+fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
+    let g = AmagailGame::StochasticNavigation;
+    let env = ParticleEnv::new(g.env_config()).unwrap();
+    let demos = scripted_demos(&env, g.player(), 16);
+    for mode in [PhiMode::Filter, PhiMode::AsAction] {
+        let mut cfg = default_config(env.spec(), Prior::Decentralized, mode, 3);
+        cfg.bc_epochs = 30;
+        let mut t = MagailTrainer::new(env.clone(), g.player(), &demos, cfg.clone()).unwrap();
+        t.behaviour_clone().unwrap();
+        let pols = t.learners().policies(false);
+        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let mut c = Collector::new(
+            env.clone(),
+            g.player(),
+            RolloutConfig {
+                envs: 8,
+                workers: 1,
+                seed: 11,
+                history_k: 0,
+            },
+        )
+        .unwrap();
+        let ro = c.collect(&refs, 50).unwrap();
+        // φ chosen at steps where the agent was let act: recorded as acting, action index 5.
+        let chosen: usize = ro
+            .agents
+            .iter()
+            .map(|a| {
+                a.acted
+                    .iter()
+                    .zip(&a.actions)
+                    .filter(|(acted, x)| **acted && **x == 5.0)
+                    .count()
+            })
+            .sum();
+        let acted: usize = (0..3).map(|i| ro.active_steps(i)).sum();
+        let total = 3 * ro.envs * ro.steps;
+        assert!(acted < total);
+        // The learners train on the acted steps (filter) or on every step (φ as an action).
+        let dims: Vec<usize> = (0..3).map(|i| c.obs_dim(i)).collect();
+        let mut l = Learners::new(env.spec(), &dims, cfg.learner.clone()).unwrap();
+        let up = l.update(&ro, None).unwrap();
+        match mode {
+            PhiMode::Filter => {
+                assert_eq!(chosen, 0, "a filtering policy cannot choose φ");
+                assert_eq!(up.samples, vec![acted]);
+            }
+            PhiMode::AsAction => {
+                // The demonstrations hold φ at about half the steps, whatever the state, so
+                // the clone chooses it about half the time it may act.
+                let share = chosen as f64 / acted as f64;
+                assert!((0.25..0.75).contains(&share), "φ chosen at {share:.3}");
+                assert_eq!(up.samples, vec![total]);
+            }
+        }
+    }
+    // φ as an action for the discriminator goes with φ as an action for the policy.
+    let mut cfg = default_config(env.spec(), Prior::Decentralized, PhiMode::AsAction, 0);
+    cfg.learner.phi_as_action = false;
+    let err = MagailTrainer::new(env.clone(), g.player(), &demos, cfg)
+        .err()
+        .unwrap();
+    assert!(matches!(err, MagailError::Config(_)), "{err}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ pub enum AgentAction {
 pub struct EmgStep {
     /// Each agent's observation after the step.
     pub obs: Vec<Vec<f32>>,
-    /// The move each agent made: φ for those that did not act.
+    /// The move each agent made: φ for those that did not act or chose φ.
     pub actions: Vec<AgentAction>,
     /// Each agent's reward: `None` for an agent that did not act (it gets no reward).
     pub rewards: Vec<Option<f64>>,
@@ -42,6 +42,8 @@ pub struct ExtensiveGame<G, P> {
     player: P,
     history: History,
     current: Participation,
+    /// The agents of `current` that chose φ for the coming step.
+    chose_phi: Participation,
 }
 
 impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
@@ -66,6 +68,7 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
             player,
             history: History::new(),
             current: Participation::all(n),
+            chose_phi: Participation::none(n),
         })
     }
 
@@ -94,10 +97,31 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         &self.history
     }
 
+    /// Agent `i`, allowed to act at the coming step, chooses φ as its action, as a learner that
+    /// treats φ as an ordinary action may (the baselines of the AMAGAIL paper). The game moves
+    /// it as it moves an agent that does not act, but it stays in the round: the player function
+    /// let it act, so it gets its reward and the history records it as acting. (Were it left
+    /// out of the round instead, choosing φ would dodge every negative reward.) An agent that
+    /// may not act, or an index out of range, is refused.
+    pub fn choose_phi(&mut self, i: usize) -> Result<(), GameError> {
+        let n = self.spec().n_agents();
+        if i >= n {
+            return Err(GameError::AgentOutOfRange { agent: i, n });
+        }
+        if !self.current.is_active(i) {
+            return Err(GameError::Other(format!(
+                "agent {i} chose φ at a step where it does not act"
+            )));
+        }
+        self.chose_phi.set(i, true);
+        Ok(())
+    }
+
     /// Starts an episode: resets the game from `rng`, clears the history and draws I_0 ~ ζ.
     pub fn reset(&mut self, rng: &mut dyn RngCore) {
         self.game.reset(rng);
         self.history.clear();
+        self.chose_phi = Participation::none(self.current.n_agents());
         self.current = self.player.sample(&self.history, rng);
     }
 
@@ -111,10 +135,14 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         rewards: &mut [f64],
     ) -> Result<(StepStatus, Participation), GameError> {
         let active = self.current;
-        let status = if active.is_all() {
+        // Who moves: the acting agents, less those that chose φ.
+        let moving =
+            Participation::from_bits(active.n_agents(), active.bits() & !self.chose_phi.bits())?;
+        self.chose_phi = Participation::none(active.n_agents());
+        let status = if moving.is_all() {
             self.game.step(actions, rewards)?
         } else {
-            self.game.step_partial(actions, active, rewards)?
+            self.game.step_partial(actions, moving, rewards)?
         };
         for (i, r) in rewards.iter_mut().enumerate() {
             if !active.is_active(i) {
@@ -147,10 +175,11 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
             });
         }
         let mut raw = vec![0.0; n];
+        let chose = self.chose_phi;
         let (status, acted) = self.step(actions, rng, &mut raw)?;
         let actions = (0..n)
             .map(|i| {
-                if acted.is_active(i) {
+                if acted.is_active(i) && !chose.is_active(i) {
                     AgentAction::Act(actions[offsets[i]..offsets[i + 1]].to_vec())
                 } else {
                     AgentAction::Phi

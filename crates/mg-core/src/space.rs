@@ -54,6 +54,16 @@ impl ActionSpace {
         }
     }
 
+    /// Whether `action` (one agent's flat action) is φ's encoding: for a discrete space the
+    /// spare index `n`. A box space has no value reserved for φ (its fill, zeros, is an ordinary
+    /// action), so nothing there reads as φ.
+    pub fn is_phi(&self, action: &[f32]) -> bool {
+        match *self {
+            ActionSpace::Discrete { n } => action.len() == 1 && action[0] == n as f32,
+            ActionSpace::Box { .. } => false,
+        }
+    }
+
     /// Checks a buffer of consecutive actions (a multiple of [`width`](Self::width) values) in one
     /// tight loop; on failure reports the first bad action as [`check`](Self::check) would.
     pub fn check_many(&self, agent: usize, actions: &[f32]) -> Result<(), GameError> {

@@ -224,6 +224,59 @@ fn inactive_agents_play_phi_and_get_no_reward() {
 }
 
 #[test]
+fn an_agent_that_chooses_phi_stays_put_and_keeps_its_reward() {
+    let mut emg = ExtensiveGame::new(Walk::new(3), Synchronous::new(3).unwrap()).unwrap();
+    let mut plain = emg.clone();
+    let mut rng = stream_rng(9, 0);
+    let mut rng2 = stream_rng(9, 0);
+    emg.reset(&mut rng);
+    plain.reset(&mut rng2);
+    let before = emg.game().pos.clone();
+    emg.choose_phi(1).unwrap();
+    let a = [0.5, 1.0, 2.0, 2.0];
+    let s = emg.step_joint(&a, &mut rng).unwrap();
+    // Still in the round: it acted (φ) and is rewarded; the history says it acted.
+    assert!(s.acted.is_all());
+    assert_eq!(s.actions[1], AgentAction::Phi);
+    assert_eq!(s.actions[0], AgentAction::Act(vec![0.5, 1.0]));
+    assert!(s.rewards.iter().all(Option::is_some));
+    assert!(emg.history().as_slice()[0].is_all());
+    // It did not move; the others moved as they do without the choice.
+    assert_eq!(emg.game().pos[1], before[1]);
+    let p = plain.step_joint(&a, &mut rng2).unwrap();
+    assert_eq!(emg.game().pos[0], plain.game().pos[0]);
+    assert_ne!(plain.game().pos[1], before[1]);
+    assert_eq!(s.rewards[0], p.rewards[0]);
+    // The choice lasts one step.
+    let before = emg.game().pos.clone();
+    emg.step_joint(&a, &mut rng).unwrap();
+    assert_ne!(emg.game().pos[1], before[1]);
+    assert_eq!(
+        emg.choose_phi(3),
+        Err(GameError::AgentOutOfRange { agent: 3, n: 3 })
+    );
+    // An agent the player function leaves out cannot choose.
+    let mut cyc = ExtensiveGame::new(Walk::new(3), Schedule::amagail_cycle()).unwrap();
+    cyc.reset(&mut rng);
+    cyc.step_joint(&a, &mut rng).unwrap();
+    assert!(!cyc.participation().is_active(2));
+    assert!(cyc.choose_phi(2).is_err());
+    // φ's encoding is recognised for discrete spaces only.
+    let d = ActionSpace::Discrete { n: 5 };
+    let mut phi = [0.0];
+    d.phi_fill(&mut phi);
+    assert!(d.is_phi(&phi) && !d.is_phi(&[4.0]));
+    assert!(
+        !ActionSpace::Box {
+            dim: 1,
+            low: -1.0,
+            high: 1.0
+        }
+        .is_phi(&[0.0])
+    );
+}
+
+#[test]
 fn bad_input_is_a_typed_error() {
     assert!(matches!(
         Stochastic::new(vec![0.5, 1.5]),
