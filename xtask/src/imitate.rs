@@ -7,13 +7,16 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result, bail};
 use candle_core::{Device, Tensor};
 use clap::{Args, ValueEnum};
 use gail::Prior;
 use indicatif::{ProgressBar, ProgressStyle};
-use magail_async::{MagailConfig, MagailStats, MagailTrainer, PhiMode, Policy, default_config};
+use magail_async::{
+    ClonedPolicies, MagailConfig, MagailStats, MagailTrainer, PhiMode, Policy, default_config,
+};
 use mg_core::{GameSpec, MarkovGame, Trajectories, decode_demos};
 use serde::{Deserialize, Serialize};
 
@@ -240,6 +243,54 @@ pub fn run_imitation(
     dir: &Path,
     bar: &ProgressBar,
 ) -> Result<MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>> {
+    run_imitation_with(game, demos, opts, dir, bar, None)
+}
+
+/// Behaviour clonings shared between the runs of one process: a run whose cloning would be
+/// another's ([`MagailTrainer::bc_key`]) adopts it instead of cloning again, waiting for it if it
+/// is under way. Results are bit-identical to cloning in every run.
+#[derive(Default)]
+pub struct BcCache {
+    done: Mutex<HashMap<u64, Arc<OnceLock<Result<ClonedPolicies, String>>>>>,
+}
+
+impl BcCache {
+    /// Clones `t`'s policies, or adopts the cloning of an earlier run with the same inputs.
+    /// Returns the final loss and whether it was adopted.
+    fn clone_or_adopt(
+        &self,
+        t: &mut MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>,
+    ) -> Result<(f64, bool)> {
+        let key = t.bc_key()?;
+        let slot = {
+            let mut m = self
+                .done
+                .lock()
+                .map_err(|_| anyhow::anyhow!("a run sharing behaviour clonings panicked"))?;
+            m.entry(key).or_default().clone()
+        };
+        let mut cloned_here = false;
+        let res = slot.get_or_init(|| {
+            cloned_here = true;
+            t.behaviour_clone_shared().map_err(|e| format!("{e:#}"))
+        });
+        match res {
+            Err(e) => bail!("behaviour cloning: {e}"),
+            Ok(c) if cloned_here => Ok((c.loss(), false)),
+            Ok(c) => Ok((t.adopt_clone(c)?, true)),
+        }
+    }
+}
+
+/// [`run_imitation`], sharing behaviour clonings through `cache` when given.
+pub fn run_imitation_with(
+    game: &GameChoice,
+    demos: &Trajectories,
+    opts: &RunOpts,
+    dir: &Path,
+    bar: &ProgressBar,
+    cache: Option<&BcCache>,
+) -> Result<MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>> {
     let (env, player) = game.build()?;
     let mut cfg = opts.method.config(env.spec(), opts.seed);
     cfg.bc_epochs = opts.bc_epochs;
@@ -298,10 +349,18 @@ pub fn run_imitation(
         meta.iteration = old.iteration;
         meta.command = old.command;
     } else {
-        let loss = t.behaviour_clone().context("behaviour cloning")?;
+        let (loss, adopted) = match cache {
+            Some(c) => c.clone_or_adopt(&mut t)?,
+            None => (t.behaviour_clone().context("behaviour cloning")?, false),
+        };
+        let how = if adopted {
+            " (the same cloning as an earlier run's, adopted)"
+        } else {
+            ""
+        };
         bar.suspend(|| {
             eprintln!(
-                "behaviour cloning: {} epochs, final minibatch loss {loss:.4}",
+                "behaviour cloning: {} epochs, final minibatch loss {loss:.4}{how}",
                 cfg.bc_epochs
             )
         });
@@ -508,5 +567,50 @@ mod tests {
             .unwrap_or_default();
         assert!(err.contains("other settings"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Runs of one demonstration set share a cloning through the cache: the second run adopts
+    /// the first's and ends exactly where it would have cloning for itself.
+    #[test]
+    fn runs_sharing_a_cloning_end_as_runs_that_clone() {
+        let game = GameChoice {
+            env: "cooperative_navigation".into(),
+            variant: "paper".into(),
+        };
+        let demos = play(&game, Who::Scripted, 4, 7).expect("demos");
+        let root =
+            std::env::temp_dir().join(format!("magail-bc-cache-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let opts = |method| RunOpts {
+            method,
+            iterations: 2,
+            bc_epochs: 2,
+            seed: 0,
+            checkpoint_every: 2,
+            gradient_penalty: 0.0,
+            resume: false,
+            tune: Tuning::default(),
+        };
+        let bar = ProgressBar::hidden();
+        let cache = BcCache::default();
+        let run = |method, name: &str, cache| {
+            run_imitation_with(&game, &demos, &opts(method), &root.join(name), &bar, cache)
+                .expect("run")
+                .tensors()
+        };
+        // One cloning for both runs: the BC run's, adopted by the MAGAIL run.
+        run(Method::Bc, "bc", Some(&cache));
+        let shared = run(Method::MagailC, "shared", Some(&cache));
+        let own = run(Method::MagailC, "own", None);
+        assert_eq!(cache.done.lock().map(|m| m.len()).unwrap_or(0), 1);
+        let flat = |m: &HashMap<String, Tensor>, k: &str| {
+            m[k].flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .expect("tensor")
+        };
+        for k in own.keys() {
+            assert_eq!(flat(&shared, k), flat(&own, k), "{k}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -22,7 +22,7 @@ use crate::common::{
     write_atomic,
 };
 use crate::eval::EVAL_SEED;
-use crate::imitate::{Method, RunOpts, Tuning, run_imitation};
+use crate::imitate::{BcCache, Method, RunOpts, Tuning, run_imitation_with};
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
@@ -220,7 +220,13 @@ pub enum Demonstrator {
     Scripted,
 }
 
-fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Result<Cell> {
+fn run_job(
+    job: &Job,
+    a: &ReproduceArgs,
+    dir: &Path,
+    bar: &ProgressBar,
+    cache: &BcCache,
+) -> Result<Cell> {
     bar.set_message(format!(
         "{} {} {} demos: demonstrations, BC",
         job.experiment,
@@ -277,7 +283,7 @@ fn run_job(job: &Job, a: &ReproduceArgs, dir: &Path, bar: &ProgressBar) -> Resul
             job.method.label(),
             job.demos
         ));
-    let t = run_imitation(&job.game, &demos, &opts, &run_dir, bar)?;
+    let t = run_imitation_with(&job.game, &demos, &opts, &run_dir, bar, Some(cache))?;
     bar.set_position(bar.length().unwrap_or(0));
     let pols = t.learners().policies(false);
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
@@ -377,6 +383,8 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     let style = ProgressStyle::with_template("{bar:25} {pos}/{len} {elapsed_precise} {msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     let queue = Mutex::new(todo.into_iter());
+    // The cells of one demonstration set start from the same cloning: it is done once.
+    let cache = BcCache::default();
     let errors = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -386,7 +394,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
                     let Some(job) = next else { break };
                     let bar = multi.add(ProgressBar::new(a.iterations() as u64));
                     bar.set_style(style.clone());
-                    let res = run_job(&job, a, &dir, &bar).and_then(|cell| {
+                    let res = run_job(&job, a, &dir, &bar, &cache).and_then(|cell| {
                         write_atomic(&cell_path(&dir, &job), |w| {
                             serde_json::to_writer_pretty(&mut *w, &cell)?;
                             Ok(())

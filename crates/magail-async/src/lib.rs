@@ -56,7 +56,9 @@ mod rollout;
 pub use candle_policy::{CandlePolicy, head_for};
 pub use expert::{ExpertTrainer, IterStats, TrainError};
 pub use learner::{Group, LearnError, LearnerConfig, Learners, UpdateStats};
-pub use magail::{MagailConfig, MagailError, MagailStats, MagailTrainer, PhiMode, default_config};
+pub use magail::{
+    ClonedPolicies, MagailConfig, MagailError, MagailStats, MagailTrainer, PhiMode, default_config,
+};
 pub use policy::{FnPolicy, Policy, PolicyError, PolicyOutput, RandomPolicy};
 pub use rollout::{
     ACT_STREAMS, AgentSteps, Collector, EpisodeEnd, Rollout, RolloutConfig, RolloutError,

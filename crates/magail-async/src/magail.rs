@@ -127,10 +127,40 @@ pub struct MagailStats {
     pub disc_samples: Vec<usize>,
     /// Per agent: steps where it acted in this iteration's rollout.
     pub active_steps: Vec<usize>,
+    /// Per agent: steps where it acted and chose φ (policies that treat φ as an action; 0
+    /// otherwise). Logs written before the field read as empty.
+    #[serde(default)]
+    pub phi_chosen: Vec<usize>,
     /// Steps per agent in this iteration's rollout (copies × steps).
     pub total_steps: usize,
     /// Per policy group: KL of the accepted step.
     pub kl: Vec<Option<f64>>,
+}
+
+/// What behaviour cloning left: the policies' parameters and the trainer's sampling stream after
+/// it, tagged with the digest of everything the cloning depended on
+/// ([`MagailTrainer::bc_key`]). Another trainer with the same digest — the same initial policies,
+/// demonstration pairs, cloning settings and stream, whatever its discriminators and critics —
+/// would clone to the same parameters, so it may [`adopt`](MagailTrainer::adopt_clone) them
+/// instead: the comparisons of `cargo xtask reproduce` clone once per demonstration set.
+#[derive(Clone, Debug)]
+pub struct ClonedPolicies {
+    key: u64,
+    policies: HashMap<String, Tensor>,
+    rng: StreamRng,
+    loss: f64,
+}
+
+impl ClonedPolicies {
+    /// The digest of the cloning's inputs.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// The cloning's final minibatch loss.
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
 }
 
 /// The MAGAIL / AMAGAIL trainer.
@@ -401,6 +431,82 @@ where
         Ok(last)
     }
 
+    /// A digest of everything [`behaviour_clone`](Self::behaviour_clone) depends on, taken
+    /// before it: the policies' parameters, each group's demonstration pairs, the cloning
+    /// settings and the state of the sampling stream. Equal digests clone to equal parameters.
+    pub fn bc_key(&self) -> Result<u64, MagailError> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            self.cfg.bc_epochs,
+            self.cfg.bc_batch,
+            self.cfg.bc_lr.to_bits(),
+        )
+            .hash(&mut h);
+        (
+            self.rng.get_seed(),
+            self.rng.get_stream(),
+            self.rng.get_word_pos(),
+        )
+            .hash(&mut h);
+        let bits = |t: &Tensor, h: &mut std::collections::hash_map::DefaultHasher| {
+            t.dims().hash(h);
+            t.flatten_all()
+                .and_then(|t| t.to_dtype(candle_core::DType::F32))
+                .and_then(|t| t.to_vec1::<f32>())
+                .map(|v| v.iter().for_each(|x| x.to_bits().hash(h)))
+        };
+        for (gi, g) in self.learners.groups().iter().enumerate() {
+            g.agents.hash(&mut h);
+            for (name, var) in g.policy.names().into_iter().zip(g.policy.vars()) {
+                name.hash(&mut h);
+                bits(var.as_tensor(), &mut h)?;
+            }
+            if let Some((obs, acts)) = self.demo_pairs(gi)? {
+                bits(&obs, &mut h)?;
+                bits(&acts.to_dtype(candle_core::DType::F32)?, &mut h)?;
+            }
+        }
+        Ok(h.finish())
+    }
+
+    /// [`behaviour_clone`](Self::behaviour_clone), returning what it left for other trainers
+    /// with the same [`bc_key`](Self::bc_key) to adopt.
+    pub fn behaviour_clone_shared(&mut self) -> Result<ClonedPolicies, MagailError> {
+        let key = self.bc_key()?;
+        let loss = self.behaviour_clone()?;
+        let policies = self
+            .learners
+            .tensors()
+            .into_iter()
+            .filter(|(k, _)| !k.contains(".vf."))
+            .collect();
+        Ok(ClonedPolicies {
+            key,
+            policies,
+            rng: self.rng.clone(),
+            loss,
+        })
+    }
+
+    /// Takes another trainer's cloning instead of cloning: afterwards this trainer is exactly as
+    /// if it had run [`behaviour_clone`](Self::behaviour_clone) itself. Refused when its
+    /// [`bc_key`](Self::bc_key) differs (the cloning would not have been the same). Returns the
+    /// cloning's final loss.
+    pub fn adopt_clone(&mut self, c: &ClonedPolicies) -> Result<f64, MagailError> {
+        let key = self.bc_key()?;
+        if key != c.key {
+            return Err(MagailError::Config(format!(
+                "cloned policies from another start (digest {:016x}, this trainer's {key:016x}): \
+                 different initial policies, demonstrations, cloning settings or stream",
+                c.key
+            )));
+        }
+        self.learners.load_tensors(&c.policies, true)?;
+        self.rng = c.rng.clone();
+        Ok(c.loss)
+    }
+
     /// Encodes the policy samples of a rollout for discriminator `k` (all steps when `all`).
     fn encode_policy(
         &self,
@@ -468,6 +574,15 @@ where
             iteration: it,
             true_return: ro.mean_returns().unwrap_or_default(),
             active_steps: (0..n).map(|i| ro.active_steps(i)).collect(),
+            phi_chosen: (0..n)
+                .map(|i| {
+                    let space = self.spec.action_space(i);
+                    let (a, w) = (&ro.agents[i], space.width());
+                    (0..total)
+                        .filter(|&at| a.acted[at] && space.is_phi(&a.actions[at * w..(at + 1) * w]))
+                        .count()
+                })
+                .collect(),
             total_steps: total,
             ..MagailStats::default()
         };

@@ -170,9 +170,12 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
         match mode {
             PhiMode::Filter => {
                 assert_eq!(chosen, 0, "a filtering policy cannot choose φ");
+                assert_eq!(t.iterate().unwrap().phi_chosen, vec![0, 0, 0]);
                 assert_eq!(up.samples, vec![acted]);
             }
             PhiMode::AsAction => {
+                let s = t.iterate().unwrap();
+                assert!(s.phi_chosen.iter().all(|&c| c > 0), "{:?}", s.phi_chosen);
                 // The demonstrations hold φ at about half the steps, whatever the state, so
                 // the clone chooses it about half the time it may act.
                 let share = chosen as f64 / acted as f64;
@@ -188,6 +191,46 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
         .err()
         .unwrap();
     assert!(matches!(err, MagailError::Config(_)), "{err}");
+}
+
+#[test]
+fn a_trainer_adopting_anothers_cloning_runs_as_if_it_had_cloned() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let sync = || PlayerRule::Synchronous(Synchronous::new(3).unwrap());
+    let demos = scripted_demos(&env, sync(), 16);
+    let make = |prior, central: bool, demos: &Trajectories| {
+        let mut cfg = default_config(env.spec(), prior, PhiMode::Filter, 5);
+        cfg.bc_epochs = 3;
+        cfg.disc_warmup = 1;
+        cfg.learner.centralized_value = central;
+        MagailTrainer::new(env.clone(), sync(), demos, cfg).unwrap()
+    };
+    // A BC run (no critic of its own kind, decentralized prior) clones; a centralized MAGAIL run
+    // adopts its cloning and then trains exactly as one that cloned for itself.
+    let shared = make(Prior::Decentralized, false, &demos)
+        .behaviour_clone_shared()
+        .unwrap();
+    let mut own = make(Prior::Centralized, true, &demos);
+    let loss = own.behaviour_clone().unwrap();
+    let mut adopted = make(Prior::Centralized, true, &demos);
+    assert_eq!(adopted.bc_key().unwrap(), shared.key());
+    assert_eq!(adopted.adopt_clone(&shared).unwrap(), loss);
+    let stats = |t: &mut MagailTrainer<ParticleEnv, PlayerRule>| {
+        (0..2).map(|_| t.iterate().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(stats(&mut own), stats(&mut adopted));
+    // Another demonstration set, or another seed, is another cloning: refused.
+    let fewer = scripted_demos(&env, sync(), 8);
+    let mut other = make(Prior::Centralized, true, &fewer);
+    assert_ne!(other.bc_key().unwrap(), shared.key());
+    assert!(matches!(
+        other.adopt_clone(&shared),
+        Err(MagailError::Config(_))
+    ));
+    let mut cfg = default_config(env.spec(), Prior::Centralized, PhiMode::Filter, 6);
+    cfg.bc_epochs = 3;
+    let reseeded = MagailTrainer::new(env.clone(), sync(), &demos, cfg).unwrap();
+    assert_ne!(reseeded.bc_key().unwrap(), shared.key());
 }
 
 #[test]
