@@ -341,6 +341,9 @@ pub fn line_plot(
     let pad = ((y1 - y0) * 0.08).max(1e-3);
     let (y0, y1) = (y0 - pad, y1 + pad);
     let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    // Points on the frame are half hidden: keep them inside.
+    let pad = (x1 - x0) * 0.08;
+    let (x0, x1) = (x0 - pad, x1 + pad);
     let colors = [
         BLUE,
         RED,

@@ -107,6 +107,9 @@ pub struct RunOpts {
     pub gradient_penalty: f64,
     /// Continue from the checkpoint in the run folder (refuse to overwrite one otherwise).
     pub resume: bool,
+    /// With `resume`: a run folder holding a run with other settings is started afresh instead
+    /// of refused (the reproduction's own folders, whose cells are redone when settings change).
+    pub replace_stale: bool,
     /// Overrides of the method's defaults (None: keep the default).
     pub tune: Tuning,
 }
@@ -314,6 +317,8 @@ pub fn run_imitation_with(
         0
     };
     bar.set_length(iterations as u64);
+    // The checkpoint to continue from, if the folder holds one of this very run.
+    let mut previous: Option<ImitatorMeta> = None;
     if js.is_file() {
         if !opts.resume {
             bail!(
@@ -326,21 +331,28 @@ pub fn run_imitation_with(
         let old: ImitatorMeta = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an imitation checkpoint", js.display()))?;
         if old.game != meta.game || old.method != meta.method || old.config != cfg {
-            bail!(
-                "{} holds a run of {} on {:?} with other settings; choose another --out",
-                dir.display(),
-                old.method.label(),
-                old.game
-            );
+            if !opts.replace_stale {
+                bail!(
+                    "{} holds a run of {} on {:?} with other settings; choose another --out",
+                    dir.display(),
+                    old.method.label(),
+                    old.game
+                );
+            }
+        } else if old.demo_episodes != meta.demo_episodes {
+            if !opts.replace_stale {
+                bail!(
+                    "{} was trained on {} demonstration episodes, not {}",
+                    dir.display(),
+                    old.demo_episodes,
+                    meta.demo_episodes
+                );
+            }
+        } else {
+            previous = Some(old);
         }
-        if old.demo_episodes != meta.demo_episodes {
-            bail!(
-                "{} was trained on {} demonstration episodes, not {}",
-                dir.display(),
-                old.demo_episodes,
-                meta.demo_episodes
-            );
-        }
+    }
+    if let Some(old) = previous {
         let m: HashMap<String, Tensor> = candle_core::safetensors::load(&st, &Device::Cpu)
             .with_context(|| format!("cannot read the parameters in {}", st.display()))?;
         t.resume(&m, old.iteration)
@@ -467,6 +479,7 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
         checkpoint_every: a.checkpoint_every,
         gradient_penalty: a.gradient_penalty,
         resume: a.resume,
+        replace_stale: false,
         tune: a.tune.clone(),
     };
     let bar = ProgressBar::new(a.iterations as u64);
@@ -537,6 +550,7 @@ mod tests {
             checkpoint_every: 2,
             gradient_penalty: 0.0,
             resume: false,
+            replace_stale: false,
             tune: Tuning::default(),
         };
         let bar = ProgressBar::hidden();
@@ -566,6 +580,16 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("other settings"), "{err}");
+        // Unless the folder is the caller's to replace (the reproduction's): then the run
+        // starts afresh, its stale metrics gone.
+        opts.replace_stale = true;
+        opts.iterations = 2;
+        let t = run_imitation(&game, &demos, &opts, &dir, &bar).expect("fresh run");
+        assert_eq!(t.iteration(), 2);
+        assert_eq!(iterations_logged(&dir), vec![1, 2]);
+        let meta: ImitatorMeta =
+            serde_json::from_str(&std::fs::read_to_string(&js).expect("sidecar")).expect("json");
+        assert_eq!((meta.method, meta.iteration), (Method::MagailC, 2));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -589,6 +613,7 @@ mod tests {
             checkpoint_every: 2,
             gradient_penalty: 0.0,
             resume: false,
+            replace_stale: false,
             tune: Tuning::default(),
         };
         let bar = ProgressBar::hidden();

@@ -261,6 +261,8 @@ fn run_job(
         checkpoint_every: 25,
         gradient_penalty: 0.0,
         resume: true,
+        // A cell redone under new settings starts its run folder afresh.
+        replace_stale: true,
         tune: {
             let (envs, kl, fisher) = a.generator();
             Tuning {
