@@ -254,8 +254,11 @@ pub fn run_imitation(
 /// is under way. Results are bit-identical to cloning in every run.
 #[derive(Default)]
 pub struct BcCache {
-    done: Mutex<HashMap<u64, Arc<OnceLock<Result<ClonedPolicies, String>>>>>,
+    done: Mutex<HashMap<u64, Arc<CloningSlot>>>,
 }
+
+/// One cloning, done once by the first run that needs it (or its error, for every run).
+type CloningSlot = OnceLock<Result<ClonedPolicies, String>>;
 
 impl BcCache {
     /// Clones `t`'s policies, or adopts the cloning of an earlier run with the same inputs.
