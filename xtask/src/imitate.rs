@@ -525,6 +525,21 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A run of a few iterations, checkpointing every second one.
+    fn small_run(method: Method, iterations: usize, bc_epochs: usize) -> RunOpts {
+        RunOpts {
+            method,
+            iterations,
+            bc_epochs,
+            seed: 0,
+            checkpoint_every: 2,
+            gradient_penalty: 0.0,
+            resume: false,
+            replace_stale: false,
+            tune: Tuning::default(),
+        }
+    }
+
     fn iterations_logged(dir: &Path) -> Vec<usize> {
         std::fs::read_to_string(dir.join("metrics.jsonl"))
             .unwrap_or_default()
@@ -545,17 +560,7 @@ mod tests {
         let demos = play(&game, Who::Scripted, 4, 7).expect("demos");
         let dir = std::env::temp_dir().join(format!("magail-imitate-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut opts = RunOpts {
-            method: Method::MagailD,
-            iterations: 3,
-            bc_epochs: 1,
-            seed: 0,
-            checkpoint_every: 2,
-            gradient_penalty: 0.0,
-            resume: false,
-            replace_stale: false,
-            tune: Tuning::default(),
-        };
+        let mut opts = small_run(Method::MagailD, 3, 1);
         let bar = ProgressBar::hidden();
         run_imitation(&game, &demos, &opts, &dir, &bar).expect("first run");
         assert_eq!(iterations_logged(&dir), vec![1, 2, 3]);
@@ -608,17 +613,7 @@ mod tests {
         let root =
             std::env::temp_dir().join(format!("magail-bc-cache-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let opts = |method| RunOpts {
-            method,
-            iterations: 2,
-            bc_epochs: 2,
-            seed: 0,
-            checkpoint_every: 2,
-            gradient_penalty: 0.0,
-            resume: false,
-            replace_stale: false,
-            tune: Tuning::default(),
-        };
+        let opts = |method| small_run(method, 2, 2);
         let bar = ProgressBar::hidden();
         let cache = BcCache::default();
         let run = |method, name: &str, cache| {
