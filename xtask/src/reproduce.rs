@@ -3,9 +3,9 @@
 //! centralized and decentralized MAGAIL (100, 200, 400 demonstrations), and BC (φ as an action,
 //! and φ filtered), MAGAIL (φ as an action) and AMAGAIL (φ filtered) at 200 demonstrations.
 //! Writes a normalized-reward table (markdown and CSV) and plots (PNG, SVG) under
-//! `target/reproduce/` (`--full`: `target/reproduce-full/`). The presets differ in the generator's budget and steps: 500
-//! iterations of 16 copies × 50 steps at max KL 0.01, or 2000 iterations of 41 copies × 50 steps
-//! at max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run,
+//! `target/reproduce/` (`--full`: `target/reproduce-full/`). The presets differ in the
+//! generator's budget and steps: 500 iterations of 16 copies × 50 steps at max KL 0.01, or 2000
+//! iterations of 41 copies × 50 steps at max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run,
 //! and two cells run at a time (one per core).
 
 use std::path::{Path, PathBuf};

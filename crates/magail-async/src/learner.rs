@@ -508,33 +508,10 @@ impl Learners {
         Ok(stats)
     }
 
-    /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …).
-    pub fn tensors(&self) -> HashMap<String, Tensor> {
-        let mut m = HashMap::new();
-        for (k, g) in self.groups.iter().enumerate() {
-            for (name, var) in g.policy.names().into_iter().zip(g.policy.vars()) {
-                m.insert(format!("group{k}.{name}"), var.as_tensor().clone());
-            }
-            for (name, var) in g
-                .value
-                .mlp()
-                .names("vf")
-                .into_iter()
-                .zip(g.value.mlp().vars())
-            {
-                m.insert(format!("group{k}.{name}"), var.as_tensor().clone());
-            }
-        }
-        m
-    }
-
-    /// Loads parameters saved by [`tensors`](Self::tensors); every name and shape must match.
-    /// With `policies_only`, value networks are left as they are (for imitation from an expert).
-    pub fn load_tensors(
-        &mut self,
-        m: &HashMap<String, Tensor>,
-        policies_only: bool,
-    ) -> Result<(), LearnError> {
+    /// Every parameter variable by its checkpoint name (`group0.pi.l0.weight`,
+    /// `group0.vf.l0.bias`, …), the value networks' left out with `policies_only`.
+    fn named_vars(&self, policies_only: bool) -> Vec<(String, candle_core::Var)> {
+        let mut out = Vec::new();
         for (k, g) in self.groups.iter().enumerate() {
             let mut pairs: Vec<(String, candle_core::Var)> =
                 g.policy.names().into_iter().zip(g.policy.vars()).collect();
@@ -547,30 +524,60 @@ impl Learners {
                         .zip(g.value.mlp().vars()),
                 );
             }
-            for (name, var) in pairs {
-                let key = format!("group{k}.{name}");
-                let t = m
-                    .get(&key)
-                    .ok_or_else(|| LearnError::Checkpoint(format!("missing tensor `{key}`")))?;
-                if t.shape() != var.as_tensor().shape() {
-                    return Err(LearnError::Checkpoint(format!(
-                        "tensor `{key}` has shape {:?}, expected {:?}",
-                        t.shape().dims(),
-                        var.as_tensor().shape().dims()
-                    )));
-                }
-                let t = t.to_dtype(DType::F32)?;
-                if t.flatten_all()?
-                    .to_vec1::<f32>()?
-                    .iter()
-                    .any(|x| !x.is_finite())
-                {
-                    return Err(LearnError::Checkpoint(format!(
-                        "tensor `{key}` holds NaN or infinity"
-                    )));
-                }
-                var.set(&t)?;
+            out.extend(
+                pairs
+                    .into_iter()
+                    .map(|(name, var)| (format!("group{k}.{name}"), var)),
+            );
+        }
+        out
+    }
+
+    /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …).
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        self.named_vars(false)
+            .into_iter()
+            .map(|(key, var)| (key, var.as_tensor().clone()))
+            .collect()
+    }
+
+    /// The policies' parameters only, named as in [`tensors`](Self::tensors).
+    pub fn policy_tensors(&self) -> HashMap<String, Tensor> {
+        self.named_vars(true)
+            .into_iter()
+            .map(|(key, var)| (key, var.as_tensor().clone()))
+            .collect()
+    }
+
+    /// Loads parameters saved by [`tensors`](Self::tensors); every name and shape must match.
+    /// With `policies_only`, value networks are left as they are (for imitation from an expert).
+    pub fn load_tensors(
+        &mut self,
+        m: &HashMap<String, Tensor>,
+        policies_only: bool,
+    ) -> Result<(), LearnError> {
+        for (key, var) in self.named_vars(policies_only) {
+            let t = m
+                .get(&key)
+                .ok_or_else(|| LearnError::Checkpoint(format!("missing tensor `{key}`")))?;
+            if t.shape() != var.as_tensor().shape() {
+                return Err(LearnError::Checkpoint(format!(
+                    "tensor `{key}` has shape {:?}, expected {:?}",
+                    t.shape().dims(),
+                    var.as_tensor().shape().dims()
+                )));
             }
+            let t = t.to_dtype(DType::F32)?;
+            if t.flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .any(|x| !x.is_finite())
+            {
+                return Err(LearnError::Checkpoint(format!(
+                    "tensor `{key}` holds NaN or infinity"
+                )));
+            }
+            var.set(&t)?;
         }
         Ok(())
     }

@@ -6,9 +6,9 @@
 //! code. [`PhiMode::Filter`] is AMAGAIL: samples where an agent played φ are left out of its
 //! discriminator, value and policy updates. [`PhiMode::AsAction`] is the MAGAIL baseline of the
 //! AMAGAIL paper on asynchronous games, which does not know who was allowed to act: φ is one more
-//! action category for the discriminator *and* for the policy (which may choose it, and then sits
-//! the step out), and every step, φ or not, enters its value and policy updates and its
-//! behaviour cloning ([`LearnerConfig::phi_as_action`]).
+//! action category for the discriminator *and* for the policy (which may choose it when let act:
+//! it then does not move but stays in the round, rewarded), and every step, φ or not, enters its
+//! value and policy updates and its behaviour cloning ([`LearnerConfig::phi_as_action`]).
 //! Deliberate choices where the paper code erred (papers.md §2.4): the reward of step t is
 //! D(o_t, a_t) for the action actually taken at t, and observations are always paired with their
 //! own actions.
@@ -475,12 +475,7 @@ where
     pub fn behaviour_clone_shared(&mut self) -> Result<ClonedPolicies, MagailError> {
         let key = self.bc_key()?;
         let loss = self.behaviour_clone()?;
-        let policies = self
-            .learners
-            .tensors()
-            .into_iter()
-            .filter(|(k, _)| !k.contains(".vf."))
-            .collect();
+        let policies = self.learners.policy_tensors();
         Ok(ClonedPolicies {
             key,
             policies,
