@@ -26,6 +26,15 @@ fn affine(h: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok((h.matmul(&w.t()?)? + ones.matmul(&b.reshape((1, out))?)?)?)
 }
 
+/// What [`Mlp::jvp_trace`] keeps: the output, its tangent, every layer's input and every hidden
+/// activation's derivative.
+struct JvpTrace {
+    out: Tensor,
+    jv: Tensor,
+    inputs: Vec<Tensor>,
+    derivs: Vec<Tensor>,
+}
+
 /// Layers `dims[0] → dims[1] → … → dims[L]`, the activation after every layer but the last.
 #[derive(Clone, Debug)]
 pub struct Mlp {
@@ -131,6 +140,62 @@ impl Mlp {
     /// `tangent` (one `(dW, db)` per layer, shaped like the parameters). Carries `(h, dh)`:
     /// `z = h Wᵀ + b`, `dz = h dWᵀ + dh Wᵀ + db`, then `da = f'(z) ⊙ dz`.
     pub fn jvp(&self, x: &Tensor, tangent: &[(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {
+        let t = self.jvp_trace(x, tangent)?;
+        Ok((t.out, t.jv))
+    }
+
+    /// `Jᵀ u` with `u = seed(output, J v)`: one forward-mode pass along the tangent `v` (as in
+    /// [`jvp`](Self::jvp)), then one reverse pass through the same layers with `u` as the
+    /// output gradient. Returns the gradient of every parameter, shaped like it, in the order
+    /// of [`vars`](Self::vars). This is a Fisher-vector product's whole network part
+    /// (`seed` applies the output distribution's Fisher); it runs in the network's float type
+    /// on detached tensors, so candle builds no autograd graph (whose zero tensor and addition
+    /// per node cost more than these small products; docs/benchmarks.md).
+    pub fn jvp_vjp(
+        &self,
+        x: &Tensor,
+        tangent: &[(Tensor, Tensor)],
+        seed: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<Vec<Tensor>> {
+        let t = self.jvp_trace(x, tangent)?;
+        let n = x.dim(0)?;
+        let mut g = seed(&t.out, &t.jv)?;
+        if g.dims() != t.out.dims() {
+            return Err(TrpoError::Size {
+                what: "output gradient elements",
+                expected: t.out.elem_count(),
+                got: g.elem_count(),
+            });
+        }
+        // Bias gradients as a product with a row of ones: candle's reduction over the batch
+        // dimension is strided and slower (see `affine`).
+        let ones = Tensor::ones((1, n), x.dtype(), x.device())?;
+        let depth = self.layers.len();
+        let mut grads = vec![None; 2 * depth];
+        for l in (0..depth).rev() {
+            let width = self.dims[l + 1];
+            grads[2 * l] = Some(g.t()?.matmul(&t.inputs[l])?);
+            grads[2 * l + 1] = Some(ones.matmul(&g)?.reshape(width)?);
+            if l == 0 {
+                break;
+            }
+            let w = self.layers[l].0.as_tensor().detach();
+            g = (g.matmul(&w)? * &t.derivs[l - 1])?;
+        }
+        grads
+            .into_iter()
+            .map(|g| {
+                g.ok_or(TrpoError::Config {
+                    field: "dims",
+                    reason: "no layers".into(),
+                })
+            })
+            .collect()
+    }
+
+    /// The forward-mode pass of [`jvp`](Self::jvp), keeping what a reverse pass needs: each
+    /// layer's input and each hidden activation's derivative at the pre-activation.
+    fn jvp_trace(&self, x: &Tensor, tangent: &[(Tensor, Tensor)]) -> Result<JvpTrace> {
         if tangent.len() != self.layers.len() {
             return Err(TrpoError::Size {
                 what: "tangent layers",
@@ -140,38 +205,44 @@ impl Mlp {
         }
         let mut h = x.clone();
         let mut dh: Option<Tensor> = None;
+        let mut inputs = Vec::with_capacity(self.layers.len());
+        let mut derivs = Vec::with_capacity(self.layers.len());
         let last = self.layers.len() - 1;
         for (l, ((w, b), (dw, db))) in self.layers.iter().zip(tangent).enumerate() {
-            let w = w.as_tensor();
-            let z = affine(&h, w, b.as_tensor())?;
+            let w = w.as_tensor().detach();
+            let z = affine(&h, &w, &b.as_tensor().detach())?;
             let mut dz = h.matmul(&dw.t()?)?.broadcast_add(db)?;
             if let Some(dh) = &dh {
                 dz = (dz + dh.matmul(&w.t()?)?)?;
             }
+            inputs.push(h);
             if l < last {
-                let (a, da) = match self.act {
-                    Activation::Relu => {
-                        let mask = z.gt(0.0)?.to_dtype(z.dtype())?;
-                        (z.relu()?, (dz * mask)?)
-                    }
+                let (a, d) = match self.act {
+                    Activation::Relu => (z.relu()?, z.gt(0.0)?.to_dtype(z.dtype())?),
                     Activation::Tanh => {
                         let a = z.tanh()?;
                         let d = (1.0 - a.sqr()?)?;
-                        (a, (dz * d)?)
+                        (a, d)
                     }
                 };
+                dh = Some((dz * &d)?);
+                derivs.push(d);
                 h = a;
-                dh = Some(da);
             } else {
                 h = z;
                 dh = Some(dz);
             }
         }
-        let dh = dh.ok_or(TrpoError::Config {
+        let jv = dh.ok_or(TrpoError::Config {
             field: "dims",
             reason: "no layers".into(),
         })?;
-        Ok((h, dh))
+        Ok(JvpTrace {
+            out: h,
+            jv,
+            inputs,
+            derivs,
+        })
     }
 
     /// The output for `x` and a function of it, and the gradient of Σ dout ⊙ output with

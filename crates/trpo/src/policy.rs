@@ -278,7 +278,8 @@ impl StochasticPolicy {
     /// Exact Fisher-vector product F v (without damping) at the current parameters for the
     /// observations `obs`, with `v` flat in the order of [`vars`](Self::vars):
     /// F v = Jᵀ M J v / N by one forward-mode JVP, the output distribution's Fisher M, and one
-    /// backward pass (candle has no second-order autograd by default).
+    /// hand-written reverse pass ([`Mlp::jvp_vjp`]; candle has no second-order autograd by
+    /// default).
     pub fn fvp(&self, obs: &Tensor, v: &[f64]) -> Result<Vec<f64>> {
         let vars = self.vars();
         let parts = unflatten(&vars, v)?;
@@ -286,35 +287,28 @@ impl StochasticPolicy {
         let tangent: Vec<(Tensor, Tensor)> = (0..n_layers)
             .map(|l| (parts[2 * l].clone(), parts[2 * l + 1].clone()))
             .collect();
-        let (out, jv) = self.mlp.jvp(obs, &tangent)?;
-        let n = out.dim(0)? as f64;
-        let u = match self.head {
-            Head::Categorical { .. } => {
-                // M Jv = p ⊙ Jv − p (pᵀ Jv) for the softmax Fisher diag(p) − p pᵀ.
-                let p = candle_nn::ops::softmax_last_dim(&out.detach())?;
-                let pjv = (&p * &jv)?.sum_keepdim(1)?;
-                ((&p * &jv)? - p.broadcast_mul(&pjv)?)?
-            }
-            Head::Gaussian { .. } => {
-                // Mean block: Jv / σ². (The log σ block is 2·I, added below.)
-                let ls = self
-                    .log_std
-                    .as_ref()
-                    .ok_or_else(no_log_std)?
-                    .as_tensor()
-                    .detach();
-                jv.broadcast_div(&(ls * 2.0)?.exp()?)?
-            }
-        }
-        .detach();
-        let loss = ((u * &out)?.sum_all()? / n)?;
-        let grads = loss.backward()?;
+        let n = obs.dim(0)? as f64;
+        let head = self.head;
+        let log_std = self.log_std.as_ref().map(|ls| ls.as_tensor().detach());
+        let grads = self.mlp.jvp_vjp(obs, &tangent, |out, jv| {
+            let u = match head {
+                Head::Categorical { .. } => {
+                    // M Jv = p ⊙ Jv − p (pᵀ Jv) for the softmax Fisher diag(p) − p pᵀ.
+                    let p = candle_nn::ops::softmax_last_dim(out)?;
+                    let pjv = (&p * jv)?.sum_keepdim(1)?;
+                    ((&p * jv)? - p.broadcast_mul(&pjv)?)?
+                }
+                Head::Gaussian { .. } => {
+                    // Mean block: Jv / σ². (The log σ block is 2·I, added below.)
+                    let ls = log_std.as_ref().ok_or_else(no_log_std)?;
+                    jv.broadcast_div(&(ls * 2.0)?.exp()?)?
+                }
+            };
+            Ok((u / n)?)
+        })?;
         let mut res = Vec::with_capacity(v.len());
-        for var in self.mlp.vars() {
-            match grads.get(var.as_tensor()) {
-                Some(g) => res.extend(g.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?),
-                None => res.extend(std::iter::repeat_n(0.0, var.as_tensor().elem_count())),
-            }
+        for g in grads {
+            res.extend(g.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?);
         }
         if let Some(ls) = &self.log_std {
             let k = ls.as_tensor().elem_count();
