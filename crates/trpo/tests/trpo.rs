@@ -114,18 +114,10 @@ fn explicit_fisher(p: &StochasticPolicy, obs: &Tensor) -> Vec<Vec<f64>> {
     f
 }
 
-fn check_fvp(head: Head) {
+fn check_fvp(head: Head, act: Activation) {
     let mut r = rng(3);
-    let p = StochasticPolicy::with_dtype(
-        3,
-        &[5],
-        Activation::Tanh,
-        head,
-        &mut r,
-        DType::F64,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let p =
+        StochasticPolicy::with_dtype(3, &[5], act, head, &mut r, DType::F64, &Device::Cpu).unwrap();
     // Bigger weights than the default small output layer, so the Fisher is not near zero.
     let vars = p.vars();
     let theta: Vec<f64> = flatten(&vars)
@@ -163,15 +155,24 @@ fn check_fvp(head: Head) {
 
 #[test]
 fn fvp_equals_the_explicit_fisher_times_v_categorical() {
-    check_fvp(Head::Categorical { n: 4 });
+    check_fvp(Head::Categorical { n: 4 }, Activation::Tanh);
+}
+
+#[test]
+fn fvp_equals_the_explicit_fisher_times_v_through_relu() {
+    // The reverse pass masks by the ReLU's derivative; random inputs never sit exactly at 0.
+    check_fvp(Head::Categorical { n: 4 }, Activation::Relu);
 }
 
 #[test]
 fn fvp_equals_the_explicit_fisher_times_v_gaussian() {
-    check_fvp(Head::Gaussian {
-        dim: 2,
-        init_log_std: -0.3,
-    });
+    check_fvp(
+        Head::Gaussian {
+            dim: 2,
+            init_log_std: -0.3,
+        },
+        Activation::Tanh,
+    );
 }
 
 #[test]
