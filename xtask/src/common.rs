@@ -146,7 +146,7 @@ pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
 /// file that is not there yet).
 pub fn save_checkpoint(dir: &Path, learners: &Learners, meta: &CheckpointMeta) -> Result<()> {
     let (st, js) = checkpoint_paths(dir);
-    save_tensors_and_sidecar(&learners.tensors(), &st, meta, &js)
+    save_tensors_and_sidecar(&learners.tensors()?, &st, meta, &js)
 }
 
 /// Writes `tensors` to the safetensors file `st`, then `meta` as pretty JSON to `js`, each

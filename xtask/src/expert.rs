@@ -196,7 +196,7 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         }
         trainer
             .learners_mut()
-            .load_tensors(&loaded.tensors(), false)?;
+            .load_tensors(&loaded.tensors()?, false)?;
         trainer.set_progress(meta.iteration, meta.env_steps);
         curve = read_curve(&curve_path);
         curve.retain(|r| r.0 <= meta.iteration);
@@ -237,7 +237,7 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         }
         trainer
             .learners_mut()
-            .load_tensors(&loaded.tensors(), false)
+            .load_tensors(&loaded.tensors()?, false)
             .with_context(|| {
                 format!(
                     "--init: the networks in {} ({}) do not fit {}",
@@ -418,7 +418,10 @@ mod tests {
         let (_, init) = load_checkpoint(a.init.as_deref().expect("init")).expect("init loads");
         let (meta, out) = load_checkpoint(&dir).expect("output loads");
         assert_eq!(meta.iteration, 2);
-        let (before, after) = (init.tensors(), out.tensors());
+        let (before, after) = (
+            init.tensors().expect("tensors"),
+            out.tensors().expect("tensors"),
+        );
         let pi: Vec<&String> = before.keys().filter(|k| k.contains(".pi.")).collect();
         let vf: Vec<&String> = before.keys().filter(|k| k.contains(".vf.")).collect();
         assert!(!pi.is_empty() && !vf.is_empty(), "{:?}", before.keys());

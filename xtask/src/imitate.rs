@@ -220,7 +220,7 @@ where
     P: mg_core::PlayerFunction + Clone + Send,
 {
     let (st, js, _) = paths(dir);
-    save_tensors_and_sidecar(&t.tensors(), &st, meta, &js)
+    save_tensors_and_sidecar(&t.tensors()?, &st, meta, &js)
 }
 
 /// Keeps the metrics lines of iterations up to `upto` (a resumed run rewrites what follows).
@@ -613,27 +613,32 @@ mod tests {
         let root =
             std::env::temp_dir().join(format!("magail-bc-cache-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let opts = |method| small_run(method, 2, 2);
+        // Past the discriminator warm-up, so that the first run's policies move after sharing.
+        let opts = |method| small_run(method, 12, 2);
         let bar = ProgressBar::hidden();
         let cache = BcCache::default();
         let run = |method, name: &str, cache| {
             run_imitation_with(&game, &demos, &opts(method), &root.join(name), &bar, cache)
                 .expect("run")
                 .tensors()
+                .expect("tensors")
         };
-        // One cloning for both runs: the BC run's, adopted by the MAGAIL run.
-        run(Method::Bc, "bc", Some(&cache));
-        let shared = run(Method::MagailC, "shared", Some(&cache));
-        let own = run(Method::MagailC, "own", None);
-        assert_eq!(cache.done.lock().map(|m| m.len()).unwrap_or(0), 1);
+        // One cloning for all runs: the first run's, which trains on after sharing it; the
+        // later runs adopt it (a snapshot, not the first run's trained policies).
         let flat = |m: &HashMap<String, Tensor>, k: &str| {
             m[k].flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
                 .expect("tensor")
         };
-        for k in own.keys() {
-            assert_eq!(flat(&shared, k), flat(&own, k), "{k}");
+        for method in [Method::MagailD, Method::Gail, Method::MagailC, Method::Bc] {
+            let label = method.label();
+            let shared = run(method, &format!("{label}-shared"), Some(&cache));
+            let own = run(method, &format!("{label}-own"), None);
+            for k in own.keys() {
+                assert_eq!(flat(&shared, k), flat(&own, k), "{label}: {k}");
+            }
         }
+        assert_eq!(cache.done.lock().map(|m| m.len()).unwrap_or(0), 1);
         let _ = std::fs::remove_dir_all(&root);
     }
 }

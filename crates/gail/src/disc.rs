@@ -218,18 +218,15 @@ impl Discriminator {
         })
     }
 
-    /// Every parameter by name: `{prefix}.l{j}.weight` `(out, in)` and `{prefix}.l{j}.bias`.
-    pub fn tensors(&self, prefix: &str) -> Vec<(String, Tensor)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(j, (w, b))| {
-                [
-                    (format!("{prefix}.l{j}.weight"), w.as_tensor().clone()),
-                    (format!("{prefix}.l{j}.bias"), b.as_tensor().clone()),
-                ]
-            })
-            .collect()
+    /// Every parameter by name: `{prefix}.l{j}.weight` `(out, in)` and `{prefix}.l{j}.bias`. A
+    /// snapshot: copies, since a variable's own tensor changes in place as it trains.
+    pub fn tensors(&self, prefix: &str) -> Result<Vec<(String, Tensor)>, GailError> {
+        let mut out = Vec::with_capacity(2 * self.layers.len());
+        for (j, (w, b)) in self.layers.iter().enumerate() {
+            out.push((format!("{prefix}.l{j}.weight"), w.as_tensor().copy()?));
+            out.push((format!("{prefix}.l{j}.bias"), b.as_tensor().copy()?));
+        }
+        Ok(out)
     }
 
     /// Loads parameters saved by [`tensors`](Self::tensors): every name must be there with the

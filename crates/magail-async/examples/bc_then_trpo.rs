@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     } else {
         let mut t = MagailTrainer::new(env.clone(), Synchronous::new(3)?, &demos, cfg.clone())?;
         println!("bc loss {:.3}", t.behaviour_clone()?);
-        l.load_tensors(&t.learners().tensors(), true)?;
+        l.load_tensors(&t.learners().tensors()?, true)?;
     }
     let mut c = Collector::new(env, Synchronous::new(3)?, cfg.rollout.clone())?;
     let mut acc = Vec::new();

@@ -38,6 +38,16 @@ pub enum LearnError {
     Checkpoint(String),
 }
 
+/// Copies of the variables' values. A variable's tensor shares its storage with the variable,
+/// which training overwrites in place (`Var::set`): a clone of it would change with it, as the
+/// shared behaviour cloning of `xtask reproduce` once did (a later run adopted a policy its
+/// cloner had already trained).
+fn snapshot(vars: Vec<(String, candle_core::Var)>) -> Result<HashMap<String, Tensor>, LearnError> {
+    vars.into_iter()
+        .map(|(key, var)| Ok((key, var.as_tensor().copy()?)))
+        .collect()
+}
+
 /// The value network's inputs for `rows` rows: the agent's own rows borrowed as they are, or
 /// (with `dims`, the centralized critic) each own row followed by every agent's row at the same
 /// index, agent `j`'s rows being `dims[j]` wide.
@@ -533,20 +543,15 @@ impl Learners {
         out
     }
 
-    /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …).
-    pub fn tensors(&self) -> HashMap<String, Tensor> {
-        self.named_vars(false)
-            .into_iter()
-            .map(|(key, var)| (key, var.as_tensor().clone()))
-            .collect()
+    /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …): a
+    /// snapshot, unchanged by later training.
+    pub fn tensors(&self) -> Result<HashMap<String, Tensor>, LearnError> {
+        snapshot(self.named_vars(false))
     }
 
-    /// The policies' parameters only, named as in [`tensors`](Self::tensors).
-    pub fn policy_tensors(&self) -> HashMap<String, Tensor> {
-        self.named_vars(true)
-            .into_iter()
-            .map(|(key, var)| (key, var.as_tensor().clone()))
-            .collect()
+    /// The policies' parameters only, named as in [`tensors`](Self::tensors): a snapshot.
+    pub fn policy_tensors(&self) -> Result<HashMap<String, Tensor>, LearnError> {
+        snapshot(self.named_vars(true))
     }
 
     /// Loads parameters saved by [`tensors`](Self::tensors); every name and shape must match.

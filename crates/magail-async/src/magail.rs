@@ -161,6 +161,11 @@ impl ClonedPolicies {
     pub fn loss(&self) -> f64 {
         self.loss
     }
+
+    /// The cloned policies' parameters, named as in [`Learners::tensors`].
+    pub fn policies(&self) -> &HashMap<String, Tensor> {
+        &self.policies
+    }
 }
 
 /// The MAGAIL / AMAGAIL trainer.
@@ -475,7 +480,7 @@ where
     pub fn behaviour_clone_shared(&mut self) -> Result<ClonedPolicies, MagailError> {
         let key = self.bc_key()?;
         let loss = self.behaviour_clone()?;
-        let policies = self.learners.policy_tensors();
+        let policies = self.learners.policy_tensors()?;
         Ok(ClonedPolicies {
             key,
             policies,
@@ -761,12 +766,19 @@ where
 
     /// Every network parameter by name: the learners' (`group0.pi.l0.weight`, …) and the
     /// discriminators' (`disc0.l0.weight`, …), for a checkpoint.
-    pub fn tensors(&self) -> HashMap<String, Tensor> {
-        let mut m = self.learners.tensors();
+    pub fn tensors(&self) -> Result<HashMap<String, Tensor>, MagailError> {
+        let mut m = self.learners.tensors()?;
         for (k, d) in self.discs.iter().enumerate() {
-            m.extend(d.tensors(&format!("disc{k}")));
+            m.extend(
+                d.tensors(&format!("disc{k}"))
+                    .map_err(|source| MagailError::Disc {
+                        iteration: self.iteration,
+                        agent: k,
+                        source,
+                    })?,
+            );
         }
-        m
+        Ok(m)
     }
 
     /// Continues a run from a checkpoint made by [`tensors`](Self::tensors) after `iteration`

@@ -8,8 +8,8 @@ use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use gail::Prior;
 use magail_async::{
-    Collector, FnPolicy, Learners, MagailError, MagailTrainer, PhiMode, Policy, RandomPolicy,
-    RolloutConfig, default_config,
+    ClonedPolicies, Collector, FnPolicy, Learners, MagailError, MagailTrainer, PhiMode, Policy,
+    RandomPolicy, RolloutConfig, default_config,
 };
 use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
 
@@ -205,19 +205,40 @@ fn a_trainer_adopting_anothers_cloning_runs_as_if_it_had_cloned() {
         cfg.learner.centralized_value = central;
         MagailTrainer::new(env.clone(), sync(), demos, cfg).unwrap()
     };
-    // A BC run (no critic of its own kind, decentralized prior) clones; a centralized MAGAIL run
-    // adopts its cloning and then trains exactly as one that cloned for itself.
-    let shared = make(Prior::Decentralized, false, &demos)
-        .behaviour_clone_shared()
-        .unwrap();
+    // A decentralized run (no critic of its own kind) clones and goes on training; a
+    // centralized MAGAIL run adopts its cloning afterwards and then trains exactly as one that
+    // cloned for itself: what was shared is a snapshot, not the cloner's live parameters.
+    let stats = |t: &mut MagailTrainer<ParticleEnv, PlayerRule>| {
+        (0..3).map(|_| t.iterate().unwrap()).collect::<Vec<_>>()
+    };
+    let mut cloner = make(Prior::Decentralized, false, &demos);
+    let shared = cloner.behaviour_clone_shared().unwrap();
+    let values = |c: &ClonedPolicies| {
+        let mut v: Vec<(String, Vec<f32>)> = c
+            .policies()
+            .iter()
+            .map(|(k, t)| {
+                (
+                    k.clone(),
+                    t.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let before = values(&shared);
+    assert!(stats(&mut cloner).iter().any(|s| s.policy_updated));
+    assert_eq!(
+        values(&shared),
+        before,
+        "the shared cloning changed with its cloner"
+    );
     let mut own = make(Prior::Centralized, true, &demos);
     let loss = own.behaviour_clone().unwrap();
     let mut adopted = make(Prior::Centralized, true, &demos);
     assert_eq!(adopted.bc_key().unwrap(), shared.key());
     assert_eq!(adopted.adopt_clone(&shared).unwrap(), loss);
-    let stats = |t: &mut MagailTrainer<ParticleEnv, PlayerRule>| {
-        (0..2).map(|_| t.iterate().unwrap()).collect::<Vec<_>>()
-    };
     assert_eq!(stats(&mut own), stats(&mut adopted));
     // Another demonstration set, or another seed, is another cloning: refused.
     let fewer = scripted_demos(&env, sync(), 8);
@@ -341,7 +362,7 @@ fn a_run_resumes_from_its_checkpoint_deterministically() {
     for _ in 0..2 {
         a.iterate().unwrap();
     }
-    let saved = a.tensors();
+    let saved = a.tensors().unwrap();
     assert!(saved.contains_key("disc0.l0.weight") && saved.contains_key("group0.vf.l0.weight"));
     // Two trainers resumed from the same checkpoint continue identically, and differently from
     // the uninterrupted run only through their fresh streams and optimizer moments.

@@ -152,7 +152,7 @@ impl StochasticPolicy {
                 let ls = d.log_std.as_ref().ok_or_else(no_log_std)?;
                 let z = actions.broadcast_sub(&d.out)?.broadcast_div(&ls.exp()?)?;
                 let quad = (z.sqr()?.sum(1)? * -0.5)?;
-                let norm = ls.sum_all()?.to_dtype(DType::F32)?;
+                let norm = ls.sum_all()?.to_dtype(quad.dtype())?;
                 let c = 0.5 * dim as f64 * (2.0 * std::f64::consts::PI).ln();
                 Ok(quad.broadcast_sub(&norm)?.affine(1.0, -c)?)
             }

@@ -247,9 +247,15 @@ pub fn trpo_step(
     let adv_t = Tensor::from_iter(adv.iter().copied(), dev)?.to_dtype(dtype)?;
 
     let old_raw = policy.dist(&batch.obs)?;
+    // The old distribution must be a snapshot: a Gaussian's log σ is the variable's own tensor,
+    // whose storage the line search overwrites in place (`Var::set`), so it is copied.
     let old = DistParams {
         out: old_raw.out.detach(),
-        log_std: old_raw.log_std.as_ref().map(Tensor::detach),
+        log_std: old_raw
+            .log_std
+            .as_ref()
+            .map(|t| t.copy().map(|t| t.detach()))
+            .transpose()?,
     };
     let logp_old = policy.log_prob(&old, &batch.actions)?.detach();
     let loss_old_t = objective(policy, &old_raw, batch, &logp_old, &adv_t)?;

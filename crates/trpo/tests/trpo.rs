@@ -386,6 +386,71 @@ fn trpo_learns_a_contextual_bandit_and_respects_the_trust_region() {
 }
 
 #[test]
+fn a_gaussian_step_respects_the_trust_region_in_its_log_std_too() {
+    // Advantages that reward actions far from the mean push log σ up. The KL the line search
+    // bounds must be to the policy before the step, log σ included, as recomputed here from a
+    // separate policy holding the old parameters.
+    let mut r = rng(17);
+    let head = Head::Gaussian {
+        dim: 2,
+        init_log_std: -0.5,
+    };
+    let make = |r: &mut ChaCha8Rng| {
+        StochasticPolicy::with_dtype(3, &[8], Activation::Tanh, head, r, DType::F64, &Device::Cpu)
+            .unwrap()
+    };
+    let p = make(&mut r);
+    let n = 256;
+    let obs = random_obs(n, 3, &mut r, DType::F64);
+    let mu = p.dist(&obs).unwrap().out.to_vec2::<f64>().unwrap();
+    let mut actions = Vec::with_capacity(2 * n);
+    let mut advantages = Vec::with_capacity(n);
+    for row in &mu {
+        let dev: Vec<f64> = row.iter().map(|_| r.random_range(-2.0..2.0)).collect();
+        advantages.push(dev.iter().map(|d| d * d).sum::<f64>());
+        actions.extend(row.iter().zip(&dev).map(|(m, d)| m + d));
+    }
+    let batch = PolicyBatch {
+        obs: obs.clone(),
+        actions: Tensor::from_vec(actions, (n, 2), &Device::Cpu).unwrap(),
+        advantages,
+        anchor: None,
+    };
+    let theta0 = flatten(&p.vars()).unwrap();
+    let old = make(&mut r);
+    set_flat(&old.vars(), &theta0).unwrap();
+    let cfg = TrpoConfig {
+        max_kl: 0.01,
+        ..TrpoConfig::default()
+    };
+    let rep = trpo_step(&p, &batch, &cfg).unwrap();
+    let LineSearch::Accepted { kl, .. } = rep.line_search else {
+        panic!("no step: {:?}", rep.line_search);
+    };
+    let theta1 = flatten(&p.vars()).unwrap();
+    let k = theta0.len() - 2;
+    assert!(
+        theta1[k..].iter().zip(&theta0[k..]).all(|(a, b)| a > b),
+        "log σ did not grow: {:?} -> {:?}",
+        &theta0[k..],
+        &theta1[k..]
+    );
+    let real = p
+        .kl(&old.dist(&obs).unwrap(), &p.dist(&obs).unwrap())
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
+    assert!(
+        (real - kl).abs() <= 1e-9 + 1e-6 * real,
+        "reported KL {kl}, real KL {real}"
+    );
+    assert!(
+        real <= cfg.max_kl * (1.0 + 1e-9),
+        "KL {real} over the bound"
+    );
+}
+
+#[test]
 fn the_line_search_never_takes_a_bad_step() {
     let mut r = rng(2);
     let p = StochasticPolicy::new(
