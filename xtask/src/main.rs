@@ -61,7 +61,7 @@ enum Task {
     /// or AMAGAIL, with metrics, checkpoints and `--resume`.
     Imitate(imitate::ImitateArgs),
     /// Re-run the papers' experiments end to end (`--quick`: under 20 minutes; `--full`: 4× the
-    /// adversarial iterations, about 50 minutes with the release build).
+    /// adversarial iterations, about 45 minutes with the release build).
     Reproduce(reproduce::ReproduceArgs),
     /// Cross-play table of a competitive expert against scripted and random opponents.
     Crossplay(crossplay::CrossplayArgs),

@@ -31,7 +31,7 @@ pub struct ReproduceArgs {
     #[arg(long, conflicts_with = "full")]
     pub quick: bool,
     /// The full experiment: the same cells with 2000 iterations of 2,050 steps (about 4 M
-    /// environment steps per cell), max KL 0.002 and the Fisher on every 4th sample (49 minutes
+    /// environment steps per cell), max KL 0.002 and the Fisher on every 4th sample (44 minutes
     /// on 2 cores with the release build); results in `target/reproduce-full/`.
     #[arg(long)]
     pub full: bool,
@@ -322,7 +322,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     if !(a.quick || a.full) {
         anyhow::bail!(
             "say which experiment: `cargo xtask reproduce --quick` (under 20 minutes) or \
-             `--full` (about 50 minutes with the release build)"
+             `--full` (about 45 minutes with the release build)"
         );
     }
     let dir = a.out.clone().unwrap_or_else(|| {
