@@ -32,7 +32,9 @@ pub enum Head {
 pub struct DistParams {
     /// Logits `(N, n)` or means `(N, dim)`.
     pub out: Tensor,
-    /// Gaussian only: log σ `(dim,)`.
+    /// Gaussian only: log σ `(dim,)`. From [`StochasticPolicy::dist`] this is the policy's own
+    /// variable (so gradients reach it), which changes in place when the policy is updated:
+    /// keep a [`Tensor::copy`] of it to remember an old policy.
     pub log_std: Option<Tensor>,
 }
 
