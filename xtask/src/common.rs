@@ -353,6 +353,14 @@ pub fn line_plot(
         BLACK,
         RGBColor(255, 140, 0),
     ];
+    // Demonstration counts and iterations are whole numbers: no "100.0" under the axis.
+    let tick = |x: f64| {
+        if (x - x.round()).abs() < 1e-9 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.2}")
+        }
+    };
     macro_rules! draw {
         ($root:expr) => {{
             let root = $root;
@@ -368,6 +376,7 @@ pub fn line_plot(
                 .configure_mesh()
                 .x_desc(x_label)
                 .y_desc(y_label)
+                .x_label_formatter(&|x: &f64| tick(*x))
                 .label_style(("sans-serif", 14))
                 .draw()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
