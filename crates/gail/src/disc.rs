@@ -132,6 +132,37 @@ pub fn zero_sum_labels() -> [(bool, bool, f64); 3] {
     [(true, false, 1.0), (true, true, 0.5), (false, true, 0.0)]
 }
 
+/// The checkpoint tensor `key` of `m`, checked to fit the parameter `like` (same shape, finite
+/// values) and converted to f32, ready for `Var::set`. Every network here loads its checkpoint
+/// through this check (the discriminators, and magail-async's policies and critics).
+pub fn checkpoint_tensor(
+    m: &std::collections::HashMap<String, Tensor>,
+    key: &str,
+    like: &Tensor,
+) -> Result<Tensor, GailError> {
+    let t = m
+        .get(key)
+        .ok_or_else(|| GailError::Checkpoint(format!("missing tensor `{key}`")))?;
+    if t.shape() != like.shape() {
+        return Err(GailError::Checkpoint(format!(
+            "tensor `{key}` has shape {:?}, expected {:?}",
+            t.shape().dims(),
+            like.shape().dims()
+        )));
+    }
+    let t = t.to_dtype(DType::F32)?;
+    if t.flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .any(|x| !x.is_finite())
+    {
+        return Err(GailError::Checkpoint(format!(
+            "tensor `{key}` holds NaN or infinity"
+        )));
+    }
+    Ok(t)
+}
+
 /// Per layer, the gradient of the weight (row-major `(out, in)`) and of the bias.
 type LayerGrads = Vec<(Vec<f32>, Vec<f32>)>;
 
@@ -240,27 +271,7 @@ impl Discriminator {
         for (j, (w, b)) in self.layers.iter().enumerate() {
             for (kind, var) in [("weight", w), ("bias", b)] {
                 let key = format!("{prefix}.l{j}.{kind}");
-                let t = m
-                    .get(&key)
-                    .ok_or_else(|| GailError::Checkpoint(format!("missing tensor `{key}`")))?;
-                if t.shape() != var.as_tensor().shape() {
-                    return Err(GailError::Checkpoint(format!(
-                        "tensor `{key}` has shape {:?}, expected {:?}",
-                        t.shape().dims(),
-                        var.as_tensor().shape().dims()
-                    )));
-                }
-                let t = t.to_dtype(DType::F32)?;
-                if t.flatten_all()?
-                    .to_vec1::<f32>()?
-                    .iter()
-                    .any(|x| !x.is_finite())
-                {
-                    return Err(GailError::Checkpoint(format!(
-                        "tensor `{key}` holds NaN or infinity"
-                    )));
-                }
-                staged.push((var.clone(), t));
+                staged.push((var.clone(), checkpoint_tensor(m, &key, var.as_tensor())?));
             }
         }
         for (var, t) in staged {

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use mg_core::{ActionSpace, GameSpec, StreamRng, stream_rng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -554,34 +554,24 @@ impl Learners {
         snapshot(self.named_vars(true))
     }
 
-    /// Loads parameters saved by [`tensors`](Self::tensors); every name and shape must match.
+    /// Loads parameters saved by [`tensors`](Self::tensors); every name and shape must match and
+    /// every value be finite ([`gail::checkpoint_tensor`]), or nothing changes.
     /// With `policies_only`, value networks are left as they are (for imitation from an expert).
     pub fn load_tensors(
         &mut self,
         m: &HashMap<String, Tensor>,
         policies_only: bool,
     ) -> Result<(), LearnError> {
+        // Every tensor is checked before any is set, so a bad checkpoint changes nothing.
+        let mut staged = Vec::new();
         for (key, var) in self.named_vars(policies_only) {
-            let t = m
-                .get(&key)
-                .ok_or_else(|| LearnError::Checkpoint(format!("missing tensor `{key}`")))?;
-            if t.shape() != var.as_tensor().shape() {
-                return Err(LearnError::Checkpoint(format!(
-                    "tensor `{key}` has shape {:?}, expected {:?}",
-                    t.shape().dims(),
-                    var.as_tensor().shape().dims()
-                )));
-            }
-            let t = t.to_dtype(DType::F32)?;
-            if t.flatten_all()?
-                .to_vec1::<f32>()?
-                .iter()
-                .any(|x| !x.is_finite())
-            {
-                return Err(LearnError::Checkpoint(format!(
-                    "tensor `{key}` holds NaN or infinity"
-                )));
-            }
+            let t = gail::checkpoint_tensor(m, &key, var.as_tensor()).map_err(|e| match e {
+                gail::GailError::Checkpoint(msg) => LearnError::Checkpoint(msg),
+                other => LearnError::Checkpoint(other.to_string()),
+            })?;
+            staged.push((var, t));
+        }
+        for (var, t) in staged {
             var.set(&t)?;
         }
         Ok(())

@@ -87,6 +87,19 @@ fn the_same_seed_gives_the_same_run_and_checkpoints_round_trip() {
     broken.remove("group0.pi.l0.weight");
     let err = fresh.load_tensors(&broken, false).unwrap_err().to_string();
     assert!(err.contains("group0.pi.l0.weight"), "{err}");
+    // A bad tensor late in the order (a critic's, after every policy tensor) changes nothing.
+    let mut other = Learners::new(&spec, &dims, ta.learners().config().clone()).unwrap();
+    let before = other.tensors().unwrap();
+    let mut nan = saved.clone();
+    let key = "group0.vf.l0.weight";
+    let t = nan[key].clone();
+    nan.insert(key.into(), (t * f64::NAN).unwrap());
+    let err = other.load_tensors(&nan, false).unwrap_err().to_string();
+    assert!(err.contains(key) && err.contains("NaN"), "{err}");
+    for (k, v) in other.tensors().unwrap() {
+        let same = (v - &before[&k]).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(same.to_scalar::<f32>().unwrap(), 0.0, "{k} changed");
+    }
 }
 
 #[test]
