@@ -212,6 +212,13 @@ impl StochasticPolicy {
                 let mut logp = Vec::with_capacity(rows);
                 for (r, rng) in rngs.iter_mut().enumerate() {
                     let row = &lp[r * n..(r + 1) * n];
+                    // NaN logits would fall through to the last category (φ for a policy that
+                    // plays it) with a NaN log-probability: a broken network is an error.
+                    if row.iter().any(|l| l.is_nan()) {
+                        return Err(TrpoError::NonFinite {
+                            what: "policy output (action logits)",
+                        });
+                    }
                     let u: f32 = rng.random();
                     let mut acc = 0.0f32;
                     let mut pick = n - 1;
@@ -244,6 +251,11 @@ impl StochasticPolicy {
                         what: "observation rows",
                         expected: rows,
                         got: mu.len() / dim.max(1),
+                    });
+                }
+                if mu.iter().chain(&ls).any(|x| !x.is_finite()) {
+                    return Err(TrpoError::NonFinite {
+                        what: "policy output (Gaussian mean or log σ)",
                     });
                 }
                 let c = 0.5 * dim as f32 * (2.0 * std::f32::consts::PI).ln();

@@ -217,6 +217,15 @@ pub fn trpo_step(
     if batch.advantages.iter().any(|a| !a.is_finite()) {
         return Err(TrpoError::NonFinite { what: "advantages" });
     }
+    // One action row per observation: a single Gaussian action row would otherwise broadcast
+    // against every mean and the step would run on the wrong data.
+    if batch.actions.dim(0)? != n {
+        return Err(TrpoError::Size {
+            what: "actions",
+            expected: n,
+            got: batch.actions.dim(0)?,
+        });
+    }
     if let Some(a) = &batch.anchor {
         if !(a.weight.is_finite() && a.weight >= 0.0) {
             return Err(TrpoError::Config {
@@ -316,9 +325,21 @@ pub fn trpo_step(
             .map(|(t, s)| t + frac * s)
             .collect();
         set_flat(&vars, &theta)?;
-        let new = policy.dist(&batch.obs)?;
-        let kl = scalar(&policy.kl(&old, &new)?)?;
-        let improvement = scalar(&objective(policy, &new, batch, &logp_old, &adv_t)?)? - loss_old;
+        let trial = || -> Result<(f64, f64)> {
+            let new = policy.dist(&batch.obs)?;
+            let kl = scalar(&policy.kl(&old, &new)?)?;
+            let improvement =
+                scalar(&objective(policy, &new, batch, &logp_old, &adv_t)?)? - loss_old;
+            Ok((kl, improvement))
+        };
+        // A failure at a trial point must not leave the policy there.
+        let (kl, improvement) = match trial() {
+            Ok(v) => v,
+            Err(e) => {
+                set_flat(&vars, &theta0)?;
+                return Err(e);
+            }
+        };
         if kl.is_finite() && improvement.is_finite() && kl <= cfg.max_kl && improvement > 0.0 {
             return Ok(StepReport {
                 line_search: LineSearch::Accepted {

@@ -104,8 +104,13 @@ impl ValueFunction {
             .to_vec1::<f64>()?)
     }
 
-    /// `epochs` passes over the data in `minibatches` shuffled minibatches of mean squared error;
-    /// returns the mean loss of the last epoch.
+    /// `epochs` passes over the data in shuffled minibatches of ⌈N / `minibatches`⌉ samples (so
+    /// at most `minibatches` of them; fewer when N is small) of mean squared error; returns the
+    /// mean loss of the last epoch.
+    ///
+    /// A non-finite observation or target (a target beyond f32's range included), or a loss
+    /// that overflows, is an error raised before the Adam step it would have spoiled: the
+    /// network is never left with NaN weights.
     pub fn fit(
         &mut self,
         obs: &Tensor,
@@ -132,6 +137,11 @@ impl ValueFunction {
         }
         let dev = obs.device();
         let y: Vec<f32> = targets.iter().map(|&t| t as f32).collect();
+        if y.iter().any(|t| !t.is_finite()) {
+            return Err(TrpoError::NonFinite {
+                what: "value targets (beyond f32's range)",
+            });
+        }
         let mb = minibatches.clamp(1, n);
         let size = n.div_ceil(mb);
         let mut idx: Vec<u32> = (0..n as u32).collect();
@@ -161,6 +171,13 @@ impl ValueFunction {
                         })
                         .collect())
                 })?;
+                // A NaN observation, or weights driven to overflow by too large a step, shows
+                // here first; stepping on it would write NaN into every weight.
+                if !loss.is_finite() || grads.iter().flatten().any(|g| !g.is_finite()) {
+                    return Err(TrpoError::NonFinite {
+                        what: "value loss or gradient",
+                    });
+                }
                 total += loss;
                 self.opt.step(&self.mlp.vars(), &grads)?;
             }

@@ -547,6 +547,80 @@ fn the_value_function_fits_a_simple_target() {
 }
 
 #[test]
+fn a_value_fit_on_bad_numbers_is_an_error_that_leaves_the_weights_finite() {
+    let mut r = rng(5);
+    let mut v = ValueFunction::new(2, &[8], Activation::Relu, 1e-3, &mut r, &Device::Cpu).unwrap();
+    let clean = random_obs(16, 2, &mut r, DType::F32);
+    let finite = |v: &ValueFunction| v.predict(&clean).unwrap().iter().all(|p| p.is_finite());
+    // One NaN observation: the first minibatch holding it is refused before its Adam step.
+    let mut x = clean.to_vec2::<f32>().unwrap();
+    x[3][1] = f32::NAN;
+    let bad = Tensor::new(x, &Device::Cpu).unwrap();
+    let err = v.fit(&bad, &[0.5; 16], 2, 4, &mut r).unwrap_err();
+    assert!(matches!(err, TrpoError::NonFinite { .. }), "{err}");
+    assert!(finite(&v));
+    // A target that is finite as f64 but not as f32.
+    let mut y = vec![0.0; 16];
+    y[5] = 1e39;
+    assert!(matches!(
+        v.fit(&clean, &y, 1, 1, &mut r),
+        Err(TrpoError::NonFinite { .. })
+    ));
+    // A loss that overflows f32 (squared errors of 1e30) is refused too.
+    assert!(matches!(
+        v.fit(&clean, &[1e30; 16], 1, 1, &mut r),
+        Err(TrpoError::NonFinite { .. })
+    ));
+    assert!(finite(&v));
+    // And the network still fits clean data afterwards.
+    assert!(v.fit(&clean, &[0.5; 16], 3, 2, &mut r).unwrap().is_finite());
+}
+
+#[test]
+fn a_broken_policy_or_batch_is_an_error_not_a_silent_answer() {
+    let mut r = rng(6);
+    let p = StochasticPolicy::new(
+        4,
+        &[8],
+        Activation::Relu,
+        Head::Categorical { n: 4 },
+        &mut r,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let (batch, _) = bandit_batch(&p, 16, &mut r);
+    // Fewer action rows than observations.
+    let short = PolicyBatch {
+        actions: batch.actions.narrow(0, 0, 15).unwrap(),
+        ..batch.clone()
+    };
+    let err = trpo_step(&p, &short, &TrpoConfig::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrpoError::Size {
+                what: "actions",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // NaN weights: sampling refuses instead of answering the last category.
+    let vars = p.vars();
+    let mut theta = flatten(&vars).unwrap();
+    let last = theta.len() - 1; // an output bias: no ReLU in between to absorb the NaN
+    theta[last] = f64::NAN;
+    set_flat(&vars, &theta).unwrap();
+    let obs = random_obs(3, 4, &mut r, DType::F32);
+    let mut streams: Vec<ChaCha8Rng> = (0..3).map(rng).collect();
+    let mut refs: Vec<&mut ChaCha8Rng> = streams.iter_mut().collect();
+    assert!(matches!(
+        p.sample(&obs, &mut refs),
+        Err(TrpoError::NonFinite { .. })
+    ));
+}
+
+#[test]
 fn an_anchor_pulls_the_policy_toward_its_demonstrations_within_the_trust_region() {
     let mut r = rng(7);
     let p = StochasticPolicy::new(
