@@ -123,7 +123,11 @@ pub trait BatchedGame: Send {
     /// `active`, copy `b` steps with participation `active[b]` (inactive agents play φ and their
     /// action entries are ignored). A finished copy is reset at once: `out.final_obs` keeps its
     /// last observation and `out.obs` shows the new episode's first one.
-    /// All inputs are checked before any copy moves, so an error leaves no copy half-stepped.
+    /// All inputs (sizes, actions, participations) are checked before any copy moves, so an
+    /// error about them leaves every copy as it was. An error raised by a game itself while
+    /// stepping (for instance a game that cannot play φ given a partial participation) can
+    /// come after other copies stepped: the batch then refuses to step until
+    /// [`reset_all`](Self::reset_all).
     fn step_batch(
         &mut self,
         actions: &[Vec<f32>],
@@ -268,6 +272,9 @@ pub struct VecGame<G: MarkovGame + Clone + 'static> {
     /// Shards 1.., each with its worker thread.
     workers: Vec<Worker<G>>,
     epoch: u64,
+    /// A game failed part-way through a batched step: some copies moved, others did not, so
+    /// the batch steps no more until it is reset.
+    broken: bool,
 }
 
 fn make_shard<G: MarkovGame + Clone>(
@@ -314,6 +321,7 @@ impl<G: MarkovGame + Clone + 'static> VecGame<G> {
             batch,
             workers: Vec::new(),
             epoch: 0,
+            broken: false,
         })
     }
 
@@ -464,6 +472,7 @@ impl<G: MarkovGame + Clone + 'static> BatchedGame for VecGame<G> {
         }
         out.terminated.fill(false);
         out.truncated.fill(false);
+        self.broken = false;
         Ok(())
     }
 
@@ -522,6 +531,13 @@ impl<G: MarkovGame + Clone + 'static> BatchedGame for VecGame<G> {
                 }
             }
         }
+        if self.broken {
+            return Err(GameError::Other(
+                "a game failed part-way through the last batched step; reset the batch \
+                 (reset_all) before stepping again"
+                    .into(),
+            ));
+        }
         // Hand the workers their inputs, step our own shard meanwhile, then collect.
         self.epoch += 1;
         for w in &self.workers {
@@ -537,6 +553,7 @@ impl<G: MarkovGame + Clone + 'static> BatchedGame for VecGame<G> {
             if let Some(h) = &w.handle {
                 while w.cell.done.load(Ordering::Acquire) != self.epoch {
                     if h.is_finished() {
+                        self.broken = true;
                         return Err(GameError::Other(
                             "a game panicked in a worker thread; this batch cannot continue".into(),
                         ));
@@ -551,9 +568,16 @@ impl<G: MarkovGame + Clone + 'static> BatchedGame for VecGame<G> {
             }
         }
         // Report the first error in shard order, so it does not depend on timing.
-        local_result?;
+        let mut first_err = local_result.err();
         for w in &self.workers {
-            std::mem::replace(&mut lock(&w.cell.shard).result, Ok(()))?;
+            let r = std::mem::replace(&mut lock(&w.cell.shard).result, Ok(()));
+            if let (None, Err(e)) = (&first_err, r) {
+                first_err = Some(e);
+            }
+        }
+        if let Some(e) = first_err {
+            self.broken = true;
+            return Err(e);
         }
         for w in &self.workers {
             Self::store_outputs(&lock(&w.cell.shard), spec, out);

@@ -138,12 +138,14 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         // Who moves: the acting agents, less those that chose φ.
         let moving =
             Participation::from_bits(active.n_agents(), active.bits() & !self.chose_phi.bits())?;
-        self.chose_phi = Participation::none(active.n_agents());
         let status = if moving.is_all() {
             self.game.step(actions, rewards)?
         } else {
             self.game.step_partial(actions, moving, rewards)?
         };
+        // Only a step that happened uses up the choices of φ: after an error, a retry of the
+        // same step keeps them.
+        self.chose_phi = Participation::none(active.n_agents());
         for (i, r) in rewards.iter_mut().enumerate() {
             if !active.is_active(i) {
                 *r = 0.0;

@@ -12,9 +12,24 @@ pub const MAX_AGENTS: usize = 64;
 /// A bitset rather than `Vec<bool>`: it is `Copy`, compares in one instruction, and a history of
 /// them costs 16 bytes per step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "ParticipationFields")]
 pub struct Participation {
     bits: u64,
     n: u8,
+}
+
+// Loading checks what `from_bits` checks: a file is user input.
+#[derive(Deserialize)]
+struct ParticipationFields {
+    bits: u64,
+    n: u8,
+}
+
+impl TryFrom<ParticipationFields> for Participation {
+    type Error = GameError;
+    fn try_from(f: ParticipationFields) -> Result<Self, GameError> {
+        Self::from_bits(usize::from(f.n), f.bits)
+    }
 }
 
 impl Participation {

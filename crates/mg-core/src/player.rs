@@ -70,8 +70,22 @@ fn check_n(n: usize) -> Result<(), GameError> {
 
 /// Every agent acts at every step (Y ≡ 1): the rule of ordinary Markov games.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SynchronousFields")]
 pub struct Synchronous {
     n: usize,
+}
+
+// Loading goes through the constructors' checks: a config file is user input.
+#[derive(Deserialize)]
+struct SynchronousFields {
+    n: usize,
+}
+
+impl TryFrom<SynchronousFields> for Synchronous {
+    type Error = GameError;
+    fn try_from(f: SynchronousFields) -> Result<Self, GameError> {
+        Self::new(f.n)
+    }
 }
 
 impl Synchronous {
@@ -102,9 +116,37 @@ impl PlayerFunction for Synchronous {
 /// AMAGAIL's deterministic games use the cycle {1,2,3} → {1,2} → {1}; round-robin turn order
 /// is the cycle {1} → {2} → ... → {n}.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ScheduleFields")]
 pub struct Schedule {
     n: usize,
     cycle: Vec<Participation>,
+}
+
+#[derive(Deserialize)]
+struct ScheduleFields {
+    n: usize,
+    cycle: Vec<Participation>,
+}
+
+impl TryFrom<ScheduleFields> for Schedule {
+    type Error = GameError;
+    fn try_from(f: ScheduleFields) -> Result<Self, GameError> {
+        check_n(f.n)?;
+        if f.cycle.is_empty() {
+            return Err(GameError::EmptySchedule);
+        }
+        if let Some(p) = f.cycle.iter().find(|p| p.n_agents() != f.n) {
+            return Err(GameError::AgentCountMismatch {
+                what: "schedule step",
+                expected: f.n,
+                got: p.n_agents(),
+            });
+        }
+        Ok(Self {
+            n: f.n,
+            cycle: f.cycle,
+        })
+    }
 }
 
 impl Schedule {
@@ -172,8 +214,21 @@ impl PlayerFunction for Schedule {
 /// Each agent acts independently with its own fixed probability at every step
 /// (probability 1 makes an agent always active, as the prey in stochastic predator-prey).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StochasticFields")]
 pub struct Stochastic {
     probs: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct StochasticFields {
+    probs: Vec<f64>,
+}
+
+impl TryFrom<StochasticFields> for Stochastic {
+    type Error = GameError;
+    fn try_from(f: StochasticFields) -> Result<Self, GameError> {
+        Self::new(f.probs)
+    }
 }
 
 impl Stochastic {

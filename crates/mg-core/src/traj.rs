@@ -37,6 +37,29 @@ pub enum TrajectoryError {
         /// Position in the array.
         index: usize,
     },
+    /// A size that does not fit in memory (`len × width` overflows): a corrupt file.
+    #[error("episode {episode}, agent {agent}: `{field}` would need more than usize::MAX values")]
+    Overflow {
+        /// Episode index.
+        episode: usize,
+        /// Agent index.
+        agent: usize,
+        /// Which array.
+        field: &'static str,
+    },
+    /// An action that the agent's space does not hold: at a step where it acted, not an action
+    /// of its space nor φ; at a step where it did not act, not φ (discrete spaces).
+    #[error("episode {episode}, agent {agent}, step {step}: {reason}")]
+    Action {
+        /// Episode index.
+        episode: usize,
+        /// Agent index.
+        agent: usize,
+        /// Step in the episode.
+        step: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// An episode with another number of agents than the data set.
     #[error("episode {episode} has {got} agents, expected {expected}")]
     AgentCount {
@@ -114,7 +137,10 @@ impl Episode {
             .collect()
     }
 
-    /// Checks every array against the sizes of `obs_dims` and `spaces`, and that numbers are finite.
+    /// Checks every array against the sizes of `obs_dims` and `spaces`, that numbers are finite,
+    /// and that every action is one its space holds: at a step where the agent acted, an action
+    /// of its space or φ (a policy may choose φ); where it did not, φ (discrete spaces; a box
+    /// space has no value reserved for φ, so any finite fill is accepted there).
     pub fn validate(
         &self,
         index: usize,
@@ -129,11 +155,20 @@ impl Episode {
             });
         }
         for (agent, a) in self.agents.iter().enumerate() {
-            let w = spaces[agent].width();
+            let space = spaces[agent];
+            let w = space.width();
+            // Both factors come from the file: a corrupt length must not overflow.
+            let times = |field: &'static str, k: usize| {
+                self.len.checked_mul(k).ok_or(TrajectoryError::Overflow {
+                    episode: index,
+                    agent,
+                    field,
+                })
+            };
             let checks: [(&'static str, usize, usize); 5] = [
-                ("obs", self.len * obs_dims[agent], a.obs.len()),
+                ("obs", times("obs", obs_dims[agent])?, a.obs.len()),
                 ("final_obs", obs_dims[agent], a.final_obs.len()),
-                ("actions", self.len * w, a.actions.len()),
+                ("actions", times("actions", w)?, a.actions.len()),
                 ("rewards", self.len, a.rewards.len()),
                 ("acted", self.len, a.acted.len()),
             ];
@@ -161,6 +196,27 @@ impl Episode {
                     field,
                     index: pos,
                 });
+            }
+            for (step, (act, &acted)) in a.actions.chunks(w.max(1)).zip(&a.acted).enumerate() {
+                let bad = |reason: String| TrajectoryError::Action {
+                    episode: index,
+                    agent,
+                    step,
+                    reason,
+                };
+                if acted {
+                    if !space.is_phi(act) {
+                        space
+                            .check(agent, act)
+                            .map_err(|e| bad(format!("{e} (nor φ)")))?;
+                    }
+                } else if matches!(space, ActionSpace::Discrete { .. }) && !space.is_phi(act) {
+                    return Err(bad(format!(
+                        "the agent did not act, so its action must be φ ({space:?}: {}), got {}",
+                        w_phi(space),
+                        act[0]
+                    )));
+                }
             }
         }
         Ok(())
@@ -198,9 +254,26 @@ impl Trajectories {
 
     /// Checks every episode (sizes and finite numbers).
     pub fn validate(&self) -> Result<(), TrajectoryError> {
+        if self.action_spaces.len() != self.obs_dims.len() {
+            return Err(TrajectoryError::Length {
+                episode: 0,
+                agent: 0,
+                field: "action_spaces (one per agent, as obs_dims)",
+                expected: self.obs_dims.len(),
+                got: self.action_spaces.len(),
+            });
+        }
         for (i, e) in self.episodes.iter().enumerate() {
             e.validate(i, &self.obs_dims, &self.action_spaces)?;
         }
         Ok(())
+    }
+}
+
+/// φ's encoding in a discrete space, for messages.
+fn w_phi(space: ActionSpace) -> String {
+    match space {
+        ActionSpace::Discrete { n } => format!("index {n}"),
+        ActionSpace::Box { .. } => "zeros".into(),
     }
 }

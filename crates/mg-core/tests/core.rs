@@ -372,6 +372,67 @@ fn batched_results_do_not_depend_on_threads() {
     assert_eq!(one, run_batch(3));
 }
 
+/// Walk without its own `step_partial`: the trait's default refuses φ.
+#[derive(Clone, Debug)]
+struct NoPhi(Walk);
+
+impl MarkovGame for NoPhi {
+    fn spec(&self) -> &GameSpec {
+        self.0.spec()
+    }
+    fn reset(&mut self, rng: &mut dyn RngCore) {
+        self.0.reset(rng)
+    }
+    fn observe(&self, agent: usize, out: &mut [f32]) {
+        self.0.observe(agent, out)
+    }
+    fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
+        self.0.step(actions, rewards)
+    }
+}
+
+#[test]
+fn a_batch_that_a_game_fails_part_way_steps_no_more_until_reset() {
+    let mut v = VecGame::new(NoPhi(Walk::new(2)), 4, 1)
+        .unwrap()
+        .with_threads(2);
+    let mut out = BatchBuffers::new(v.spec(), 4);
+    v.reset_all(&mut out).unwrap();
+    let before: Vec<_> = (0..4).map(|b| v.env(b).unwrap().0.pos).collect();
+    let actions = vec![vec![0.5, 0.0].repeat(4), vec![2.0; 4]];
+    // Copy 2 (in the worker's shard) lets agent 1 sit out, which this game cannot do.
+    let mut active = vec![Participation::all(2); 4];
+    active[2] = Participation::from_bits(2, 0b01).unwrap();
+    assert!(matches!(
+        v.step_batch(&actions, Some(&active), &mut out),
+        Err(GameError::PhiUnsupported { .. })
+    ));
+    // Copies 0 and 1 moved, copy 2 did not: the batch is refused until it is reset.
+    assert_ne!(v.env(0).unwrap().0.pos, before[0]);
+    assert_eq!(v.env(2).unwrap().0.pos, before[2]);
+    let err = v.step_batch(&actions, None, &mut out).unwrap_err();
+    assert!(err.to_string().contains("reset_all"), "{err}");
+    v.reset_all(&mut out).unwrap();
+    v.step_batch(&actions, None, &mut out).unwrap();
+}
+
+#[test]
+fn a_failed_extensive_step_keeps_the_choices_of_phi() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut g = ExtensiveGame::new(Walk::new(2), Synchronous::new(2).unwrap()).unwrap();
+    g.reset(&mut rng);
+    let start = g.game().pos.clone();
+    g.choose_phi(0).unwrap();
+    let mut r = vec![0.0; 2];
+    // Agent 1's action is out of range: the step fails before anything moves.
+    assert!(g.step(&[0.5, 0.0, 9.0], &mut rng, &mut r).is_err());
+    assert_eq!(g.game().pos, start);
+    // The retry still has agent 0 sitting out.
+    g.step(&[0.5, 0.0, 2.0], &mut rng, &mut r).unwrap();
+    assert_eq!(g.game().pos[0], start[0]);
+    assert_ne!(g.game().pos[1], start[1]);
+}
+
 #[test]
 fn batched_bad_actions_leave_every_copy_untouched() {
     let mut v = VecGame::new(Walk::new(2), 4, 1).unwrap();
@@ -464,6 +525,45 @@ fn trajectories_survive_a_serde_round_trip() {
         bad.validate(),
         Err(TrajectoryError::Length { field: "acted", .. })
     ));
+    // Actions the space does not hold (agent 1 is discrete with 3 actions, φ = 3).
+    let ep = &set.episodes[0];
+    let acted = ep.agents[1].acted.iter().position(|&a| a).unwrap();
+    let idle = ep.agents[1].acted.iter().position(|&a| !a).unwrap();
+    for (step, v, ok) in [
+        (acted, 2.5, false), // not an integer
+        (acted, 7.0, false), // out of range
+        (acted, 3.0, true),  // φ chosen where it may act
+        (idle, 0.0, false),  // an action where the agent did not act
+        (idle, 3.0, true),
+    ] {
+        let mut bad = set.clone();
+        bad.episodes[0].agents[1].actions[step] = v;
+        match bad.validate() {
+            Ok(()) => assert!(ok, "{v} at step {step} was accepted"),
+            Err(e) => {
+                assert!(!ok, "{v} at step {step}: {e}");
+                assert!(matches!(
+                    e,
+                    TrajectoryError::Action {
+                        episode: 0,
+                        agent: 1,
+                        ..
+                    }
+                ));
+                assert!(e.to_string().contains(&format!("step {step}")), "{e}");
+            }
+        }
+    }
+    // A corrupt length is an error, not an overflow panic.
+    let mut bad = set.clone();
+    bad.episodes[0].len = usize::MAX;
+    assert!(matches!(
+        bad.validate(),
+        Err(TrajectoryError::Overflow { .. })
+    ));
+    let mut bad = set.clone();
+    bad.action_spaces.pop();
+    assert!(bad.validate().is_err());
     g.reset(&mut rng);
 }
 
@@ -480,4 +580,33 @@ fn history_features_are_padded_and_ordered() {
     h.push(Participation::from_active(3, &[2]).unwrap());
     h.last_k_features(2, 3, &mut f);
     assert_eq!(f, vec![0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
+}
+
+#[test]
+fn player_rules_loaded_from_a_file_are_checked_like_constructed_ones() {
+    let good = PlayerRule::Schedule(Schedule::amagail_cycle());
+    let json = serde_json::to_string(&good).unwrap();
+    assert_eq!(serde_json::from_str::<PlayerRule>(&json).unwrap(), good);
+    let s = PlayerRule::Stochastic(Stochastic::new(vec![0.5, 1.0]).unwrap());
+    let back: PlayerRule = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
+    for (bad, why) in [
+        (r#"{"Schedule":{"n":3,"cycle":[]}}"#, "empty"),
+        (
+            r#"{"Schedule":{"n":3,"cycle":[{"bits":1,"n":2}]}}"#,
+            "schedule step",
+        ),
+        (r#"{"Stochastic":{"probs":[0.5,1.5]}}"#, "1.5"),
+        (r#"{"Synchronous":{"n":65}}"#, "65"),
+        (
+            r#"{"Schedule":{"n":2,"cycle":[{"bits":4,"n":2}]}}"#,
+            "agent index 2",
+        ),
+        (r#"{"Schedule":{"n":2,"cycle":[{"bits":1,"n":99}]}}"#, "99"),
+    ] {
+        let err = serde_json::from_str::<PlayerRule>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
 }
