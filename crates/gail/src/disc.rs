@@ -213,6 +213,17 @@ impl Discriminator {
         let mut dims = vec![in_dim];
         dims.extend_from_slice(&cfg.hidden);
         dims.push(outputs);
+        // A zero width would make the initialisation bound 1/√0 = ∞ (a panic in the sampler).
+        if let Some(j) = dims.iter().position(|&d| d == 0) {
+            return Err(GailError::Config {
+                field: match j {
+                    0 => "input width",
+                    _ if j + 1 == dims.len() => "outputs",
+                    _ => "hidden",
+                },
+                reason: format!("every layer needs at least one unit, got widths {dims:?}"),
+            });
+        }
         let mut layers = Vec::new();
         for w in dims.windows(2) {
             let bound = 1.0 / (w[0] as f32).sqrt();
@@ -261,7 +272,8 @@ impl Discriminator {
     }
 
     /// Loads parameters saved by [`tensors`](Self::tensors): every name must be there with the
-    /// same shape and finite values, or nothing changes. The optimizer's moments start afresh.
+    /// same shape and finite values, or nothing changes. The optimizer's moments start afresh
+    /// (Adam's state belongs to the parameters it was accumulated on).
     pub fn load_tensors(
         &mut self,
         m: &std::collections::HashMap<String, Tensor>,
@@ -277,6 +289,17 @@ impl Discriminator {
         for (var, t) in staged {
             var.set(&t)?;
         }
+        self.opt = AdamW::new(
+            self.layers
+                .iter()
+                .flat_map(|(w, b)| [w.clone(), b.clone()])
+                .collect(),
+            ParamsAdamW {
+                lr: self.cfg.lr,
+                weight_decay: 0.0,
+                ..ParamsAdamW::default()
+            },
+        )?;
         Ok(())
     }
 
@@ -427,7 +450,16 @@ impl Discriminator {
                 _ if k + 1 == sets.len() => "policy inputs",
                 _ => "labelled inputs",
             };
-            xs.push((self.rows(x, what)?, y * (1.0 - 2.0 * eps) + eps));
+            let t = self.rows(x, what)?;
+            // An empty set would weigh nothing without the penalty and be NaN with it: refused
+            // on both paths alike.
+            if t.dim(0)? == 0 {
+                return Err(GailError::Config {
+                    field: "sets",
+                    reason: format!("set {k} ({what}) is empty; every set needs a row"),
+                });
+            }
+            xs.push((t, y * (1.0 - 2.0 * eps) + eps));
         }
         let mut first = None;
         let mut min_rows = usize::MAX;

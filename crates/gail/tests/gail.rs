@@ -112,7 +112,8 @@ fn inputs_one_hot_discrete_actions_with_an_optional_phi_slot() {
         ActionSpace::Discrete { n: 3 },
         true,
         &mut out,
-    );
+    )
+    .unwrap();
     assert_eq!(
         out,
         vec![0.5, 0.25, 0.0, 0.0, 1.0, 0.0, -1.0, 2.0, 0.0, 0.0, 0.0, 1.0]
@@ -126,12 +127,30 @@ fn inputs_one_hot_discrete_actions_with_an_optional_phi_slot() {
         ActionSpace::Discrete { n: 3 },
         false,
         &mut out,
-    );
+    )
+    .unwrap();
     assert_eq!(
         out,
         vec![1.0, 0.0, 0.0, 0.0],
         "without the slot φ encodes as no action"
     );
+    // What the space does not hold is refused, and nothing is appended.
+    let d3 = ActionSpace::Discrete { n: 3 };
+    for (obs, d, acts) in [
+        (vec![1.0], 1, vec![-1.0]),
+        (vec![1.0], 1, vec![4.0]),
+        (vec![1.0], 1, vec![1.5]),
+        (vec![1.0], 1, vec![f32::NAN]),
+        (vec![1.0, 2.0], 1, vec![1.0]),
+        (vec![1.0, 2.0, 3.0], 2, vec![1.0]),
+    ] {
+        let mut out = vec![7.0];
+        assert!(
+            encode_pairs(&obs, d, &acts, d3, true, &mut out).is_err(),
+            "{obs:?} {acts:?} was encoded"
+        );
+        assert_eq!(out, vec![7.0]);
+    }
 }
 
 #[test]
@@ -325,4 +344,57 @@ fn minibatch_steps_train_on_strided_rows_of_every_set() {
     assert_ne!(two.logits(&probe).unwrap(), full.logits(&probe).unwrap());
     let err = Discriminator::new(3, 1, cfg(0, 1), &mut r, &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("minibatches"), "{err}");
+}
+
+#[test]
+fn empty_sets_and_zero_widths_are_refused_and_loading_restarts_adam() {
+    let mut r = ChaCha8Rng::seed_from_u64(9);
+    let cfg = |gp: f64| DiscConfig {
+        hidden: vec![8],
+        gradient_penalty: gp,
+        ..DiscConfig::default()
+    };
+    let expert: Vec<f32> = (0..12).map(|_| r.random_range(0.0..1.0)).collect();
+    let policy: Vec<f32> = (0..12).map(|_| r.random_range(-1.0..0.0)).collect();
+    // An empty set is an error with and without the gradient penalty, not a one-sided step.
+    for gp in [0.0, 10.0] {
+        let mut d = Discriminator::new(3, 1, cfg(gp), &mut r, &Device::Cpu).unwrap();
+        let before = d.logits(&expert).unwrap();
+        let err = d.train_step(&expert, &[]).unwrap_err();
+        assert!(
+            matches!(err, GailError::Config { field: "sets", .. }),
+            "{err}"
+        );
+        assert_eq!(d.logits(&expert).unwrap(), before);
+    }
+    // Zero widths would make the initialisation bound infinite.
+    for (in_dim, outputs, hidden) in [(0, 1, vec![8]), (3, 0, vec![8]), (3, 1, vec![0])] {
+        let c = DiscConfig {
+            hidden,
+            ..DiscConfig::default()
+        };
+        assert!(matches!(
+            Discriminator::new(in_dim, outputs, c, &mut r, &Device::Cpu),
+            Err(GailError::Config { .. })
+        ));
+    }
+    // Loading a snapshot into a trained discriminator continues as a fresh one given it would:
+    // Adam's moments do not carry over.
+    let mut r1 = ChaCha8Rng::seed_from_u64(10);
+    let mut trained = Discriminator::new(3, 1, cfg(0.0), &mut r1, &Device::Cpu).unwrap();
+    let snap: std::collections::HashMap<String, Tensor> =
+        trained.tensors("d").unwrap().into_iter().collect();
+    for _ in 0..3 {
+        trained.train_step(&expert, &policy).unwrap();
+    }
+    trained.load_tensors(&snap, "d").unwrap();
+    let mut r2 = ChaCha8Rng::seed_from_u64(11);
+    let mut fresh = Discriminator::new(3, 1, cfg(0.0), &mut r2, &Device::Cpu).unwrap();
+    fresh.load_tensors(&snap, "d").unwrap();
+    trained.train_step(&expert, &policy).unwrap();
+    fresh.train_step(&expert, &policy).unwrap();
+    assert_eq!(
+        trained.logits(&expert).unwrap(),
+        fresh.logits(&expert).unwrap()
+    );
 }

@@ -275,7 +275,8 @@ where
             demos: demos.clone(),
             zs_steps: Vec::new(),
         };
-        t.encode_expert();
+        t.encode_expert()
+            .map_err(|e| MagailError::Config(format!("demonstrations: {e}")))?;
         let w = t.cfg.bc_weight;
         if !(w.is_finite() && w >= 0.0) {
             return Err(MagailError::Config(format!(
@@ -342,7 +343,7 @@ where
         Ok(Some((obs_t, act_t)))
     }
 
-    fn encode_expert(&mut self) {
+    fn encode_expert(&mut self) -> Result<(), GailError> {
         let n = self.spec.n_agents();
         let slot = phi_slot(self.cfg.phi);
         for ep in &self.demos.episodes {
@@ -361,7 +362,7 @@ where
                                     self.demos.action_spaces[i],
                                     slot,
                                     &mut self.expert[i],
-                                );
+                                )?;
                             }
                         }
                     }
@@ -379,12 +380,13 @@ where
                                 self.demos.action_spaces[i],
                                 true,
                                 &mut self.expert[0],
-                            );
+                            )?;
                         }
                     }
                 }
             }
         }
+        Ok(())
     }
 
     /// The learners (policies to evaluate, checkpoints).
@@ -515,7 +517,7 @@ where
         all: bool,
         out: &mut Vec<f32>,
         rows: &mut Vec<usize>,
-    ) {
+    ) -> Result<(), GailError> {
         let n = self.spec.n_agents();
         let slot = phi_slot(self.cfg.phi);
         let total = ro.envs * ro.steps;
@@ -534,7 +536,7 @@ where
                             space,
                             slot,
                             out,
-                        );
+                        )?;
                         rows.push(at);
                     }
                 }
@@ -553,12 +555,13 @@ where
                             space,
                             true,
                             out,
-                        );
+                        )?;
                     }
                     rows.push(at);
                 }
             }
         }
+        Ok(())
     }
 
     /// One iteration: rollout, discriminator step, rewards, policy step (after the warm-up).
@@ -602,7 +605,8 @@ where
             }
             // Discriminator step on this iteration's policy samples and as many expert samples.
             let (mut pol, mut rows) = (Vec::new(), Vec::new());
-            self.encode_policy(&ro, k, false, &mut pol, &mut rows);
+            self.encode_policy(&ro, k, false, &mut pol, &mut rows)
+                .map_err(disc_err)?;
             stats.disc_samples.push(rows.len());
             let w = self.widths[k];
             let ne = self.expert[k].len() / w;
@@ -644,7 +648,12 @@ where
         for k in 0..self.discs.len() {
             // Rewards of every step from the updated discriminator.
             let (mut all, mut all_rows) = (Vec::new(), Vec::new());
-            self.encode_policy(ro, k, true, &mut all, &mut all_rows);
+            self.encode_policy(ro, k, true, &mut all, &mut all_rows)
+                .map_err(|source| MagailError::Disc {
+                    iteration: it,
+                    agent: k,
+                    source,
+                })?;
             let logits = self.discs[k]
                 .logits(&all)
                 .map_err(|source| MagailError::Disc {
@@ -724,7 +733,7 @@ where
             policy.push(out.actions);
         }
         let space = |i: usize| self.demos.action_spaces[i];
-        let encode = |use_expert: [bool; 2]| -> Vec<f32> {
+        let encode = |use_expert: [bool; 2]| -> Result<Vec<f32>, GailError> {
             let mut x = Vec::new();
             for r in 0..m {
                 for i in 0..2 {
@@ -741,15 +750,15 @@ where
                         space(i),
                         true,
                         &mut x,
-                    );
+                    )?;
                 }
             }
-            x
+            Ok(x)
         };
         let sets: Vec<(Vec<f32>, f64)> = zero_sum_labels()
             .iter()
-            .map(|&(e1, e2, y)| (encode([e1, e2]), y))
-            .collect();
+            .map(|&(e1, e2, y)| Ok((encode([e1, e2])?, y)))
+            .collect::<Result<_, GailError>>()?;
         let refs: Vec<(&[f32], f64)> = sets.iter().map(|(x, y)| (x.as_slice(), *y)).collect();
         self.discs[0].train_step_labelled(&refs)
     }
