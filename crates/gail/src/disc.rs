@@ -79,6 +79,20 @@ impl Default for DiscConfig {
     }
 }
 
+/// A set of discriminator inputs with its target, for [`Discriminator::train_sets`].
+#[derive(Clone, Copy, Debug)]
+pub struct LabelledSet<'a> {
+    /// Flat inputs, `rows × in_dim`.
+    pub inputs: &'a [f32],
+    /// The target of every logit: 1 expert, 0 policy (before label smoothing).
+    pub target: f64,
+    /// Optional weights of the logits, `rows × outputs` (row-major), finite and ≥ 0: a logit
+    /// with weight 0 takes no part in the loss, its gradient or the accuracies. AMAGAIL's
+    /// filtering for a joint discriminator with one output per agent: output i is not trained
+    /// on the steps where agent i did not act. `None`: every logit weighs 1.
+    pub mask: Option<&'a [f32]>,
+}
+
 /// Typed statistics of one discriminator step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DiscStats {
@@ -106,14 +120,25 @@ pub fn discriminator_loss(
 /// Mean over sets of the binary cross-entropy of each set's logits against its target y:
 /// softplus(L) − y·L averaged over the set, then over sets (each set weighs the same).
 fn labelled_loss(sets: &[(&Tensor, f64)]) -> Result<Tensor, GailError> {
-    let bce = |l: &Tensor, y: f64| -> Result<Tensor, GailError> {
+    let sets: Vec<_> = sets.iter().map(|&(l, y)| (l, y, None)).collect();
+    masked_loss(&sets)
+}
+
+/// [`labelled_loss`] where a set may carry a mask of the logits' shape: its cross-entropy is then
+/// the mask-weighted mean Σ m·ℓ / Σ m (entries with weight 0 do not count).
+fn masked_loss(sets: &[(&Tensor, f64, Option<&Tensor>)]) -> Result<Tensor, GailError> {
+    let bce = |l: &Tensor, y: f64, m: Option<&Tensor>| -> Result<Tensor, GailError> {
         // softplus(l) = relu(l) + log(1 + e^{−|l|}), stable for large |l|.
         let sp = (l.relu()? + (l.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
-        Ok((sp - (l * y)?)?.mean_all()?)
+        let e = (sp - (l * y)?)?;
+        Ok(match m {
+            None => e.mean_all()?,
+            Some(m) => ((e * m)?.sum_all()? / f64::from(m.sum_all()?.to_scalar::<f32>()?))?,
+        })
     };
     let mut total: Option<Tensor> = None;
-    for (l, y) in sets {
-        let b = bce(l, *y)?;
+    for (l, y, m) in sets {
+        let b = bce(l, *y, *m)?;
         total = Some(match total {
             Some(t) => (t + b)?,
             None => b,
@@ -165,6 +190,26 @@ pub fn checkpoint_tensor(
 
 /// Per layer, the gradient of the weight (row-major `(out, in)`) and of the bias.
 type LayerGrads = Vec<(Vec<f32>, Vec<f32>)>;
+
+/// A labelled set ready for a step: inputs `(rows, in_dim)`, the smoothed target, the weights.
+type Set = (Tensor, f64, Option<Vec<f32>>);
+
+/// Fraction of the logits of nonzero weight on the right side of 0 (expert: > 0, policy: < 0).
+fn accuracy(logits: &[f32], mask: Option<&[f32]>, expert: bool) -> f64 {
+    let right = |v: f32| if expert { v > 0.0 } else { v < 0.0 };
+    match mask {
+        None => logits.iter().filter(|&&v| right(v)).count() as f64 / logits.len().max(1) as f64,
+        Some(w) => {
+            let kept = logits.iter().zip(w).filter(|(_, m)| **m > 0.0);
+            let (mut hit, mut all) = (0usize, 0usize);
+            for (&v, _) in kept {
+                all += 1;
+                hit += usize::from(right(v));
+            }
+            hit as f64 / all.max(1) as f64
+        }
+    }
+}
 
 /// An MLP discriminator with `outputs` logits (1, or one per agent for the centralized prior).
 #[derive(Debug)]
@@ -430,6 +475,22 @@ impl Discriminator {
     /// target y to y(1 − 2ε) + ε. The statistics report the first set as "expert" (logit > 0)
     /// and the last as "policy" (logit < 0); the gradient penalty interpolates between them.
     pub fn train_step_labelled(&mut self, sets: &[(&[f32], f64)]) -> Result<DiscStats, GailError> {
+        let sets: Vec<LabelledSet> = sets
+            .iter()
+            .map(|&(inputs, target)| LabelledSet {
+                inputs,
+                target,
+                mask: None,
+            })
+            .collect();
+        self.train_sets(&sets)
+    }
+
+    /// [`train_step_labelled`](Self::train_step_labelled) with optional per-logit weights
+    /// ([`LabelledSet::mask`]); the accuracies then count the logits of nonzero weight. The
+    /// gradient penalty, when on, still constrains every output on interpolates of the first
+    /// and last sets.
+    pub fn train_sets(&mut self, sets: &[LabelledSet]) -> Result<DiscStats, GailError> {
         if sets.len() < 2 {
             return Err(GailError::Config {
                 field: "sets",
@@ -438,7 +499,8 @@ impl Discriminator {
         }
         let eps = self.cfg.label_smoothing;
         let mut xs = Vec::with_capacity(sets.len());
-        for (k, (x, y)) in sets.iter().enumerate() {
+        for (k, set) in sets.iter().enumerate() {
+            let (x, y) = (set.inputs, &set.target);
             if !(0.0..=1.0).contains(y) {
                 return Err(GailError::Config {
                     field: "target",
@@ -459,25 +521,62 @@ impl Discriminator {
                     reason: format!("set {k} ({what}) is empty; every set needs a row"),
                 });
             }
-            xs.push((t, y * (1.0 - 2.0 * eps) + eps));
+            let mask = match set.mask {
+                None => None,
+                Some(m) => {
+                    let want = t.dim(0)? * self.outputs;
+                    if m.len() != want {
+                        return Err(GailError::Config {
+                            field: "mask",
+                            reason: format!(
+                                "set {k} ({what}): {} weights, expected {want} (rows × outputs)",
+                                m.len()
+                            ),
+                        });
+                    }
+                    if m.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+                        return Err(GailError::Config {
+                            field: "mask",
+                            reason: format!("set {k} ({what}): weights must be finite and ≥ 0"),
+                        });
+                    }
+                    if !m.iter().any(|w| *w > 0.0) {
+                        return Err(GailError::Config {
+                            field: "mask",
+                            reason: format!("set {k} ({what}): every logit is masked out"),
+                        });
+                    }
+                    Some(m.to_vec())
+                }
+            };
+            xs.push((t, y * (1.0 - 2.0 * eps) + eps, mask));
         }
         let mut first = None;
         let mut min_rows = usize::MAX;
-        for (x, _) in &xs {
+        for (x, _, _) in &xs {
             min_rows = min_rows.min(x.dim(0)?);
         }
         let m = self.cfg.minibatches.clamp(1, min_rows.max(1));
         let dev = self.dev.clone();
-        let minibatch = |step: usize| -> Result<Vec<(Tensor, f64)>, GailError> {
+        let outputs = self.outputs;
+        let minibatch = |step: usize| -> Result<Vec<Set>, GailError> {
             if m == 1 {
                 return Ok(xs.clone());
             }
             xs.iter()
-                .map(|(x, y)| {
+                .map(|(x, y, mask)| {
                     let rows: Vec<u32> =
                         (step % m..x.dim(0)?).step_by(m).map(|r| r as u32).collect();
                     let ids = Tensor::from_slice(&rows, rows.len(), &dev)?;
-                    Ok((x.index_select(&ids, 0)?, *y))
+                    let mask = mask.as_ref().map(|w| {
+                        rows.iter()
+                            .flat_map(|&r| {
+                                let r = r as usize;
+                                w[r * outputs..(r + 1) * outputs].iter().copied()
+                            })
+                            .collect()
+                    });
+                    Ok((x.index_select(&ids, 0)?, *y, mask))
                 })
                 .collect()
         };
@@ -496,11 +595,24 @@ impl Discriminator {
             let xs = minibatch(step)?;
             let logits = xs
                 .iter()
-                .map(|(x, _)| self.forward(x))
+                .map(|(x, _, _)| self.forward(x))
                 .collect::<Result<Vec<_>, _>>()?;
-            let pairs: Vec<(&Tensor, f64)> =
-                logits.iter().zip(&xs).map(|(l, (_, y))| (l, *y)).collect();
-            let bce = labelled_loss(&pairs)?;
+            let masks = xs
+                .iter()
+                .zip(&logits)
+                .map(|((_, _, mask), l)| {
+                    mask.as_ref()
+                        .map(|w| Tensor::from_slice(w, l.shape(), &self.dev))
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let triples: Vec<(&Tensor, f64, Option<&Tensor>)> = logits
+                .iter()
+                .zip(&xs)
+                .zip(&masks)
+                .map(|((l, (_, y, _)), w)| (l, *y, w.as_ref()))
+                .collect();
+            let bce = masked_loss(&triples)?;
             let l = f64::from(bce.to_scalar::<f32>()?);
             if !l.is_finite() {
                 return Err(GailError::NonFinite);
@@ -517,18 +629,14 @@ impl Discriminator {
                 None => (bce, 0.0),
             };
             if first.is_none() {
-                let frac = |t: &Tensor, expert: bool| -> Result<f64, GailError> {
-                    let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
-                    let hit = v
-                        .iter()
-                        .filter(|&&x| if expert { x > 0.0 } else { x < 0.0 })
-                        .count();
-                    Ok(hit as f64 / v.len().max(1) as f64)
+                let frac = |k: usize, expert: bool| -> Result<f64, GailError> {
+                    let v: Vec<f32> = logits[k].flatten_all()?.to_vec1()?;
+                    Ok(accuracy(&v, xs[k].2.as_deref(), expert))
                 };
                 first = Some(DiscStats {
                     loss: l,
-                    acc_expert: frac(&logits[0], true)?,
-                    acc_policy: frac(&logits[logits.len() - 1], false)?,
+                    acc_expert: frac(0, true)?,
+                    acc_policy: frac(logits.len() - 1, false)?,
                     gradient_penalty: gp,
                 });
             }
@@ -544,10 +652,7 @@ impl Discriminator {
     /// reduction for every bias: `perf` put the discriminator step at 58% of a MAGAIL iteration,
     /// mostly in those. Used whenever the gradient penalty is off (the penalty differentiates
     /// an input gradient, which stays with autograd).
-    fn loss_and_grads(
-        &self,
-        sets: &[(Tensor, f64)],
-    ) -> Result<(f64, DiscStats, LayerGrads), GailError> {
+    fn loss_and_grads(&self, sets: &[Set]) -> Result<(f64, DiscStats, LayerGrads), GailError> {
         let depth = self.layers.len();
         let mut grads: LayerGrads = self
             .layers
@@ -567,7 +672,7 @@ impl Discriminator {
         let mut loss = 0.0;
         let mut stats = DiscStats::default();
         let n_sets = sets.len() as f64;
-        for (si, (x, y)) in sets.iter().enumerate() {
+        for (si, (x, y, mask)) in sets.iter().enumerate() {
             let n = x.dim(0)?;
             // Forward, keeping each layer's input (for the weight gradients) and pre-activation
             // (for the ReLU masks).
@@ -593,23 +698,40 @@ impl Discriminator {
                 pre.push(z);
             }
             let logits = &pre[depth - 1];
-            let count = logits.len().max(1) as f64;
             // softplus(L) − y·L, stable for large |L|; its derivative is σ(L) − y.
             let mut set_loss = 0.0;
-            let scale = 1.0 / (count * n_sets);
             let mut dz: Vec<f32> = Vec::with_capacity(logits.len());
-            for &v in logits {
-                let v = f64::from(v);
-                set_loss += v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v;
-                let sig = 1.0 / (1.0 + (-v).exp());
-                dz.push(((sig - y) * scale) as f32);
-            }
+            let count = match mask {
+                // Unmasked, the arithmetic of the original loop, to the bit.
+                None => {
+                    let count = logits.len().max(1) as f64;
+                    let scale = 1.0 / (count * n_sets);
+                    for &v in logits {
+                        let v = f64::from(v);
+                        set_loss += v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v;
+                        let sig = 1.0 / (1.0 + (-v).exp());
+                        dz.push(((sig - y) * scale) as f32);
+                    }
+                    count
+                }
+                Some(w) => {
+                    let count: f64 = w.iter().map(|&m| f64::from(m)).sum();
+                    let scale = 1.0 / (count * n_sets);
+                    for (&v, &m) in logits.iter().zip(w) {
+                        let (v, m) = (f64::from(v), f64::from(m));
+                        set_loss += m * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v);
+                        let sig = 1.0 / (1.0 + (-v).exp());
+                        dz.push((m * (sig - y) * scale) as f32);
+                    }
+                    count
+                }
+            };
             loss += set_loss / count / n_sets;
             if si == 0 {
-                stats.acc_expert = logits.iter().filter(|&&v| v > 0.0).count() as f64 / count;
+                stats.acc_expert = accuracy(logits, mask.as_deref(), true);
             }
             if si + 1 == sets.len() {
-                stats.acc_policy = logits.iter().filter(|&&v| v < 0.0).count() as f64 / count;
+                stats.acc_policy = accuracy(logits, mask.as_deref(), false);
             }
             // Backward: for layer l with output gradient dZ (n × out), ∂W = dZᵀ·H, ∂b = Σ_rows dZ,
             // and the previous layer's output gradient is dZ·W masked where its ReLU was off.
@@ -676,14 +798,27 @@ mod tests {
     use rand::SeedableRng;
 
     /// The autograd gradient of [`labelled_loss`], the reference for the hand-written one.
-    fn autograd(d: &Discriminator, sets: &[(Tensor, f64)]) -> Result<(f64, LayerGrads), GailError> {
+    fn autograd(d: &Discriminator, sets: &[Set]) -> Result<(f64, LayerGrads), GailError> {
         let logits = sets
             .iter()
-            .map(|(x, _)| d.forward(x))
+            .map(|(x, _, _)| d.forward(x))
             .collect::<Result<Vec<_>, _>>()?;
-        let pairs: Vec<(&Tensor, f64)> =
-            logits.iter().zip(sets).map(|(l, (_, y))| (l, *y)).collect();
-        let loss = labelled_loss(&pairs)?;
+        let masks = sets
+            .iter()
+            .zip(&logits)
+            .map(|((_, _, m), l)| {
+                m.as_ref()
+                    .map(|w| Tensor::from_slice(w, l.shape(), &Device::Cpu))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let triples: Vec<(&Tensor, f64, Option<&Tensor>)> = logits
+            .iter()
+            .zip(sets)
+            .zip(&masks)
+            .map(|((l, (_, y, _)), m)| (l, *y, m.as_ref()))
+            .collect();
+        let loss = masked_loss(&triples)?;
         let g = loss.backward()?;
         let grads = d
             .layers
@@ -712,24 +847,38 @@ mod tests {
         // Two outputs (a centralized prior) and three labelled sets of different sizes, with a
         // smoothed target, so every weighting of the loss is exercised.
         let d = Discriminator::new(5, 2, cfg, &mut rng, &dev)?;
-        let mut set = |n: usize, y: f64| -> Result<(Tensor, f64), GailError> {
+        let mut set = |n: usize, y: f64| -> Result<Set, GailError> {
             let v: Vec<f32> = (0..n * 5).map(|_| rng.random_range(-2.0..2.0)).collect();
-            Ok((Tensor::from_vec(v, (n, 5), &dev)?, y))
+            Ok((Tensor::from_vec(v, (n, 5), &dev)?, y, None))
         };
         let sets = vec![set(7, 0.95)?, set(4, 0.5)?, set(9, 0.05)?];
-        let (want_loss, want) = autograd(&d, &sets)?;
-        let (loss, stats, got) = d.loss_and_grads(&sets)?;
-        assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
-        assert_eq!(stats.loss, loss);
-        for (l, ((gw, gb), (ww, wb))) in got.iter().zip(&want).enumerate() {
-            for (a, b) in gw.iter().chain(gb).zip(ww.iter().chain(wb)) {
-                assert!((a - b).abs() < 1e-5, "layer {l}: {a} vs {b}");
+        // The same sets with 0/1 weights on two of them (AMAGAIL's per-output filtering).
+        let mut masked = sets.clone();
+        masked[0].2 = Some((0..14).map(|k| f32::from(k % 3 != 0)).collect());
+        masked[2].2 = Some((0..18).map(|k| f32::from(k % 4 == 1)).collect());
+        for sets in [&sets, &masked] {
+            let (want_loss, want) = autograd(&d, sets)?;
+            let (loss, stats, got) = d.loss_and_grads(sets)?;
+            assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
+            assert_eq!(stats.loss, loss);
+            for (l, ((gw, gb), (ww, wb))) in got.iter().zip(&want).enumerate() {
+                for (a, b) in gw.iter().chain(gb).zip(ww.iter().chain(wb)) {
+                    assert!((a - b).abs() < 1e-5, "layer {l}: {a} vs {b}");
+                }
+                assert!(
+                    ww.iter().any(|v| v.abs() > 1e-4),
+                    "layer {l} has a gradient"
+                );
             }
-            assert!(
-                ww.iter().any(|v| v.abs() > 1e-4),
-                "layer {l} has a gradient"
-            );
         }
+        // Weights of 1 are no weights, to the bit.
+        let mut ones = sets.clone();
+        for s in &mut ones {
+            s.2 = Some(vec![1.0; s.0.dim(0)? * 2]);
+        }
+        let (l1, _, g1) = d.loss_and_grads(&sets)?;
+        let (l2, _, g2) = d.loss_and_grads(&ones)?;
+        assert_eq!((l1, g1), (l2, g2));
         Ok(())
     }
 }

@@ -29,8 +29,8 @@ mod input;
 mod reward;
 
 pub use disc::{
-    DiscConfig, DiscStats, Discriminator, GailError, checkpoint_tensor, discriminator_loss,
-    zero_sum_labels,
+    DiscConfig, DiscStats, Discriminator, GailError, LabelledSet, checkpoint_tensor,
+    discriminator_loss, zero_sum_labels,
 };
 pub use input::{encode_pairs, input_width};
 pub use reward::{Prior, RewardForm};

@@ -398,3 +398,69 @@ fn empty_sets_and_zero_widths_are_refused_and_loading_restarts_adam() {
         fresh.logits(&expert).unwrap()
     );
 }
+
+#[test]
+fn a_masked_output_is_not_trained_and_its_accuracy_not_counted() {
+    let mut r = ChaCha8Rng::seed_from_u64(12);
+    let cfg = DiscConfig {
+        hidden: vec![8],
+        steps: 3,
+        lr: 1e-2,
+        ..DiscConfig::default()
+    };
+    let mut d = Discriminator::new(2, 2, cfg, &mut r, &Device::Cpu).unwrap();
+    let expert: Vec<f32> = (0..16).map(|_| r.random_range(0.5..1.0)).collect();
+    let policy: Vec<f32> = (0..16).map(|_| r.random_range(-1.0..-0.5)).collect();
+    // Output 1 is masked out everywhere (its agent never acted): its last-layer row and bias
+    // keep their values while output 0 learns.
+    let mask: Vec<f32> = (0..8).flat_map(|_| [1.0, 0.0]).collect();
+    let before = d.tensors("d").unwrap();
+    let s = d
+        .train_sets(&[
+            LabelledSet {
+                inputs: &expert,
+                target: 1.0,
+                mask: Some(&mask),
+            },
+            LabelledSet {
+                inputs: &policy,
+                target: 0.0,
+                mask: Some(&mask),
+            },
+        ])
+        .unwrap();
+    let after = d.tensors("d").unwrap();
+    let rows = |t: &[(String, Tensor)], name: &str| -> Vec<Vec<f32>> {
+        let t = &t.iter().find(|(k, _)| k == name).unwrap().1;
+        match t.rank() {
+            2 => t.to_vec2().unwrap(),
+            _ => t.to_vec1().unwrap().into_iter().map(|v| vec![v]).collect(),
+        }
+    };
+    for name in ["d.l1.weight", "d.l1.bias"] {
+        let (b, a) = (rows(&before, name), rows(&after, name));
+        assert_eq!(b[1], a[1], "{name}: the masked output's row moved");
+        assert_ne!(b[0], a[0], "{name}: the trained output's row did not move");
+    }
+    // The accuracies count output 0 only: 8 logits per set, so multiples of 1/8.
+    assert_eq!((s.acc_expert * 8.0).fract(), 0.0);
+    // A mask of the wrong size, or one that masks a whole set out, is refused.
+    for bad in [vec![1.0; 7], vec![0.0; 16], vec![f32::NAN; 16]] {
+        let sets = [
+            LabelledSet {
+                inputs: &expert,
+                target: 1.0,
+                mask: Some(&bad),
+            },
+            LabelledSet {
+                inputs: &policy,
+                target: 0.0,
+                mask: None,
+            },
+        ];
+        assert!(matches!(
+            d.train_sets(&sets),
+            Err(GailError::Config { field: "mask", .. })
+        ));
+    }
+}

@@ -85,10 +85,19 @@ where
         &self.collector
     }
 
-    /// Resumes the counters of a checkpoint.
+    /// Continues after a checkpoint of `iteration` iterations and `env_steps` steps (load its
+    /// parameters through [`learners_mut`](Self::learners_mut)): sets the counters and restarts
+    /// the rollouts and the learners' stream from streams derived from (seed, iteration), so a
+    /// resumed run sees new episodes rather than replaying those of its first iterations, and
+    /// is a deterministic function of its checkpoint.
     pub fn set_progress(&mut self, iteration: usize, env_steps: u64) {
+        use rand::Rng;
         self.iteration = iteration;
         self.env_steps = env_steps;
+        let seed = self.collector.config().seed;
+        self.collector
+            .reseed(mg_core::stream_rng(seed, (1 << 54) + iteration as u64).random());
+        self.learners.restart_stream(iteration);
     }
 
     /// Iterations done.

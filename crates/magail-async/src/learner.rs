@@ -543,6 +543,13 @@ impl Learners {
         out
     }
 
+    /// Restarts the learners' own sampling stream (the critic's minibatch shuffles) from one
+    /// derived from (seed, `iteration`): what a run resumed after `iteration` iterations uses,
+    /// so that it does not replay the shuffles of the run's first iterations.
+    pub fn restart_stream(&mut self, iteration: usize) {
+        self.rng = stream_rng(self.cfg.seed, (1 << 51) + iteration as u64);
+    }
+
     /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …): a
     /// snapshot, unchanged by later training.
     pub fn tensors(&self) -> Result<HashMap<String, Tensor>, LearnError> {

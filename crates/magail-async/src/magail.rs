@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use gail::{
-    DiscConfig, DiscStats, Discriminator, GailError, Prior, RewardForm, encode_pairs, input_width,
-    zero_sum_labels,
+    DiscConfig, DiscStats, Discriminator, GailError, LabelledSet, Prior, RewardForm, encode_pairs,
+    input_width, zero_sum_labels,
 };
 use mg_core::{
     ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, StreamRng,
@@ -94,6 +94,14 @@ pub enum MagailError {
     /// Learning failed.
     #[error(transparent)]
     Learn(#[from] LearnError),
+    /// Collecting or learning failed at an iteration (a non-finite value loss, for instance).
+    #[error("iteration {iteration}: {source}")]
+    Step {
+        /// The iteration.
+        iteration: usize,
+        /// The cause.
+        source: Box<MagailError>,
+    },
     /// A discriminator failed; a NaN loss names the iteration.
     #[error("iteration {iteration}: discriminator of agent {agent}: {source}")]
     Disc {
@@ -177,12 +185,15 @@ pub struct MagailTrainer<G, P> {
     discs: Vec<Discriminator>,
     /// Per discriminator: the encoded expert inputs.
     expert: Vec<Vec<f32>>,
+    /// Per discriminator: the weights of the expert inputs' logits (rows × outputs) when a joint
+    /// discriminator filters φ (AMAGAIL with the centralized or shared prior); empty otherwise.
+    expert_mask: Vec<Vec<f32>>,
     widths: Vec<usize>,
     rng: StreamRng,
     iteration: usize,
     demos: Trajectories,
     /// Zero-sum prior: every expert time step's observations and actions, per agent.
-    zs_steps: Vec<(Vec<f32>, Vec<f32>)>,
+    zs_steps: Vec<(Vec<f32>, Vec<f32>, Vec<bool>)>,
 }
 
 fn phi_slot(mode: PhiMode) -> bool {
@@ -264,6 +275,7 @@ where
             })?;
         let mut t = Self {
             expert: vec![Vec::new(); widths.len()],
+            expert_mask: vec![Vec::new(); widths.len()],
             rng: stream_rng(cfg.learner.seed, 1 << 53),
             cfg,
             spec,
@@ -293,16 +305,24 @@ where
                 t.learners.set_anchor(g, anchor)?;
             }
         }
+        if t.cfg.prior == Prior::ZeroSum && t.demos.n_steps() == 0 {
+            return Err(MagailError::Config(
+                "the zero-sum prior trains on expert time steps, and the demonstrations have none \
+                 (every episode is empty)"
+                    .into(),
+            ));
+        }
         if t.cfg.prior == Prior::ZeroSum {
             t.zs_steps = (0..n)
                 .map(|i| {
                     let (d, w) = (dims[i], spaces[i].width());
-                    let (mut o, mut a) = (Vec::new(), Vec::new());
+                    let (mut o, mut a, mut acted) = (Vec::new(), Vec::new(), Vec::new());
                     for ep in &t.demos.episodes {
                         o.extend_from_slice(&ep.agents[i].obs[..ep.len * d]);
                         a.extend_from_slice(&ep.agents[i].actions[..ep.len * w]);
+                        acted.extend_from_slice(&ep.agents[i].acted[..ep.len]);
                     }
-                    (o, a)
+                    (o, a, acted)
                 })
                 .collect();
         }
@@ -382,6 +402,14 @@ where
                                 &mut self.expert[0],
                             )?;
                         }
+                        if !slot {
+                            push_mask(
+                                self.cfg.prior,
+                                |i| ep.agents[i].acted[t],
+                                n,
+                                &mut self.expert_mask[0],
+                            );
+                        }
                     }
                 }
             }
@@ -431,6 +459,12 @@ where
                         .map_err(LearnError::from)?;
                     let loss = lp.mean_all()?.neg()?;
                     last = f64::from(loss.to_scalar::<f32>()?);
+                    if !last.is_finite() {
+                        return Err(MagailError::Config(format!(
+                            "behaviour cloning: the loss of policy group {gi} is not finite \
+                             ({last}); try a smaller bc_lr"
+                        )));
+                    }
                     opt.backward_step(&loss)?;
                 }
             }
@@ -509,7 +543,8 @@ where
         Ok(c.loss)
     }
 
-    /// Encodes the policy samples of a rollout for discriminator `k` (all steps when `all`).
+    /// Encodes the policy samples of a rollout for discriminator `k` (all steps when `all`);
+    /// for a joint discriminator that filters φ, `mask` receives the weights of its logits.
     fn encode_policy(
         &self,
         ro: &Rollout,
@@ -517,6 +552,7 @@ where
         all: bool,
         out: &mut Vec<f32>,
         rows: &mut Vec<usize>,
+        mask: &mut Vec<f32>,
     ) -> Result<(), GailError> {
         let n = self.spec.n_agents();
         let slot = phi_slot(self.cfg.phi);
@@ -557,6 +593,9 @@ where
                             out,
                         )?;
                     }
+                    if !slot {
+                        push_mask(self.cfg.prior, |i| ro.agents[i].acted[at], n, mask);
+                    }
                     rows.push(at);
                 }
             }
@@ -570,7 +609,14 @@ where
         let it = self.iteration;
         let pols = self.learners.policies(false);
         let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-        let ro = self.collector.collect(&refs, self.cfg.steps_per_iter)?;
+        let at = |e: MagailError| MagailError::Step {
+            iteration: it,
+            source: Box::new(e),
+        };
+        let ro = self
+            .collector
+            .collect(&refs, self.cfg.steps_per_iter)
+            .map_err(|e| at(e.into()))?;
         let n = self.spec.n_agents();
         let total = ro.envs * ro.steps;
         let mut stats = MagailStats {
@@ -604,20 +650,55 @@ where
                 continue;
             }
             // Discriminator step on this iteration's policy samples and as many expert samples.
-            let (mut pol, mut rows) = (Vec::new(), Vec::new());
-            self.encode_policy(&ro, k, false, &mut pol, &mut rows)
+            let (mut pol, mut rows, mut pol_mask) = (Vec::new(), Vec::new(), Vec::new());
+            self.encode_policy(&ro, k, false, &mut pol, &mut rows, &mut pol_mask)
                 .map_err(disc_err)?;
             stats.disc_samples.push(rows.len());
             let w = self.widths[k];
             let ne = self.expert[k].len() / w;
             if !rows.is_empty() && ne > 0 {
                 let mut exp = Vec::with_capacity(rows.len() * w);
+                let outs = self.expert_mask[k].len() / ne;
+                let mut exp_mask = Vec::with_capacity(rows.len() * outs);
                 for _ in 0..rows.len() {
                     let r = self.rng.random_range(0..ne);
                     exp.extend_from_slice(&self.expert[k][r * w..(r + 1) * w]);
+                    exp_mask.extend_from_slice(&self.expert_mask[k][r * outs..(r + 1) * outs]);
                 }
-                let s = self.discs[k].train_step(&exp, &pol).map_err(disc_err)?;
+                // Weights only where some logit is left out, so a synchronous game (everyone
+                // always acts) trains exactly as without them.
+                fn weighted(m: &[f32]) -> Option<&[f32]> {
+                    m.iter().any(|&v| v == 0.0).then_some(m)
+                }
+                let (em, pm) = (weighted(&exp_mask), weighted(&pol_mask));
+                let all_out = |m: &[f32]| !m.is_empty() && m.iter().all(|&v| v == 0.0);
+                if all_out(&exp_mask) || all_out(&pol_mask) {
+                    // No agent of this discriminator acted in one of the sets: nothing to learn.
+                    stats.disc.push(DiscStats::default());
+                    continue;
+                }
+                let s = if em.is_none() && pm.is_none() {
+                    self.discs[k].train_step(&exp, &pol)
+                } else {
+                    self.discs[k].train_sets(&[
+                        LabelledSet {
+                            inputs: &exp,
+                            target: 1.0,
+                            mask: em,
+                        },
+                        LabelledSet {
+                            inputs: &pol,
+                            target: 0.0,
+                            mask: pm,
+                        },
+                    ])
+                }
+                .map_err(disc_err)?;
                 stats.disc.push(s);
+            } else {
+                // Untrained this iteration (no policy or no expert rows): an empty entry keeps
+                // `disc[k]` the statistics of discriminator k; `disc_samples[k]` says 0.
+                stats.disc.push(DiscStats::default());
             }
         }
         let rewards = self.rewards_at(&ro, it)?;
@@ -626,7 +707,8 @@ where
         let policy_step = it > self.cfg.disc_warmup;
         let up = self
             .learners
-            .update_parts(&ro, Some(&rewards), policy_step)?;
+            .update_parts(&ro, Some(&rewards), policy_step)
+            .map_err(|e| at(e.into()))?;
         if policy_step {
             stats.kl = up.kl;
             stats.policy_updated = true;
@@ -647,8 +729,8 @@ where
         let mut rewards = vec![vec![0.0f64; total]; n];
         for k in 0..self.discs.len() {
             // Rewards of every step from the updated discriminator.
-            let (mut all, mut all_rows) = (Vec::new(), Vec::new());
-            self.encode_policy(ro, k, true, &mut all, &mut all_rows)
+            let (mut all, mut all_rows, mut unused) = (Vec::new(), Vec::new(), Vec::new());
+            self.encode_policy(ro, k, true, &mut all, &mut all_rows, &mut unused)
                 .map_err(|source| MagailError::Disc {
                     iteration: it,
                     agent: k,
@@ -712,7 +794,7 @@ where
         let mut policy = Vec::new();
         for (i, pol) in policies.iter().enumerate().take(2) {
             let (d, w) = (self.demos.obs_dims[i], self.demos.action_spaces[i].width());
-            let (o, a) = &self.zs_steps[i];
+            let (o, a, acted) = &self.zs_steps[i];
             let oi: Vec<f32> = picks
                 .iter()
                 .flat_map(|&r| o[r * d..(r + 1) * d].iter().copied())
@@ -728,9 +810,19 @@ where
                 field: "policy",
                 reason: e.to_string(),
             })?;
+            // Where the expert's agent was not let act, the policy's answer is φ as well: the
+            // pairs then differ only in what the acting players chose, and φ itself tells
+            // nothing (otherwise "a1 = φ" would mark the expert's pairs).
+            let mut answers = out.actions;
+            let space = self.demos.action_spaces[i];
+            for (r, &step) in picks.iter().enumerate() {
+                if !acted[step] {
+                    space.phi_fill(&mut answers[r * w..(r + 1) * w]);
+                }
+            }
             obs.push(oi);
             expert.push(ai);
-            policy.push(out.actions);
+            policy.push(answers);
         }
         let space = |i: usize| self.demos.action_spaces[i];
         let encode = |use_expert: [bool; 2]| -> Result<Vec<f32>, GailError> {
@@ -800,6 +892,24 @@ where
         m: &HashMap<String, Tensor>,
         iteration: usize,
     ) -> Result<(), MagailError> {
+        // Every discriminator tensor is checked before anything is loaded, so a bad checkpoint
+        // changes nothing (each load below checks its own tensors before setting any).
+        for (k, d) in self.discs.iter().enumerate() {
+            for (name, like) in
+                d.tensors(&format!("disc{k}"))
+                    .map_err(|source| MagailError::Disc {
+                        iteration,
+                        agent: k,
+                        source,
+                    })?
+            {
+                gail::checkpoint_tensor(m, &name, &like).map_err(|source| MagailError::Disc {
+                    iteration,
+                    agent: k,
+                    source,
+                })?;
+            }
+        }
         self.learners.load_tensors(m, false)?;
         for (k, d) in self.discs.iter_mut().enumerate() {
             d.load_tensors(m, &format!("disc{k}"))
@@ -813,7 +923,8 @@ where
         let seed = self.cfg.learner.seed;
         self.rng = stream_rng(seed, (1 << 53) + iteration as u64);
         self.collector
-            .reseed(stream_rng(seed, (1 << 54) + iteration as u64).random());
+            .reseed(stream_rng(self.cfg.rollout.seed, (1 << 54) + iteration as u64).random());
+        self.learners.restart_stream(iteration);
         Ok(())
     }
 }
@@ -856,5 +967,15 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
             seed,
             history_k: 0,
         },
+    }
+}
+
+/// Appends the weights of one joint input's logits under AMAGAIL's filtering: with one output
+/// per agent (centralized), output i counts where agent i acted; with one shared output, the
+/// step counts where anyone acted.
+fn push_mask(prior: Prior, acted: impl Fn(usize) -> bool, n: usize, mask: &mut Vec<f32>) {
+    match prior {
+        Prior::Centralized => mask.extend((0..n).map(|i| f32::from(u8::from(acted(i))))),
+        _ => mask.push(f32::from(u8::from((0..n).any(&acted)))),
     }
 }

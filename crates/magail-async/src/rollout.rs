@@ -396,6 +396,9 @@ where
         for r in results {
             out.append(r?);
         }
+        // Each shard lists its ends step by step; the documented (env, step) order makes the
+        // list, and sums over it, the same whatever the number of workers.
+        out.ends.sort_by_key(|e| (e.env, e.step));
         Ok(out)
     }
 

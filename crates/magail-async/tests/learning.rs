@@ -207,3 +207,25 @@ fn a_fixed_opponent_plays_and_only_the_other_side_learns() {
     assert!(changed(g_good), "the learning side's networks must move");
     assert!(t.iterate_against(&fixed[..1]).is_err());
 }
+
+#[test]
+fn a_resumed_expert_run_sees_new_episodes_deterministically() {
+    let mut a = trainer(5);
+    for _ in 0..2 {
+        a.iterate().unwrap();
+    }
+    let saved = a.learners().tensors().unwrap();
+    let from = |iteration: usize| {
+        let mut t = trainer(5);
+        t.learners_mut().load_tensors(&saved, false).unwrap();
+        t.set_progress(iteration, 0);
+        t.iterate().unwrap()
+    };
+    // Resumed after 2 iterations, the rollouts are not those a run starting over would collect
+    // (before, only the counters moved and iteration 1's episodes came back) …
+    let (resumed, restarted) = (from(2), from(0));
+    assert_eq!(resumed.iteration, 3);
+    assert_ne!(resumed.mean_return, restarted.mean_return);
+    // … and a resumed run is a function of its checkpoint.
+    assert_eq!(from(2), resumed);
+}

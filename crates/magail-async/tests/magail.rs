@@ -11,7 +11,7 @@ use magail_async::{
     ClonedPolicies, Collector, FnPolicy, Learners, MagailError, MagailTrainer, PhiMode, Policy,
     RandomPolicy, RolloutConfig, default_config,
 };
-use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
+use mg_core::{MarkovGame, PlayerRule, Schedule, Synchronous, Trajectories};
 
 fn scripted_demos(env: &ParticleEnv, player: PlayerRule, episodes: usize) -> Trajectories {
     let s = ScriptedPolicy::new(env);
@@ -337,6 +337,46 @@ fn a_nan_discriminator_loss_stops_the_run_naming_the_iteration() {
 }
 
 #[test]
+fn a_diverging_critic_stops_the_run_naming_the_iteration_with_finite_weights_kept() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    let demos = scripted_demos(
+        &env,
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+        8,
+    );
+    let mut cfg = default_config(env.spec(), Prior::Centralized, PhiMode::Filter, 2);
+    cfg.bc_epochs = 1;
+    // An absurd critic learning rate drives its outputs past f32's range within a fit.
+    cfg.learner.trpo.vf_lr = 1e30;
+    let mut t = MagailTrainer::new(env, Synchronous::new(3).unwrap(), &demos, cfg).unwrap();
+    let mut last_good = t.tensors().unwrap();
+    let err = loop {
+        match t.iterate() {
+            Ok(_) => last_good = t.tensors().unwrap(),
+            Err(e) => break e,
+        }
+        assert!(t.iteration() < 5, "the critic never diverged");
+    };
+    let it = t.iteration();
+    assert!(
+        matches!(err, MagailError::Step { iteration, .. } if iteration == it),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not finite"), "{err}");
+    // What a checkpoint of the last good iteration would hold is finite: the error came before
+    // NaN reached the weights (before the fix the fit returned Ok(NaN) with NaN weights).
+    for (name, tensor) in &last_good {
+        let v: Vec<f32> = tensor.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(v.iter().all(|x| x.is_finite()), "{name}");
+    }
+    let now = t.tensors().unwrap();
+    for (name, tensor) in &now {
+        let v: Vec<f32> = tensor.flatten_all().unwrap().to_vec1().unwrap();
+        assert!(v.iter().all(|x| !x.is_nan()), "{name} holds NaN");
+    }
+}
+
+#[test]
 fn a_run_resumes_from_its_checkpoint_deterministically() {
     let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
     let demos = scripted_demos(
@@ -378,8 +418,23 @@ fn a_run_resumes_from_its_checkpoint_deterministically() {
     // A checkpoint missing a discriminator tensor is refused by name.
     let mut broken = saved.clone();
     broken.remove("disc0.l1.bias");
-    let err = fresh().resume(&broken, 2).err().unwrap().to_string();
+    let mut f = fresh();
+    let before = flat(&f.tensors().unwrap());
+    let err = f.resume(&broken, 2).err().unwrap().to_string();
     assert!(err.contains("disc0.l1.bias"), "{err}");
+    // … and changes nothing: not the policies or critics either, which load first.
+    assert_eq!(flat(&f.tensors().unwrap()), before);
+    assert_eq!(f.iteration(), 0);
+}
+
+/// Every tensor's values, in name order.
+fn flat(m: &std::collections::HashMap<String, candle_core::Tensor>) -> Vec<(String, Vec<f32>)> {
+    let mut v: Vec<_> = m
+        .iter()
+        .map(|(k, t)| (k.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
 }
 
 #[test]
@@ -420,10 +475,26 @@ fn the_zero_sum_prior_trains_on_paired_labels_and_gives_opposite_rewards() {
     assert!(r[0].iter().zip(&r[1]).all(|(a, b)| *a == -*b));
     assert!(r[0].iter().any(|x| *x != 0.0));
     // Same seed, same zero-sum run.
-    let mut u = MagailTrainer::new(env.clone(), sync(), &demos, cfg).unwrap();
+    let mut u = MagailTrainer::new(env.clone(), sync(), &demos, cfg.clone()).unwrap();
     u.behaviour_clone().unwrap();
     let again: Vec<_> = (0..8).map(|_| u.iterate().unwrap()).collect();
     assert_eq!(stats, again);
+    // Demonstrations with no time step give the zero-sum prior nothing to train on: an error,
+    // not a panic when it draws a step.
+    let mut empty = demos.clone();
+    for ep in &mut empty.episodes {
+        ep.len = 0;
+        for a in &mut ep.agents {
+            a.obs.clear();
+            a.actions.clear();
+            a.rewards.clear();
+            a.acted.clear();
+        }
+    }
+    assert!(matches!(
+        MagailTrainer::new(env.clone(), sync(), &empty, cfg.clone()),
+        Err(MagailError::Config(_))
+    ));
     // Three agents cannot play a zero-sum prior.
     let spread = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
     let three = scripted_demos(
@@ -499,4 +570,51 @@ fn a_bc_weight_keeps_the_demonstrations_likely_during_adversarial_training() {
             .to_string();
         assert!(e.contains("bc_weight"), "{e}");
     }
+}
+
+#[test]
+fn discriminator_statistics_stay_with_their_agent_when_one_never_acts() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    // Agent 0 never acts: its discriminator has nothing to train on.
+    let rule = || PlayerRule::Schedule(Schedule::new(3, &[vec![1, 2]]).unwrap());
+    let demos = scripted_demos(&env, rule(), 8);
+    let mut cfg = default_config(env.spec(), Prior::Decentralized, PhiMode::Filter, 6);
+    cfg.bc_epochs = 1;
+    let mut t = MagailTrainer::new(env, rule(), &demos, cfg).unwrap();
+    let s = t.iterate().unwrap();
+    assert_eq!(s.disc_samples.len(), 3);
+    assert_eq!(s.disc.len(), 3, "one entry per discriminator");
+    assert_eq!(s.disc_samples[0], 0);
+    assert_eq!(s.disc[0], Default::default());
+    assert!(s.disc_samples[1] > 0 && s.disc[1].loss > 0.0 && s.disc[2].loss > 0.0);
+}
+
+#[test]
+fn amagail_with_a_centralized_discriminator_leaves_an_idle_agents_output_untrained() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
+    // Agent 0 never acts, agents 1 and 2 always do.
+    let rule = || PlayerRule::Schedule(Schedule::new(3, &[vec![1, 2]]).unwrap());
+    let demos = scripted_demos(&env, rule(), 8);
+    let mut cfg = default_config(env.spec(), Prior::Centralized, PhiMode::Filter, 7);
+    cfg.bc_epochs = 1;
+    let mut t = MagailTrainer::new(env, rule(), &demos, cfg).unwrap();
+    let last = |t: &MagailTrainer<ParticleEnv, PlayerRule>| -> (Vec<Vec<f32>>, Vec<f32>) {
+        let m = t.tensors().unwrap();
+        (
+            m["disc0.l2.weight"].to_vec2().unwrap(),
+            m["disc0.l2.bias"].to_vec1().unwrap(),
+        )
+    };
+    let (w0, b0) = last(&t);
+    for _ in 0..3 {
+        let s = t.iterate().unwrap();
+        assert!(s.disc[0].loss.is_finite() && s.disc[0].loss > 0.0);
+    }
+    let (w1, b1) = last(&t);
+    // Output 0 (agent 0's) is filtered out of every step, expert and policy alike: its row of
+    // the last layer never moves; the acting agents' outputs learn.
+    assert_eq!(w0[0], w1[0]);
+    assert_eq!(b0[0], b1[0]);
+    assert_ne!(w0[1], w1[1]);
+    assert_ne!(w0[2], w1[2]);
 }

@@ -37,7 +37,9 @@ fn data_is_identical_whatever_the_number_of_workers() {
             Collector::new(ParticleEnv::new(g.env_config()).unwrap(), g.player(), cfg).unwrap();
         let pols = random_policies(c.spec());
         let a = c.collect(&as_dyn(&pols), 30).unwrap();
-        let b = c.collect(&as_dyn(&pols), 45).unwrap();
+        // 120 steps: every copy ends episodes at the same steps (50, 100), where a shard-wise
+        // list of ends would be ordered differently for each number of workers.
+        let b = c.collect(&as_dyn(&pols), 120).unwrap();
         let eps = c.collect_episodes(&as_dyn(&pols), 9).unwrap();
         (a, b, eps)
     };
