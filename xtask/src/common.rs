@@ -243,6 +243,9 @@ pub fn scripted_policies(env: &ParticleEnv) -> Vec<Box<dyn Policy>> {
 
 /// Plays `episodes` episodes on fixed seeds (stream `seed`) and returns them.
 pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Result<Trajectories> {
+    if episodes == 0 {
+        bail!("--episodes must be at least 1: returns over no episode are undefined");
+    }
     let (env, player) = game.build()?;
     let spec = env.spec().clone();
     let fns = scripted_policies(&env);

@@ -203,7 +203,20 @@ pub struct ImitatorMeta {
     /// Adversarial iterations done (0: behaviour cloning done, nothing more).
     pub iteration: usize,
     pub demo_episodes: usize,
+    /// SHA-256 (hex, first 16 bytes) of the demonstrations, so a run folder is never continued
+    /// on other demonstrations with as many episodes (empty in sidecars written before).
+    #[serde(default)]
+    pub demo_digest: String,
     pub command: String,
+}
+
+/// The digest of a demonstration set: SHA-256 of its encoding without header names, which is
+/// a function of the game, the sizes and every recorded number.
+pub fn demo_digest(demos: &Trajectories) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = mg_core::encode_demos(demos, &[], "").context("encoding the demonstrations")?;
+    let hash = Sha256::digest(&bytes);
+    Ok(hash[..16].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -220,8 +233,19 @@ where
     P: mg_core::PlayerFunction + Clone + Send,
 {
     let (st, js, _) = paths(dir);
-    save_tensors_and_sidecar(&t.tensors()?, &st, meta, &js)
+    let mut m = t.tensors()?;
+    // The parameters carry their own iteration: the two files are renamed one after the
+    // other, and a run stopped between the renames must not resume these parameters as the
+    // sidecar's older iteration.
+    m.insert(
+        ITERATION_KEY.into(),
+        Tensor::new(&[u32::try_from(meta.iteration)?], &Device::Cpu)?,
+    );
+    save_tensors_and_sidecar(&m, &st, meta, &js)
 }
+
+/// The name of the iteration stored beside the parameters.
+const ITERATION_KEY: &str = "xtask.iteration";
 
 /// Keeps the metrics lines of iterations up to `upto` (a resumed run rewrites what follows).
 fn truncate_metrics(path: &Path, upto: usize) -> Result<()> {
@@ -312,6 +336,7 @@ pub fn run_imitation_with(
         config: cfg.clone(),
         iteration: 0,
         demo_episodes: demos.episodes.len(),
+        demo_digest: demo_digest(demos)?,
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let iterations = if opts.method.adversarial() {
@@ -342,13 +367,29 @@ pub fn run_imitation_with(
                     old.game
                 );
             }
-        } else if old.demo_episodes != meta.demo_episodes {
+        } else if old.demo_episodes != meta.demo_episodes || old.demo_digest != meta.demo_digest {
             if !opts.replace_stale {
                 bail!(
-                    "{} was trained on {} demonstration episodes, not {}",
+                    "{} was trained on other demonstrations ({} episodes, digest {}; these: {} \
+                     episodes, digest {}); choose another --out",
                     dir.display(),
                     old.demo_episodes,
-                    meta.demo_episodes
+                    if old.demo_digest.is_empty() {
+                        "not recorded"
+                    } else {
+                        &old.demo_digest
+                    },
+                    meta.demo_episodes,
+                    meta.demo_digest
+                );
+            }
+        } else if old.iteration > iterations {
+            if !opts.replace_stale {
+                bail!(
+                    "{} holds a run of {} iterations, more than the {iterations} asked for; \
+                     choose another --out (or more --iterations to continue it)",
+                    dir.display(),
+                    old.iteration
                 );
             }
         } else {
@@ -358,10 +399,20 @@ pub fn run_imitation_with(
     if let Some(old) = previous {
         let m: HashMap<String, Tensor> = candle_core::safetensors::load(&st, &Device::Cpu)
             .with_context(|| format!("cannot read the parameters in {}", st.display()))?;
-        t.resume(&m, old.iteration)
+        // Files written before the parameters carried their iteration trust the sidecar.
+        let iteration = match m.get(ITERATION_KEY) {
+            Some(v) => v
+                .to_vec1::<u32>()
+                .ok()
+                .and_then(|v| v.first().copied())
+                .map(|i| i as usize)
+                .with_context(|| format!("{ITERATION_KEY} in {} is not one u32", st.display()))?,
+            None => old.iteration,
+        };
+        t.resume(&m, iteration)
             .with_context(|| format!("{} does not fit its sidecar", st.display()))?;
-        truncate_metrics(&metrics, old.iteration)?;
-        meta.iteration = old.iteration;
+        truncate_metrics(&metrics, iteration)?;
+        meta.iteration = iteration;
         meta.command = old.command;
     } else {
         let (loss, adopted) = match cache {
@@ -458,6 +509,9 @@ pub struct ImitateArgs {
 }
 
 pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
+    if a.episodes == 0 {
+        bail!("--episodes must be at least 1: the run is scored over that many episodes");
+    }
     let game = GameChoice {
         env: a.env.clone(),
         variant: a.variant.clone(),
@@ -569,18 +623,63 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("--resume"), "{err}");
-        // Pretend the run died after iteration 3 was logged but before a checkpoint at 3:
-        // rewind the sidecar to iteration 2; the resumed run must drop the stale line.
         let js = dir.join("imitator.json");
-        let mut meta: ImitatorMeta =
-            serde_json::from_str(&std::fs::read_to_string(&js).expect("sidecar")).expect("json");
-        meta.iteration = 2;
-        std::fs::write(&js, serde_json::to_string(&meta).expect("json")).expect("write");
+        let st = dir.join("imitator.safetensors");
+        let line = |k: usize| {
+            std::fs::read_to_string(dir.join("metrics.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .nth(k - 1)
+                .map(str::to_string)
+        };
+        let rewind_sidecar = || {
+            let mut meta: ImitatorMeta =
+                serde_json::from_str(&std::fs::read_to_string(&js).expect("sidecar"))
+                    .expect("json");
+            meta.iteration = 2;
+            std::fs::write(&js, serde_json::to_string(&meta).expect("json")).expect("write");
+        };
+        // Pretend the run stopped between the renames of its checkpoint at 3: parameters of
+        // iteration 3, the sidecar still at 2. The parameters carry their iteration, so the run
+        // continues from 3 (its third line stays) instead of redoing 3 on top of them.
+        let third = line(3);
+        rewind_sidecar();
         opts.resume = true;
         opts.iterations = 4;
         let t = run_imitation(&game, &demos, &opts, &dir, &bar).expect("resumed run");
         assert_eq!(t.iteration(), 4);
         assert_eq!(iterations_logged(&dir), vec![1, 2, 3, 4]);
+        assert_eq!(line(3), third);
+        // A checkpoint from before the parameters carried their iteration trusts its sidecar:
+        // rewound to 2, the resumed run drops the lines logged after 2 and redoes them.
+        let mut m = candle_core::safetensors::load(&st, &Device::Cpu).expect("load");
+        assert!(m.remove(ITERATION_KEY).is_some());
+        candle_core::safetensors::save(&m, &st).expect("save");
+        rewind_sidecar();
+        let t = run_imitation(&game, &demos, &opts, &dir, &bar).expect("resumed run");
+        assert_eq!(t.iteration(), 4);
+        assert_eq!(iterations_logged(&dir), vec![1, 2, 3, 4]);
+        assert_ne!(
+            line(3),
+            third,
+            "iteration 3 was redone from the checkpoint at 2"
+        );
+        // Fewer iterations than the run already has are refused rather than answered with the
+        // longer run.
+        opts.iterations = 3;
+        let err = run_imitation(&game, &demos, &opts, &dir, &bar)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("more than the 3 asked for"), "{err}");
+        // Other demonstrations with as many episodes are refused too.
+        let other = play(&game, Who::Scripted, 4, 8).expect("demos");
+        opts.iterations = 4;
+        let err = run_imitation(&game, &other, &opts, &dir, &bar)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("other demonstrations"), "{err}");
         // Other settings in the same folder are refused.
         opts.method = Method::MagailC;
         let err = run_imitation(&game, &demos, &opts, &dir, &bar)

@@ -11,14 +11,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use magail_async::Policy;
 use serde::{Deserialize, Serialize};
 
 use crate::common::{
-    GameChoice, Series, Who, line_plot, load_checkpoint, normalized, play, return_stats,
+    GameChoice, Series, Who, game_for, line_plot, load_checkpoint, normalized, play, return_stats,
     write_atomic,
 };
 use crate::eval::EVAL_SEED;
@@ -234,10 +234,19 @@ fn run_job(
         job.demos
     ));
     let expert_learners = match expert_path(a, &job.game) {
-        Some(path) => Some(
-            load_checkpoint(&path)
-                .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?,
-        ),
+        Some(path) => {
+            let (meta, learners) = load_checkpoint(&path)
+                .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?;
+            // The expert must fit the cell's game (sizes), or every cell fails obscurely.
+            game_for(&meta, Some(&job.game.env), Some(&job.game.variant)).with_context(|| {
+                format!(
+                    "the demonstrator checkpoint {} cannot play {:?}",
+                    path.display(),
+                    job.game
+                )
+            })?;
+            Some((meta, learners))
+        }
         None => None,
     };
     let expert_pols = expert_learners
@@ -252,7 +261,7 @@ fn run_job(
             Who::Learned(&expert_refs)
         }
     };
-    let demos = play(&job.game, demonstrator(), job.demos, 7 + a.seed)?;
+    let demos = play(&job.game, demonstrator(), job.demos, a.seed.wrapping_add(7))?;
     let opts = RunOpts {
         method: job.method,
         iterations: a.iterations(),
@@ -297,6 +306,16 @@ fn run_job(
     )?);
     let (_, random) = return_stats(&play(&job.game, Who::Random, a.episodes, EVAL_SEED)?);
     let (_, expert) = return_stats(&play(&job.game, demonstrator(), a.episodes, EVAL_SEED)?);
+    let norm = normalized(score, random, expert);
+    if !norm.is_finite() {
+        bail!(
+            "{} at {} demonstrations: the normalized score is undefined (return {score}, \
+             random {random}, demonstrator {expert} over {} episodes)",
+            job.method.label(),
+            job.demos,
+            a.episodes
+        );
+    }
     Ok(Cell {
         experiment: job.experiment.into(),
         method: job.method.label().into(),
@@ -304,7 +323,7 @@ fn run_job(
         score,
         random,
         expert,
-        normalized: normalized(score, random, expert),
+        normalized: norm,
         settings: settings(a, &job.game),
     })
 }
@@ -324,6 +343,10 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             "say which experiment: `cargo xtask reproduce --quick` (under 20 minutes) or \
              `--full` (about 45 minutes with the release build)"
         );
+    }
+    // Checked before anything trains: evaluation comes last.
+    if a.episodes == 0 {
+        bail!("--episodes must be at least 1: every cell is scored over that many episodes");
     }
     let dir = a.out.clone().unwrap_or_else(|| {
         crate::project_root().join(if a.full {
