@@ -668,7 +668,7 @@ where
                 // Weights only where some logit is left out, so a synchronous game (everyone
                 // always acts) trains exactly as without them.
                 fn weighted(m: &[f32]) -> Option<&[f32]> {
-                    m.iter().any(|&v| v == 0.0).then_some(m)
+                    m.contains(&0.0).then_some(m)
                 }
                 let (em, pm) = (weighted(&exp_mask), weighted(&pol_mask));
                 let all_out = |m: &[f32]| !m.is_empty() && m.iter().all(|&v| v == 0.0);

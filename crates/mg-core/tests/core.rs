@@ -399,7 +399,7 @@ fn a_batch_that_a_game_fails_part_way_steps_no_more_until_reset() {
     let mut out = BatchBuffers::new(v.spec(), 4);
     v.reset_all(&mut out).unwrap();
     let before: Vec<_> = (0..4).map(|b| v.env(b).unwrap().0.pos).collect();
-    let actions = vec![vec![0.5, 0.0].repeat(4), vec![2.0; 4]];
+    let actions = vec![[0.5, 0.0].repeat(4), vec![2.0; 4]];
     // Copy 2 (in the worker's shard) lets agent 1 sit out, which this game cannot do.
     let mut active = vec![Participation::all(2); 4];
     active[2] = Participation::from_bits(2, 0b01).unwrap();
