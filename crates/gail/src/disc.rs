@@ -593,26 +593,7 @@ impl Discriminator {
         }
         for step in 0..self.cfg.steps.max(1) {
             let xs = minibatch(step)?;
-            let logits = xs
-                .iter()
-                .map(|(x, _, _)| self.forward(x))
-                .collect::<Result<Vec<_>, _>>()?;
-            let masks = xs
-                .iter()
-                .zip(&logits)
-                .map(|((_, _, mask), l)| {
-                    mask.as_ref()
-                        .map(|w| Tensor::from_slice(w, l.shape(), &self.dev))
-                        .transpose()
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let triples: Vec<(&Tensor, f64, Option<&Tensor>)> = logits
-                .iter()
-                .zip(&xs)
-                .zip(&masks)
-                .map(|((l, (_, y, _)), w)| (l, *y, w.as_ref()))
-                .collect();
-            let bce = masked_loss(&triples)?;
+            let (bce, logits) = self.graph_loss(&xs)?;
             let l = f64::from(bce.to_scalar::<f32>()?);
             if !l.is_finite() {
                 return Err(GailError::NonFinite);
@@ -643,6 +624,31 @@ impl Discriminator {
             self.opt.backward_step(&loss)?;
         }
         Ok(first.unwrap_or_default())
+    }
+
+    /// The loss of [`masked_loss`] on `sets` as a candle graph (differentiable by autograd), and
+    /// each set's logits.
+    fn graph_loss(&self, sets: &[Set]) -> Result<(Tensor, Vec<Tensor>), GailError> {
+        let logits = sets
+            .iter()
+            .map(|(x, _, _)| self.forward(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let masks = sets
+            .iter()
+            .zip(&logits)
+            .map(|((_, _, mask), l)| {
+                mask.as_ref()
+                    .map(|w| Tensor::from_slice(w, l.shape(), &self.dev))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let triples: Vec<(&Tensor, f64, Option<&Tensor>)> = logits
+            .iter()
+            .zip(sets)
+            .zip(&masks)
+            .map(|((l, (_, y, _)), w)| (l, *y, w.as_ref()))
+            .collect();
+        Ok((masked_loss(&triples)?, logits))
     }
 
     /// The loss of [`labelled_loss`] on `sets`, the statistics of [`DiscStats`] and the gradient
@@ -799,26 +805,7 @@ mod tests {
 
     /// The autograd gradient of [`labelled_loss`], the reference for the hand-written one.
     fn autograd(d: &Discriminator, sets: &[Set]) -> Result<(f64, LayerGrads), GailError> {
-        let logits = sets
-            .iter()
-            .map(|(x, _, _)| d.forward(x))
-            .collect::<Result<Vec<_>, _>>()?;
-        let masks = sets
-            .iter()
-            .zip(&logits)
-            .map(|((_, _, m), l)| {
-                m.as_ref()
-                    .map(|w| Tensor::from_slice(w, l.shape(), &Device::Cpu))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let triples: Vec<(&Tensor, f64, Option<&Tensor>)> = logits
-            .iter()
-            .zip(sets)
-            .zip(&masks)
-            .map(|((l, (_, y, _)), m)| (l, *y, m.as_ref()))
-            .collect();
-        let loss = masked_loss(&triples)?;
+        let (loss, _) = d.graph_loss(sets)?;
         let g = loss.backward()?;
         let grads = d
             .layers

@@ -311,6 +311,19 @@ fn gae_matches_a_hand_computed_example() {
     assert!(gae(&[1.0], &[], &[1.0], &[false], &[false], 0.9, 0.9).is_err());
 }
 
+/// A categorical policy over the bandit's 4 actions with one ReLU layer of `hidden` units.
+fn bandit_policy(hidden: usize, r: &mut ChaCha8Rng) -> StochasticPolicy {
+    StochasticPolicy::new(
+        4,
+        &[hidden],
+        Activation::Relu,
+        Head::Categorical { n: 4 },
+        r,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 /// A contextual bandit: the observation one-hot codes a context c in 0..4; action c pays 1.
 fn bandit_batch(p: &StochasticPolicy, n: usize, r: &mut ChaCha8Rng) -> (PolicyBatch, f64) {
     let ctx: Vec<usize> = (0..n).map(|_| r.random_range(0..4)).collect();
@@ -345,15 +358,7 @@ fn bandit_batch(p: &StochasticPolicy, n: usize, r: &mut ChaCha8Rng) -> (PolicyBa
 #[test]
 fn trpo_learns_a_contextual_bandit_and_respects_the_trust_region() {
     let mut r = rng(11);
-    let p = StochasticPolicy::new(
-        4,
-        &[16],
-        Activation::Relu,
-        Head::Categorical { n: 4 },
-        &mut r,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let p = bandit_policy(16, &mut r);
     let cfg = TrpoConfig {
         max_kl: 0.05,
         ..TrpoConfig::default()
@@ -453,15 +458,7 @@ fn a_gaussian_step_respects_the_trust_region_in_its_log_std_too() {
 #[test]
 fn the_line_search_never_takes_a_bad_step() {
     let mut r = rng(2);
-    let p = StochasticPolicy::new(
-        4,
-        &[8],
-        Activation::Relu,
-        Head::Categorical { n: 4 },
-        &mut r,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let p = bandit_policy(8, &mut r);
     let vars = p.vars();
     let theta0 = flatten(&vars).unwrap();
     let (batch, _) = bandit_batch(&p, 64, &mut r);
@@ -579,15 +576,7 @@ fn a_value_fit_on_bad_numbers_is_an_error_that_leaves_the_weights_finite() {
 #[test]
 fn a_broken_policy_or_batch_is_an_error_not_a_silent_answer() {
     let mut r = rng(6);
-    let p = StochasticPolicy::new(
-        4,
-        &[8],
-        Activation::Relu,
-        Head::Categorical { n: 4 },
-        &mut r,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let p = bandit_policy(8, &mut r);
     let (batch, _) = bandit_batch(&p, 16, &mut r);
     // Fewer action rows than observations.
     let short = PolicyBatch {
@@ -623,15 +612,7 @@ fn a_broken_policy_or_batch_is_an_error_not_a_silent_answer() {
 #[test]
 fn an_anchor_pulls_the_policy_toward_its_demonstrations_within_the_trust_region() {
     let mut r = rng(7);
-    let p = StochasticPolicy::new(
-        4,
-        &[16],
-        Activation::Relu,
-        Head::Categorical { n: 4 },
-        &mut r,
-        &Device::Cpu,
-    )
-    .unwrap();
+    let p = bandit_policy(16, &mut r);
     let theta0 = flatten(&p.vars()).unwrap();
     // Demonstrations play action (c + 1) mod 4 in context c; the batch carries no signal.
     let demo_obs: Vec<f32> = (0..64)
