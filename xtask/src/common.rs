@@ -35,9 +35,22 @@ impl GameChoice {
     /// The Markov game and its player function.
     pub fn build(&self) -> Result<(ParticleEnv, PlayerRule)> {
         if let Some(g) = self.amagail() {
+            if self.variant != "paper" {
+                bail!(
+                    "--variant {}: the AMAGAIL game {} exists only in the paper variant",
+                    self.variant,
+                    self.env
+                );
+            }
             return Ok((ParticleEnv::new(g.env_config())?, g.player()));
         }
-        let cfg = EnvConfig::from_names(&self.env, &self.variant)?;
+        let cfg = EnvConfig::from_names(&self.env, &self.variant).map_err(|e| {
+            // The name may have been meant for an AMAGAIL game: list those too.
+            match AmagailGame::from_name(&self.env) {
+                Err(other) => anyhow::anyhow!("{e}; {other}"),
+                Ok(_) => e.into(),
+            }
+        })?;
         let env = ParticleEnv::new(cfg)?;
         let n = env.spec().n_agents();
         Ok((env, PlayerRule::Synchronous(Synchronous::new(n)?)))
@@ -178,6 +191,13 @@ pub fn save_tensors_and_sidecar(
 /// Loads a checkpoint folder (or its `.json` / `.safetensors` file): the sidecar, and learners
 /// rebuilt from it with the saved parameters.
 pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
+    // A path that is not there must not fall back to its parent folder's checkpoint.
+    if !path.exists() {
+        bail!(
+            "{} does not exist: expected a checkpoint folder (made by `cargo xtask expert`) or its .json / .safetensors file",
+            path.display()
+        );
+    }
     let dir = if path.is_dir() {
         path.to_path_buf()
     } else {
@@ -502,7 +522,47 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(
-            err.contains("no checkpoint") && err.contains("cargo xtask expert"),
+            err.contains("does not exist") && err.contains("cargo xtask expert"),
+            "{err}"
+        );
+        // A misspelt folder inside a checkpoint folder is not taken for its parent.
+        let shipped = crate::project_root().join("assets/experts/simple_spread-paper-s0");
+        let err = load_checkpoint(&shipped.join("typo"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("typo") && err.contains("does not exist"),
+            "{err}"
+        );
+        // A folder without a checkpoint says what it expected.
+        let err = load_checkpoint(&crate::project_root().join("docs"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("expert.json"), "{err}");
+    }
+
+    /// AMAGAIL games exist in the paper variant only, and an unknown name lists both families.
+    #[test]
+    fn game_names_and_variants_are_checked() {
+        let g = |env: &str, variant: &str| GameChoice {
+            env: env.into(),
+            variant: variant.into(),
+        };
+        assert!(g("det_navigation", "paper").build().is_ok());
+        let err = g("det_navigation", "bogus")
+            .build()
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("bogus")));
+        let err = g("det_navgation", "paper")
+            .build()
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(
+            err.contains("simple_spread") && err.contains("det_navigation"),
             "{err}"
         );
     }

@@ -29,6 +29,9 @@ pub struct CrossplayArgs {
 }
 
 pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
+    if a.episodes == 0 {
+        anyhow::bail!("--episodes must be at least 1: returns over no episode are undefined");
+    }
     let (meta, learners) = load_checkpoint(&a.expert)?;
     let game = game_for(&meta, a.env.as_deref(), a.variant.as_deref())?;
     let (env, player) = game.build()?;

@@ -68,8 +68,9 @@ pub fn run_render(a: &RenderArgs) -> Result<()> {
             a.out.display()
         );
     }
-    if a.size < 32 {
-        bail!("--size {}: expected at least 32 pixels", a.size);
+    // Every frame is kept until the GIF is written: bound the memory (4096² RGB is 48 MiB).
+    if !(32..=4096).contains(&a.size) {
+        bail!("--size {}: expected 32 to 4096 pixels", a.size);
     }
     let mut rng = stream_rng(a.seed, 0);
     let mut act_rng = stream_rng(a.seed, 1);

@@ -325,7 +325,15 @@ pub fn replay(file: &str, v: &Value) -> Result<Outcome, FixtureError> {
             "agents",
             &format!("{path}state_after."),
         )?;
-        for (i, a) in after.iter().enumerate().take(n) {
+        // A recording with fewer (or more) agents, or a message of another length, must not
+        // pass by being compared on less than the whole state.
+        if after.len() != n {
+            return Err(cx.err(
+                &format!("{path}state_after.agents"),
+                &format!("{} agents recorded, the scenario has {n}", after.len()),
+            ));
+        }
+        for (i, a) in after.iter().enumerate() {
             let apath = format!("{path}state_after.agents[{i}].");
             let e = &env.world().entities[i];
             for (field, want, got) in [
@@ -346,6 +354,16 @@ pub fn replay(file: &str, v: &Value) -> Result<Outcome, FixtureError> {
                 }
             }
             let c = cx.nums(a, "c", &apath)?;
+            if c.len() != env.world().comm_of(i).len() {
+                return Err(cx.err(
+                    &format!("{apath}c"),
+                    &format!(
+                        "{} values, the agent's message has {}",
+                        c.len(),
+                        env.world().comm_of(i).len()
+                    ),
+                ));
+            }
             for (k, (&w, &g)) in c.iter().zip(env.world().comm_of(i)).enumerate() {
                 if w != g {
                     return Ok(diverge(step, &names[i], format!("c[{k}]"), w, g));

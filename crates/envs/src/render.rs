@@ -36,7 +36,8 @@ pub fn draw(world: &World, size: usize, active: Option<&[bool]>) -> Frame {
     let order = (world.n_agents..world.entities.len()).chain(0..world.n_agents);
     for idx in order {
         let e = &world.entities[idx];
-        let faded = idx < world.n_agents && active.is_some_and(|a| !a[idx]);
+        // A mask shorter than the agents leaves the missing ones drawn as acting.
+        let faded = idx < world.n_agents && active.is_some_and(|a| a.get(idx) == Some(&false));
         let color = e.color.map(to_byte);
         let alpha_scale = if faded { 0.35 } else { 1.0 };
         let cx = (e.pos[0] + r) * scale;

@@ -83,6 +83,27 @@ fn a_malformed_fixture_names_the_file_and_key() {
         matches!(out, Outcome::Fail(ref d) if d.step >= 4),
         "{out:?}"
     );
+    // A recording that holds less of the state than the scenario is an error, not a pass on
+    // fewer comparisons: a missing agent, or a message of another length.
+    let mut fewer = v.clone();
+    fewer["steps"][3]["actions"]["agent_0"] = serde_json::json!(0);
+    let mut missing_agent = fewer.clone();
+    missing_agent["steps"][0]["state_after"]["agents"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    let mut short_message = fewer;
+    short_message["steps"][0]["state_after"]["agents"][0]["c"] = serde_json::json!([0.0]);
+    for (name, w) in [
+        ("agents.json", missing_agent),
+        ("message.json", short_message),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_string(&w).unwrap()).unwrap();
+        let err = replay_file(&path).unwrap_err().to_string();
+        assert!(err.contains("steps[0].state_after"), "{name}: {err}");
+        std::fs::remove_file(&path).unwrap();
+    }
     let sum = replay_dir(&dir).unwrap();
     assert_eq!((sum.passed, sum.failed), (1, 3), "{:#?}", sum.lines);
     std::fs::remove_dir_all(&dir).ok();
