@@ -67,7 +67,8 @@ fn norm(v: [f64; 2]) -> f64 {
 }
 
 /// The movement option (0 none, 1 −x, 2 +x, 3 −y, 4 +y) whose coasting rest point is closest to
-/// `target` (relative to the agent), given its velocity and action sensitivity.
+/// `target` (relative to the agent), given its velocity and `sens`, the velocity an action adds
+/// per unit of time (the action's force over the agent's mass).
 pub fn steer(target: [f64; 2], vel: [f64; 2], sens: f64) -> usize {
     let keep = 1.0 - DAMPING;
     let coast = DT / (1.0 - keep);
@@ -145,7 +146,12 @@ impl ScriptedPolicy {
         Self {
             cfg: env.config().clone(),
             spec: mg_core::MarkovGame::spec(env).clone(),
-            sens: (0..n).map(|i| w.entities[i].sensitivity()).collect(),
+            // What an action does to the velocity in a step: force over mass (the paper
+            // keep-away adversary weighs 5, and steering it as if it weighed 1 undershot and
+            // overshot its targets).
+            sens: (0..n)
+                .map(|i| w.entities[i].sensitivity() / w.entities[i].mass)
+                .collect(),
             adversary: (0..n).map(|i| env.is_adversary(i)).collect(),
             talk: (0..n).map(|i| !w.silent[i]).collect(),
         }

@@ -309,3 +309,19 @@ fn unknown_names_are_clear_errors() {
         Err(GameError::JointActionLength { .. })
     ));
 }
+
+/// The scripted keep-away adversary of the paper variant weighs 5: it steers with the velocity
+/// an action really adds (force over mass). At rest with its goal 0.09 ahead, pushing on brings
+/// it to rest 0.04 ahead (0.05 off) where waiting leaves it 0.09 off; steering as if it weighed
+/// 1 predicted a rest point 0.2 ahead and it waited for ever.
+#[test]
+fn the_heavy_scripted_adversary_steers_with_its_real_acceleration() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Push)).unwrap();
+    assert_eq!(env.world().entities[0].mass, 5.0);
+    let pol = ScriptedPolicy::new(&env);
+    // vel, goal (relative), two landmarks, the other agent.
+    let obs = [0.0, 0.0, 0.09, 0.0, 0.5, 0.5, -0.5, -0.5, 0.3, 0.3];
+    let mut a = [0.0f32];
+    pol.act(0, &obs, &mut a);
+    assert_eq!(a[0], 2.0, "+x");
+}
