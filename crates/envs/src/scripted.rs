@@ -120,6 +120,12 @@ pub fn assign(cost: &[Vec<f64>]) -> Vec<Option<usize>> {
                     used[a] = None;
                 }
             }
+            // With more landmarks left than free agents, landmark j may also go uncovered
+            // (with as many agents as landmarks this never applies).
+            let free = used.iter().filter(|u| u.is_none()).count();
+            if l - j > free {
+                rec(j + 1, cost, used, acc, best);
+            }
         }
         let mut used = vec![None; n];
         rec(0, cost, &mut used, 0.0, &mut best);

@@ -325,3 +325,25 @@ fn the_heavy_scripted_adversary_steers_with_its_real_acceleration() {
     pol.act(0, &obs, &mut a);
     assert_eq!(a[0], 2.0, "+x");
 }
+
+/// The assignment of landmarks to agents is the cheapest injective one, also when there are
+/// more landmarks than agents (some then stay uncovered) and more agents than landmarks.
+#[test]
+fn landmarks_are_assigned_at_least_total_cost() {
+    use envs::scripted::assign;
+    // Two agents, three landmarks: landmark 1 is nobody's best; the cheapest covers 2 and 0.
+    assert_eq!(
+        assign(&[vec![5.0, 5.0, 0.0], vec![1.0, 1.0, 9.0]]),
+        vec![Some(2), Some(0)]
+    );
+    // As many as landmarks: a permutation.
+    assert_eq!(
+        assign(&[vec![1.0, 0.0], vec![0.0, 1.0]]),
+        vec![Some(1), Some(0)]
+    );
+    // More agents than landmarks: one agent is left without.
+    assert_eq!(
+        assign(&[vec![3.0], vec![1.0], vec![2.0]]),
+        vec![None, Some(0), None]
+    );
+}
