@@ -1,4 +1,4 @@
-//! `cargo xtask bench [envs]`: runs the criterion benchmarks and, with `--peers`, the Python
+//! `cargo xtask bench [envs|rollouts|trpo]`: runs the criterion benchmarks and, with `--peers`, the Python
 //! peers under `benches/` in the same run (installed into a virtual environment under `target/`).
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use crate::{cargo, project_root, run};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which suite: envs (default: every suite).
+    /// Which suite: envs, rollouts or trpo (default: every suite).
     suite: Option<String>,
     /// Also measure the Python tools a user would otherwise pick (needs network access to PyPI
     /// the first time, to build the virtual environment).

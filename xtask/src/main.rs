@@ -3,7 +3,7 @@
 //! task, so contributors and users need nothing but cargo.
 //!
 //! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `conformance DIR`, `render`, `expert`, `eval`,
-//! `demos`.
+//! `demos`, `imitate`, `crossplay`, `reproduce`.
 
 mod bench;
 mod check;
@@ -36,7 +36,8 @@ enum Task {
     Test,
     /// Formatting check, clippy with warnings denied, and a `//!` doc atop every source file.
     Tidy,
-    /// Run criterion benchmarks: `envs` (default: all); `--peers` also measures the Python tools.
+    /// Run criterion benchmarks: `envs`, `rollouts` or `trpo` (default: all); `--peers` also
+    /// measures the Python tools.
     Bench(bench::BenchArgs),
     /// Build-check the candle crates; `--cuda` builds them with candle's `cuda` feature.
     Check {

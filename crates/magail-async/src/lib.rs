@@ -1,4 +1,4 @@
-//! Participation-aware rollouts (and, later, MAGAIL / AMAGAIL training) on any mg-core game.
+//! Participation-aware rollouts and MAGAIL / AMAGAIL training on any mg-core game.
 //!
 //! A [`Collector`] runs B copies of an extensive Markov game (any [`mg_core::MarkovGame`] plus any
 //! [`mg_core::PlayerFunction`]; a synchronous game is just the synchronous rule). At each step it
