@@ -346,7 +346,7 @@ pub fn run_imitation_with(
     };
     bar.set_length(iterations as u64);
     // The checkpoint to continue from, if the folder holds one of this very run.
-    let mut previous: Option<ImitatorMeta> = None;
+    let mut previous: Option<(ImitatorMeta, HashMap<String, Tensor>, usize)> = None;
     if js.is_file() {
         if !opts.resume {
             bail!(
@@ -358,49 +358,18 @@ pub fn run_imitation_with(
             .with_context(|| format!("cannot read {}", js.display()))?;
         let old: ImitatorMeta = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an imitation checkpoint", js.display()))?;
-        if old.game != meta.game || old.method != meta.method || old.config != cfg {
-            if !opts.replace_stale {
-                bail!(
-                    "{} holds a run of {} on {:?} with other settings; choose another --out",
-                    dir.display(),
-                    old.method.label(),
-                    old.game
-                );
+        let m: HashMap<String, Tensor> = match candle_core::safetensors::load(&st, &Device::Cpu) {
+            Ok(m) => m,
+            // The reproduction's own folder: a run whose parameters cannot be read is redone.
+            Err(_) if opts.replace_stale => HashMap::new(),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read the parameters in {}", st.display()));
             }
-        } else if old.demo_episodes != meta.demo_episodes || old.demo_digest != meta.demo_digest {
-            if !opts.replace_stale {
-                bail!(
-                    "{} was trained on other demonstrations ({} episodes, digest {}; these: {} \
-                     episodes, digest {}); choose another --out",
-                    dir.display(),
-                    old.demo_episodes,
-                    if old.demo_digest.is_empty() {
-                        "not recorded"
-                    } else {
-                        &old.demo_digest
-                    },
-                    meta.demo_episodes,
-                    meta.demo_digest
-                );
-            }
-        } else if old.iteration > iterations {
-            if !opts.replace_stale {
-                bail!(
-                    "{} holds a run of {} iterations, more than the {iterations} asked for; \
-                     choose another --out (or more --iterations to continue it)",
-                    dir.display(),
-                    old.iteration
-                );
-            }
-        } else {
-            previous = Some(old);
-        }
-    }
-    if let Some(old) = previous {
-        let m: HashMap<String, Tensor> = candle_core::safetensors::load(&st, &Device::Cpu)
-            .with_context(|| format!("cannot read the parameters in {}", st.display()))?;
-        // Files written before the parameters carried their iteration trust the sidecar.
-        let iteration = match m.get(ITERATION_KEY) {
+        };
+        // The parameters' own iteration (the sidecar's may be older, if the run stopped between
+        // the two renames); files written before they carried it trust the sidecar.
+        let done = match m.get(ITERATION_KEY) {
             Some(v) => v
                 .to_vec1::<u32>()
                 .ok()
@@ -409,6 +378,45 @@ pub fn run_imitation_with(
                 .with_context(|| format!("{ITERATION_KEY} in {} is not one u32", st.display()))?,
             None => old.iteration,
         };
+        // Sidecars written before the digest was recorded are matched on the episode count.
+        let same_demos = old.demo_episodes == meta.demo_episodes
+            && (old.demo_digest.is_empty() || old.demo_digest == meta.demo_digest);
+        if m.is_empty() {
+            // Unreadable parameters in a folder the caller may replace: start afresh.
+        } else if old.game != meta.game || old.method != meta.method || old.config != cfg {
+            if !opts.replace_stale {
+                bail!(
+                    "{} holds a run of {} on {:?} with other settings; choose another --out",
+                    dir.display(),
+                    old.method.label(),
+                    old.game
+                );
+            }
+        } else if !same_demos {
+            if !opts.replace_stale {
+                bail!(
+                    "{} was trained on other demonstrations ({} episodes, digest {}; these: {} \
+                     episodes, digest {}); choose another --out",
+                    dir.display(),
+                    old.demo_episodes,
+                    old.demo_digest,
+                    meta.demo_episodes,
+                    meta.demo_digest
+                );
+            }
+        } else if done > iterations {
+            if !opts.replace_stale {
+                bail!(
+                    "{} holds a run of {done} iterations, more than the {iterations} asked for; \
+                     choose another --out (or more --iterations to continue it)",
+                    dir.display()
+                );
+            }
+        } else {
+            previous = Some((old, m, done));
+        }
+    }
+    if let Some((old, m, iteration)) = previous {
         t.resume(&m, iteration)
             .with_context(|| format!("{} does not fit its sidecar", st.display()))?;
         truncate_metrics(&metrics, iteration)?;
@@ -665,13 +673,17 @@ mod tests {
             "iteration 3 was redone from the checkpoint at 2"
         );
         // Fewer iterations than the run already has are refused rather than answered with the
-        // longer run.
+        // longer run, also when the sidecar is behind the parameters (4 saved, sidecar at 2).
+        rewind_sidecar();
         opts.iterations = 3;
         let err = run_imitation(&game, &demos, &opts, &dir, &bar)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert!(err.contains("more than the 3 asked for"), "{err}");
+        assert!(
+            err.contains("run of 4 iterations, more than the 3"),
+            "{err}"
+        );
         // Other demonstrations with as many episodes are refused too.
         let other = play(&game, Who::Scripted, 4, 8).expect("demos");
         opts.iterations = 4;
@@ -680,6 +692,14 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("other demonstrations"), "{err}");
+        // A sidecar from before the digest was recorded is matched on the episode count.
+        let mut meta: ImitatorMeta =
+            serde_json::from_str(&std::fs::read_to_string(&js).expect("sidecar")).expect("json");
+        meta.demo_digest.clear();
+        std::fs::write(&js, serde_json::to_string(&meta).expect("json")).expect("write");
+        opts.iterations = 4;
+        let t = run_imitation(&game, &demos, &opts, &dir, &bar).expect("old sidecar resumes");
+        assert_eq!(t.iteration(), 4);
         // Other settings in the same folder are refused.
         opts.method = Method::MagailC;
         let err = run_imitation(&game, &demos, &opts, &dir, &bar)

@@ -552,21 +552,34 @@ impl Discriminator {
             xs.push((t, y * (1.0 - 2.0 * eps) + eps, mask));
         }
         let mut first = None;
-        let mut min_rows = usize::MAX;
-        for (x, _, _) in &xs {
-            min_rows = min_rows.min(x.dim(0)?);
-        }
+        // The rows a minibatch may draw from, per set: all of them, or with a mask those with
+        // some weight, so that no minibatch of a set is weighted out entirely (its loss would
+        // be 0/0).
+        let outputs = self.outputs;
+        let live: Vec<Vec<u32>> = xs
+            .iter()
+            .map(|(x, _, mask)| -> Result<Vec<u32>, GailError> {
+                let n = x.dim(0)?;
+                Ok(match mask {
+                    None => (0..n as u32).collect(),
+                    Some(w) => (0..n)
+                        .filter(|&r| w[r * outputs..(r + 1) * outputs].iter().any(|&v| v > 0.0))
+                        .map(|r| r as u32)
+                        .collect(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let min_rows = live.iter().map(Vec::len).min().unwrap_or(1);
         let m = self.cfg.minibatches.clamp(1, min_rows.max(1));
         let dev = self.dev.clone();
-        let outputs = self.outputs;
         let minibatch = |step: usize| -> Result<Vec<Set>, GailError> {
             if m == 1 {
                 return Ok(xs.clone());
             }
             xs.iter()
-                .map(|(x, y, mask)| {
-                    let rows: Vec<u32> =
-                        (step % m..x.dim(0)?).step_by(m).map(|r| r as u32).collect();
+                .zip(&live)
+                .map(|((x, y, mask), live)| {
+                    let rows: Vec<u32> = live.iter().skip(step % m).step_by(m).copied().collect();
                     let ids = Tensor::from_slice(&rows, rows.len(), &dev)?;
                     let mask = mask.as_ref().map(|w| {
                         rows.iter()

@@ -444,6 +444,37 @@ fn a_masked_output_is_not_trained_and_its_accuracy_not_counted() {
     }
     // The accuracies count output 0 only: 8 logits per set, so multiples of 1/8.
     assert_eq!((s.acc_expert * 8.0).fract(), 0.0);
+    // Minibatches draw from the weighted rows only: rows 1 and 3 of 4 weighted out entirely
+    // would otherwise make the second of two strided minibatches 0/0.
+    let mut mb = Discriminator::new(
+        2,
+        1,
+        DiscConfig {
+            hidden: vec![8],
+            steps: 2,
+            minibatches: 2,
+            ..DiscConfig::default()
+        },
+        &mut r,
+        &Device::Cpu,
+    )
+    .unwrap();
+    let half = [1.0, 0.0, 1.0, 0.0];
+    let s = mb
+        .train_sets(&[
+            LabelledSet {
+                inputs: &expert[..8],
+                target: 1.0,
+                mask: Some(&half),
+            },
+            LabelledSet {
+                inputs: &policy[..8],
+                target: 0.0,
+                mask: None,
+            },
+        ])
+        .unwrap();
+    assert!(s.loss.is_finite());
     // A mask of the wrong size, or one that masks a whole set out, is refused.
     for bad in [vec![1.0; 7], vec![0.0; 16], vec![f32::NAN; 16]] {
         let sets = [

@@ -226,6 +226,11 @@ fn a_resumed_expert_run_sees_new_episodes_deterministically() {
     let (resumed, restarted) = (from(2), from(0));
     assert_eq!(resumed.iteration, 3);
     assert_ne!(resumed.mean_return, restarted.mean_return);
-    // … and a resumed run is a function of its checkpoint.
+    // … and a resumed run is a function of its checkpoint, however often progress was set.
     assert_eq!(from(2), resumed);
+    let mut twice = trainer(5);
+    twice.learners_mut().load_tensors(&saved, false).unwrap();
+    twice.set_progress(1, 0);
+    twice.set_progress(2, 0);
+    assert_eq!(twice.iterate().unwrap(), resumed);
 }
