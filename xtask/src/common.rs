@@ -44,12 +44,13 @@ impl GameChoice {
             }
             return Ok((ParticleEnv::new(g.env_config())?, g.player()));
         }
-        let cfg = EnvConfig::from_names(&self.env, &self.variant).map_err(|e| {
+        let cfg = EnvConfig::from_names(&self.env, &self.variant).map_err(|e| match e {
             // The name may have been meant for an AMAGAIL game: list those too.
-            match AmagailGame::from_name(&self.env) {
-                Err(other) => anyhow::anyhow!("{e}; {other}"),
-                Ok(_) => e.into(),
+            envs::ConfigError::UnknownScenario { .. } => {
+                let names: Vec<&str> = AmagailGame::ALL.iter().map(|g| g.name()).collect();
+                anyhow::anyhow!("{e}, or an AMAGAIL game: {}", names.join(", "))
             }
+            other => other.into(),
         })?;
         let env = ParticleEnv::new(cfg)?;
         let n = env.spec().n_agents();
