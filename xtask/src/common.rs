@@ -566,5 +566,15 @@ mod tests {
             err.contains("simple_spread") && err.contains("det_navigation"),
             "{err}"
         );
+        // A known game with an unknown variant is about the variant only.
+        let err = g("simple_spread", "weird")
+            .build()
+            .err()
+            .map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(
+            err.contains("weird") && !err.contains("environment"),
+            "{err}"
+        );
     }
 }
