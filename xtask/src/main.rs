@@ -157,8 +157,9 @@ fn real_main() -> Result<()> {
         Task::Bench(args) => bench::run_bench(&args),
         Task::Check { cuda } => check::run_check(cuda),
         Task::Conformance { dir } => {
+            // The error names the folder and its cause already; no chain to repeat them.
             let sum = envs::conformance::replay_dir(&dir)
-                .with_context(|| format!("cannot read fixture folder {}", dir.display()))?;
+                .map_err(|e| anyhow::anyhow!("cannot read the fixture folder: {e}"))?;
             for l in &sum.lines {
                 println!("{l}");
             }

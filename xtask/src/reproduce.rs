@@ -234,19 +234,11 @@ fn run_job(
         job.demos
     ));
     let expert_learners = match expert_path(a, &job.game) {
-        Some(path) => {
-            let (meta, learners) = load_checkpoint(&path)
-                .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?;
-            // The expert must fit the cell's game (sizes), or every cell fails obscurely.
-            game_for(&meta, Some(&job.game.env), Some(&job.game.variant)).with_context(|| {
-                format!(
-                    "the demonstrator checkpoint {} cannot play {:?}",
-                    path.display(),
-                    job.game
-                )
-            })?;
-            Some((meta, learners))
-        }
+        // Checked against the cell's game in `run_reproduce`, before any cell started.
+        Some(path) => Some(
+            load_checkpoint(&path)
+                .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?,
+        ),
         None => None,
     };
     let expert_pols = expert_learners
@@ -363,6 +355,21 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
         env: "stoch_navigation".into(),
         variant: "paper".into(),
     };
+    // Each demonstrator checkpoint is checked once, before any cell starts: a wrong path
+    // or a checkpoint of another game is one clear error, not one per cell.
+    for game in [&nav, &stoch] {
+        if let Some(path) = expert_path(a, game) {
+            let (meta, _) = load_checkpoint(&path)
+                .with_context(|| format!("the demonstrator checkpoint {}", path.display()))?;
+            game_for(&meta, Some(&game.env), Some(&game.variant)).with_context(|| {
+                format!(
+                    "the demonstrator checkpoint {} cannot play {}",
+                    path.display(),
+                    game.env
+                )
+            })?;
+        }
+    }
     let mut jobs = Vec::new();
     for demos in [100, 200, 400] {
         for method in [Method::Bc, Method::Gail, Method::MagailC, Method::MagailD] {
