@@ -73,8 +73,9 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
         // Candle and rayon must not spawn their own pools; parallelism is explicit in the benches.
         c.env("RAYON_NUM_THREADS", "1")
             .env("CANDLE_NUM_THREADS", "1");
+        let started = std::time::SystemTime::now();
         run(c)?;
-        let ours = criterion_rates(name)?;
+        let ours = criterion_rates(name, started)?;
         let peers = if a.peers {
             peer_rates(name)?
         } else {
@@ -85,8 +86,13 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Per benchmark id (`simple_spread/b1024/t2`): (median ns per iteration, elements per iteration).
-fn criterion_rates(group: &str) -> Result<BTreeMap<String, (f64, f64)>> {
+/// Per benchmark id (`simple_spread/b1024/t2`): (median ns per iteration, elements per iteration),
+/// of the benchmarks this run measured (written since `since`): results an earlier run left in
+/// `target/criterion` must not be set beside this run's peers.
+fn criterion_rates(
+    group: &str,
+    since: std::time::SystemTime,
+) -> Result<BTreeMap<String, (f64, f64)>> {
     let dir = project_root().join("target/criterion").join(group);
     let mut rates = BTreeMap::new();
     let Ok(rd) = std::fs::read_dir(&dir) else {
@@ -95,6 +101,12 @@ fn criterion_rates(group: &str) -> Result<BTreeMap<String, (f64, f64)>> {
     for e in rd.flatten() {
         let est = e.path().join("new/estimates.json");
         let bench = e.path().join("new/benchmark.json");
+        let fresh = std::fs::metadata(&est)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= since);
+        if !fresh {
+            continue;
+        }
         let (Ok(est), Ok(bench)) = (
             std::fs::read_to_string(&est),
             std::fs::read_to_string(&bench),

@@ -197,18 +197,16 @@ type Set = (Tensor, f64, Option<Vec<f32>>);
 /// Fraction of the logits of nonzero weight on the right side of 0 (expert: > 0, policy: < 0).
 fn accuracy(logits: &[f32], mask: Option<&[f32]>, expert: bool) -> f64 {
     let right = |v: f32| if expert { v > 0.0 } else { v < 0.0 };
-    match mask {
-        None => logits.iter().filter(|&&v| right(v)).count() as f64 / logits.len().max(1) as f64,
-        Some(w) => {
-            let kept = logits.iter().zip(w).filter(|(_, m)| **m > 0.0);
-            let (mut hit, mut all) = (0usize, 0usize);
-            for (&v, _) in kept {
-                all += 1;
-                hit += usize::from(right(v));
-            }
-            hit as f64 / all.max(1) as f64
-        }
+    let kept = logits
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| mask.is_none_or(|w| w[j] > 0.0));
+    let (mut hit, mut all) = (0usize, 0usize);
+    for (_, &v) in kept {
+        all += 1;
+        hit += usize::from(right(v));
     }
+    hit as f64 / all.max(1) as f64
 }
 
 /// An MLP discriminator with `outputs` logits (1, or one per agent for the centralized prior).
@@ -720,31 +718,20 @@ impl Discriminator {
             // softplus(L) − y·L, stable for large |L|; its derivative is σ(L) − y.
             let mut set_loss = 0.0;
             let mut dz: Vec<f32> = Vec::with_capacity(logits.len());
-            let count = match mask {
-                // Unmasked, the arithmetic of the original loop, to the bit.
-                None => {
-                    let count = logits.len().max(1) as f64;
-                    let scale = 1.0 / (count * n_sets);
-                    for &v in logits {
-                        let v = f64::from(v);
-                        set_loss += v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v;
-                        let sig = 1.0 / (1.0 + (-v).exp());
-                        dz.push(((sig - y) * scale) as f32);
-                    }
-                    count
-                }
-                Some(w) => {
-                    let count: f64 = w.iter().map(|&m| f64::from(m)).sum();
-                    let scale = 1.0 / (count * n_sets);
-                    for (&v, &m) in logits.iter().zip(w) {
-                        let (v, m) = (f64::from(v), f64::from(m));
-                        set_loss += m * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v);
-                        let sig = 1.0 / (1.0 + (-v).exp());
-                        dz.push((m * (sig - y) * scale) as f32);
-                    }
-                    count
-                }
+            // A logit's weight: its mask's, or 1 (and 1·x is x, so unmasked sets compute what
+            // they did before weights existed, to the bit).
+            let weight = |j: usize| mask.as_ref().map_or(1.0, |w| f64::from(w[j]));
+            let count: f64 = match mask {
+                None => logits.len() as f64,
+                Some(w) => w.iter().map(|&m| f64::from(m)).sum(),
             };
+            let scale = 1.0 / (count * n_sets);
+            for (j, &v) in logits.iter().enumerate() {
+                let (v, m) = (f64::from(v), weight(j));
+                set_loss += m * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v);
+                let sig = 1.0 / (1.0 + (-v).exp());
+                dz.push((m * (sig - y) * scale) as f32);
+            }
             loss += set_loss / count / n_sets;
             if si == 0 {
                 stats.acc_expert = accuracy(logits, mask.as_deref(), true);

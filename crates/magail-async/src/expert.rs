@@ -41,9 +41,6 @@ pub struct ExpertTrainer<G, P> {
     steps_per_iter: usize,
     iteration: usize,
     env_steps: u64,
-    /// The rollouts' seed as configured: resumed streams derive from it (the collector's own
-    /// changes when it is reseeded).
-    rollout_seed: u64,
 }
 
 impl<G, P> ExpertTrainer<G, P>
@@ -59,7 +56,6 @@ where
         learner: LearnerConfig,
         steps_per_iter: usize,
     ) -> Result<Self, TrainError> {
-        let rollout_seed = rollout.seed;
         let collector = Collector::new(game, player, rollout)?;
         let dims: Vec<usize> = (0..collector.spec().n_agents())
             .map(|i| collector.obs_dim(i))
@@ -71,7 +67,6 @@ where
             steps_per_iter: steps_per_iter.max(1),
             iteration: 0,
             env_steps: 0,
-            rollout_seed,
         })
     }
 
@@ -96,11 +91,9 @@ where
     /// resumed run sees new episodes rather than replaying those of its first iterations, and
     /// is a deterministic function of its checkpoint.
     pub fn set_progress(&mut self, iteration: usize, env_steps: u64) {
-        use rand::Rng;
         self.iteration = iteration;
         self.env_steps = env_steps;
-        self.collector
-            .reseed(mg_core::stream_rng(self.rollout_seed, (1 << 54) + iteration as u64).random());
+        self.collector.restart_stream(iteration);
         self.learners.restart_stream(iteration);
     }
 

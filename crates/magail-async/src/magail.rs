@@ -305,14 +305,14 @@ where
                 t.learners.set_anchor(g, anchor)?;
             }
         }
-        if t.cfg.prior == Prior::ZeroSum && t.demos.n_steps() == 0 {
-            return Err(MagailError::Config(
-                "the zero-sum prior trains on expert time steps, and the demonstrations have none \
-                 (every episode is empty)"
-                    .into(),
-            ));
-        }
         if t.cfg.prior == Prior::ZeroSum {
+            if t.demos.n_steps() == 0 {
+                return Err(MagailError::Config(
+                    "the zero-sum prior trains on expert time steps, and the demonstrations have \
+                     none (every episode is empty)"
+                        .into(),
+                ));
+            }
             t.zs_steps = (0..n)
                 .map(|i| {
                     let (d, w) = (dims[i], spaces[i].width());
@@ -544,7 +544,8 @@ where
     }
 
     /// Encodes the policy samples of a rollout for discriminator `k` (all steps when `all`);
-    /// for a joint discriminator that filters φ, `mask` receives the weights of its logits.
+    /// for a joint discriminator that filters φ, `mask` (if given) receives the weights of its
+    /// logits.
     fn encode_policy(
         &self,
         ro: &Rollout,
@@ -552,7 +553,7 @@ where
         all: bool,
         out: &mut Vec<f32>,
         rows: &mut Vec<usize>,
-        mask: &mut Vec<f32>,
+        mut mask: Option<&mut Vec<f32>>,
     ) -> Result<(), GailError> {
         let n = self.spec.n_agents();
         let slot = phi_slot(self.cfg.phi);
@@ -593,7 +594,7 @@ where
                             out,
                         )?;
                     }
-                    if !slot {
+                    if let (false, Some(mask)) = (slot, mask.as_deref_mut()) {
                         push_mask(self.cfg.prior, |i| ro.agents[i].acted[at], n, mask);
                     }
                     rows.push(at);
@@ -651,7 +652,7 @@ where
             }
             // Discriminator step on this iteration's policy samples and as many expert samples.
             let (mut pol, mut rows, mut pol_mask) = (Vec::new(), Vec::new(), Vec::new());
-            self.encode_policy(&ro, k, false, &mut pol, &mut rows, &mut pol_mask)
+            self.encode_policy(&ro, k, false, &mut pol, &mut rows, Some(&mut pol_mask))
                 .map_err(disc_err)?;
             stats.disc_samples.push(rows.len());
             let w = self.widths[k];
@@ -677,10 +678,8 @@ where
                     stats.disc.push(DiscStats::default());
                     continue;
                 }
-                let s = if em.is_none() && pm.is_none() {
-                    self.discs[k].train_step(&exp, &pol)
-                } else {
-                    self.discs[k].train_sets(&[
+                let s = self.discs[k]
+                    .train_sets(&[
                         LabelledSet {
                             inputs: &exp,
                             target: 1.0,
@@ -692,8 +691,7 @@ where
                             mask: pm,
                         },
                     ])
-                }
-                .map_err(disc_err)?;
+                    .map_err(disc_err)?;
                 stats.disc.push(s);
             } else {
                 // Untrained this iteration (no policy or no expert rows): an empty entry keeps
@@ -729,8 +727,8 @@ where
         let mut rewards = vec![vec![0.0f64; total]; n];
         for k in 0..self.discs.len() {
             // Rewards of every step from the updated discriminator.
-            let (mut all, mut all_rows, mut unused) = (Vec::new(), Vec::new(), Vec::new());
-            self.encode_policy(ro, k, true, &mut all, &mut all_rows, &mut unused)
+            let (mut all, mut all_rows) = (Vec::new(), Vec::new());
+            self.encode_policy(ro, k, true, &mut all, &mut all_rows, None)
                 .map_err(|source| MagailError::Disc {
                     iteration: it,
                     agent: k,
@@ -922,8 +920,7 @@ where
         self.iteration = iteration;
         let seed = self.cfg.learner.seed;
         self.rng = stream_rng(seed, (1 << 53) + iteration as u64);
-        self.collector
-            .reseed(stream_rng(self.cfg.rollout.seed, (1 << 54) + iteration as u64).random());
+        self.collector.restart_stream(iteration);
         self.learners.restart_stream(iteration);
         Ok(())
     }

@@ -210,6 +210,8 @@ struct Slot<G, P> {
 pub struct Collector<G, P> {
     spec: GameSpec,
     cfg: RolloutConfig,
+    /// The seed the collector was built with (`cfg.seed` changes with [`Collector::reseed`]).
+    base_seed: u64,
     obs_dims: Vec<usize>,
     slots: Vec<Slot<G, P>>,
 }
@@ -289,14 +291,23 @@ where
             .collect();
         Ok(Self {
             spec,
+            base_seed: cfg.seed,
             cfg,
             obs_dims,
             slots,
         })
     }
 
+    /// Restarts every copy from streams derived from (the seed it was built with, `iteration`):
+    /// what a run resumed after `iteration` iterations uses, so that it sees new episodes and is
+    /// a function of its checkpoint, however often this is called.
+    pub fn restart_stream(&mut self, iteration: usize) {
+        use rand::Rng;
+        self.reseed(stream_rng(self.base_seed, (1 << 54) + iteration as u64).random());
+    }
+
     /// Restarts every copy from a fresh reset with the random streams of `seed` (as if the
-    /// collector had been built with it): how a resumed run gets streams of its own.
+    /// collector had been built with it).
     pub fn reseed(&mut self, seed: u64) {
         self.cfg.seed = seed;
         for s in &mut self.slots {

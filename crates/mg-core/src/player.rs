@@ -131,21 +131,7 @@ struct ScheduleFields {
 impl TryFrom<ScheduleFields> for Schedule {
     type Error = GameError;
     fn try_from(f: ScheduleFields) -> Result<Self, GameError> {
-        check_n(f.n)?;
-        if f.cycle.is_empty() {
-            return Err(GameError::EmptySchedule);
-        }
-        if let Some(p) = f.cycle.iter().find(|p| p.n_agents() != f.n) {
-            return Err(GameError::AgentCountMismatch {
-                what: "schedule step",
-                expected: f.n,
-                got: p.n_agents(),
-            });
-        }
-        Ok(Self {
-            n: f.n,
-            cycle: f.cycle,
-        })
+        Self::from_cycle(f.n, f.cycle)
     }
 }
 
@@ -153,13 +139,26 @@ impl Schedule {
     /// A cycle given as lists of acting agents (0-based) per step.
     pub fn new(n: usize, cycle: &[Vec<usize>]) -> Result<Self, GameError> {
         check_n(n)?;
-        if cycle.is_empty() {
-            return Err(GameError::EmptySchedule);
-        }
         let cycle = cycle
             .iter()
             .map(|step| Participation::from_active(n, step))
             .collect::<Result<Vec<_>, _>>()?;
+        Self::from_cycle(n, cycle)
+    }
+
+    /// A cycle of participation vectors, each for `n` agents, at least one.
+    pub fn from_cycle(n: usize, cycle: Vec<Participation>) -> Result<Self, GameError> {
+        check_n(n)?;
+        if cycle.is_empty() {
+            return Err(GameError::EmptySchedule);
+        }
+        if let Some(p) = cycle.iter().find(|p| p.n_agents() != n) {
+            return Err(GameError::AgentCountMismatch {
+                what: "schedule step",
+                expected: n,
+                got: p.n_agents(),
+            });
+        }
         Ok(Self { n, cycle })
     }
 

@@ -210,10 +210,12 @@ impl Episode {
                             .check(agent, act)
                             .map_err(|e| bad(format!("{e} (nor φ)")))?;
                     }
-                } else if matches!(space, ActionSpace::Discrete { .. }) && !space.is_phi(act) {
+                } else if let ActionSpace::Discrete { n } = space
+                    && !space.is_phi(act)
+                {
                     return Err(bad(format!(
-                        "the agent did not act, so its action must be φ ({space:?}: {}), got {}",
-                        w_phi(space),
+                        "the agent did not act, so its action must be φ (index {n} of \
+                         {space:?}), got {}",
                         act[0]
                     )));
                 }
@@ -267,13 +269,5 @@ impl Trajectories {
             e.validate(i, &self.obs_dims, &self.action_spaces)?;
         }
         Ok(())
-    }
-}
-
-/// φ's encoding in a discrete space, for messages.
-fn w_phi(space: ActionSpace) -> String {
-    match space {
-        ActionSpace::Discrete { n } => format!("index {n}"),
-        ActionSpace::Box { .. } => "zeros".into(),
     }
 }

@@ -127,21 +127,17 @@ impl ValueFunction {
                 got: targets.len(),
             });
         }
-        if targets.iter().any(|t| !t.is_finite()) {
+        // Checked as the network sees them: a finite f64 beyond f32's range is infinite too.
+        let y: Vec<f32> = targets.iter().map(|&t| t as f32).collect();
+        if y.iter().any(|t| !t.is_finite()) {
             return Err(TrpoError::NonFinite {
-                what: "value targets",
+                what: "value targets (NaN, infinite or beyond f32's range)",
             });
         }
         if n == 0 {
             return Ok(0.0);
         }
         let dev = obs.device();
-        let y: Vec<f32> = targets.iter().map(|&t| t as f32).collect();
-        if y.iter().any(|t| !t.is_finite()) {
-            return Err(TrpoError::NonFinite {
-                what: "value targets (beyond f32's range)",
-            });
-        }
         let mb = minibatches.clamp(1, n);
         let size = n.div_ceil(mb);
         let mut idx: Vec<u32> = (0..n as u32).collect();
