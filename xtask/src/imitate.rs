@@ -358,18 +358,20 @@ pub fn run_imitation_with(
             .with_context(|| format!("cannot read {}", js.display()))?;
         let old: ImitatorMeta = serde_json::from_str(&text)
             .with_context(|| format!("{} is not an imitation checkpoint", js.display()))?;
-        let m: HashMap<String, Tensor> = match candle_core::safetensors::load(&st, &Device::Cpu) {
-            Ok(m) => m,
-            // The reproduction's own folder: a run whose parameters cannot be read is redone.
-            Err(_) if opts.replace_stale => HashMap::new(),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("cannot read the parameters in {}", st.display()));
-            }
-        };
+        let m: Option<HashMap<String, Tensor>> =
+            match candle_core::safetensors::load(&st, &Device::Cpu) {
+                Ok(m) => Some(m),
+                // The reproduction's own folder: a run whose parameters cannot be read is redone.
+                Err(_) if opts.replace_stale => None,
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot read the parameters in {}", st.display())
+                    });
+                }
+            };
         // The parameters' own iteration (the sidecar's may be older, if the run stopped between
         // the two renames); files written before they carried it trust the sidecar.
-        let done = match m.get(ITERATION_KEY) {
+        let done = match m.as_ref().and_then(|m| m.get(ITERATION_KEY)) {
             Some(v) => v
                 .to_vec1::<u32>()
                 .ok()
@@ -381,39 +383,39 @@ pub fn run_imitation_with(
         // Sidecars written before the digest was recorded are matched on the episode count.
         let same_demos = old.demo_episodes == meta.demo_episodes
             && (old.demo_digest.is_empty() || old.demo_digest == meta.demo_digest);
-        if m.is_empty() {
-            // Unreadable parameters in a folder the caller may replace: start afresh.
-        } else if old.game != meta.game || old.method != meta.method || old.config != cfg {
-            if !opts.replace_stale {
-                bail!(
-                    "{} holds a run of {} on {:?} with other settings; choose another --out",
-                    dir.display(),
-                    old.method.label(),
-                    old.game
-                );
-            }
+        // Why this run cannot be continued, if it cannot.
+        let stale = if old.game != meta.game || old.method != meta.method || old.config != cfg {
+            Some(format!(
+                "{} holds a run of {} on {:?} with other settings; choose another --out",
+                dir.display(),
+                old.method.label(),
+                old.game
+            ))
         } else if !same_demos {
-            if !opts.replace_stale {
-                bail!(
-                    "{} was trained on other demonstrations ({} episodes, digest {}; these: {} \
-                     episodes, digest {}); choose another --out",
-                    dir.display(),
-                    old.demo_episodes,
-                    old.demo_digest,
-                    meta.demo_episodes,
-                    meta.demo_digest
-                );
-            }
+            Some(format!(
+                "{} was trained on other demonstrations ({} episodes, digest {}; these: {} \
+                 episodes, digest {}); choose another --out",
+                dir.display(),
+                old.demo_episodes,
+                old.demo_digest,
+                meta.demo_episodes,
+                meta.demo_digest
+            ))
         } else if done > iterations {
-            if !opts.replace_stale {
-                bail!(
-                    "{} holds a run of {done} iterations, more than the {iterations} asked for; \
-                     choose another --out (or more --iterations to continue it)",
-                    dir.display()
-                );
-            }
+            Some(format!(
+                "{} holds a run of {done} iterations, more than the {iterations} asked for; \
+                 choose another --out (or more --iterations to continue it)",
+                dir.display()
+            ))
         } else {
-            previous = Some((old, m, done));
+            None
+        };
+        match (m, stale) {
+            (Some(m), None) => previous = Some((old, m, done)),
+            (_, Some(why)) if !opts.replace_stale => bail!(why),
+            // A folder the caller may replace (the reproduction's) starts afresh, also when its
+            // parameters cannot be read (without replace_stale that was an error above).
+            _ => {}
         }
     }
     if let Some((old, m, iteration)) = previous {
