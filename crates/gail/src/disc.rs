@@ -209,6 +209,26 @@ fn accuracy(logits: &[f32], mask: Option<&[f32]>, expert: bool) -> f64 {
     hit as f64 / all.max(1) as f64
 }
 
+/// Checked checkpoint tensors, ready to set ([`Discriminator::stage_tensors`]).
+#[derive(Debug)]
+pub struct StagedTensors(Vec<(Var, Tensor)>);
+
+/// Adam over every layer's weight and bias, without weight decay.
+fn adam(layers: &[(Var, Var)], lr: f64) -> Result<AdamW, GailError> {
+    let vars = layers
+        .iter()
+        .flat_map(|(w, b)| [w.clone(), b.clone()])
+        .collect();
+    Ok(AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr,
+            weight_decay: 0.0,
+            ..ParamsAdamW::default()
+        },
+    )?)
+}
+
 /// An MLP discriminator with `outputs` logits (1, or one per agent for the centralized prior).
 #[derive(Debug)]
 pub struct Discriminator {
@@ -279,18 +299,7 @@ impl Discriminator {
                 Var::from_tensor(&Tensor::from_vec(bv, w[1], dev)?)?,
             ));
         }
-        let vars = layers
-            .iter()
-            .flat_map(|(w, b)| [w.clone(), b.clone()])
-            .collect();
-        let opt = AdamW::new(
-            vars,
-            ParamsAdamW {
-                lr: cfg.lr,
-                weight_decay: 0.0,
-                ..ParamsAdamW::default()
-            },
-        )?;
+        let opt = adam(&layers, cfg.lr)?;
         let gp_rng = (cfg.gradient_penalty > 0.0).then(|| mg_core::stream_rng(rng.random(), 0));
         Ok(Self {
             layers,
@@ -322,6 +331,18 @@ impl Discriminator {
         m: &std::collections::HashMap<String, Tensor>,
         prefix: &str,
     ) -> Result<(), GailError> {
+        let staged = self.stage_tensors(m, prefix)?;
+        self.set_staged(staged)
+    }
+
+    /// The first half of [`load_tensors`](Self::load_tensors): checks every tensor and keeps
+    /// them, changing nothing, so a caller loading several networks can check them all before
+    /// it sets any.
+    pub fn stage_tensors(
+        &self,
+        m: &std::collections::HashMap<String, Tensor>,
+        prefix: &str,
+    ) -> Result<StagedTensors, GailError> {
         let mut staged = Vec::new();
         for (j, (w, b)) in self.layers.iter().enumerate() {
             for (kind, var) in [("weight", w), ("bias", b)] {
@@ -329,20 +350,16 @@ impl Discriminator {
                 staged.push((var.clone(), checkpoint_tensor(m, &key, var.as_tensor())?));
             }
         }
-        for (var, t) in staged {
+        Ok(StagedTensors(staged))
+    }
+
+    /// The second half of [`load_tensors`](Self::load_tensors): sets tensors staged by
+    /// [`stage_tensors`](Self::stage_tensors) on this discriminator and restarts Adam.
+    pub fn set_staged(&mut self, staged: StagedTensors) -> Result<(), GailError> {
+        for (var, t) in staged.0 {
             var.set(&t)?;
         }
-        self.opt = AdamW::new(
-            self.layers
-                .iter()
-                .flat_map(|(w, b)| [w.clone(), b.clone()])
-                .collect(),
-            ParamsAdamW {
-                lr: self.cfg.lr,
-                weight_decay: 0.0,
-                ..ParamsAdamW::default()
-            },
-        )?;
+        self.opt = adam(&self.layers, self.cfg.lr)?;
         Ok(())
     }
 

@@ -29,7 +29,7 @@ mod input;
 mod reward;
 
 pub use disc::{
-    DiscConfig, DiscStats, Discriminator, GailError, LabelledSet, checkpoint_tensor,
+    DiscConfig, DiscStats, Discriminator, GailError, LabelledSet, StagedTensors, checkpoint_tensor,
     discriminator_loss, zero_sum_labels,
 };
 pub use input::{encode_pairs, input_width};

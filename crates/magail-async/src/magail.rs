@@ -890,32 +890,28 @@ where
         m: &HashMap<String, Tensor>,
         iteration: usize,
     ) -> Result<(), MagailError> {
-        // Every discriminator tensor is checked before anything is loaded, so a bad checkpoint
-        // changes nothing (each load below checks its own tensors before setting any).
-        for (k, d) in self.discs.iter().enumerate() {
-            for (name, like) in
-                d.tensors(&format!("disc{k}"))
+        // Every tensor is checked before any is set, so a bad checkpoint changes nothing: the
+        // discriminators' are staged, the learners check theirs as they load.
+        let staged = self
+            .discs
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
+                d.stage_tensors(m, &format!("disc{k}"))
                     .map_err(|source| MagailError::Disc {
                         iteration,
                         agent: k,
                         source,
-                    })?
-            {
-                gail::checkpoint_tensor(m, &name, &like).map_err(|source| MagailError::Disc {
-                    iteration,
-                    agent: k,
-                    source,
-                })?;
-            }
-        }
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         self.learners.load_tensors(m, false)?;
-        for (k, d) in self.discs.iter_mut().enumerate() {
-            d.load_tensors(m, &format!("disc{k}"))
-                .map_err(|source| MagailError::Disc {
-                    iteration,
-                    agent: k,
-                    source,
-                })?;
+        for (k, (d, st)) in self.discs.iter_mut().zip(staged).enumerate() {
+            d.set_staged(st).map_err(|source| MagailError::Disc {
+                iteration,
+                agent: k,
+                source,
+            })?;
         }
         self.iteration = iteration;
         let seed = self.cfg.learner.seed;
