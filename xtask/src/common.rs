@@ -2,8 +2,7 @@
 //! evaluation, and plots.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -11,8 +10,11 @@ use candle_core::{Device, Tensor};
 use envs::amagail::AmagailGame;
 use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv};
+use indicatif::{ProgressBar, ProgressStyle};
+use magail_async::run;
 use magail_async::{
-    Collector, FnPolicy, LearnerConfig, Learners, Policy, RandomPolicy, RolloutConfig,
+    Collector, FnPolicy, LearnerConfig, Learners, MagailConfig, MagailError, MagailTrainer, Policy,
+    RandomPolicy, RolloutConfig,
 };
 use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
 use serde::{Deserialize, Serialize};
@@ -67,27 +69,17 @@ impl GameChoice {
     }
 }
 
-/// Writes a file through a temporary sibling and a rename: never a half-written file.
+/// Writes a file atomically ([`magail_async::run::write_atomic`]): `write` fills a buffer,
+/// which then goes to disk through a temporary sibling and a rename.
 pub fn write_atomic(
     path: &Path,
-    write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+    write: impl FnOnce(&mut std::io::Cursor<Vec<u8>>) -> Result<()>,
 ) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    {
-        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut w = BufWriter::new(f);
-        write(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all().ok();
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", tmp.display()))
+    let mut buf = std::io::Cursor::new(Vec::new());
+    write(&mut buf)?;
+    Ok(magail_async::run::write_atomic(path, |w| {
+        w.write_all(buf.get_ref())
+    })?)
 }
 
 /// The game a checkpoint is played in: its own, or `env` (with `variant`, default `paper`) when
@@ -156,37 +148,28 @@ pub fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join("expert.safetensors"), dir.join("expert.json"))
 }
 
-/// Saves learners and their sidecar atomically (tensors first, so the sidecar never points at a
-/// file that is not there yet).
-pub fn save_checkpoint(dir: &Path, learners: &Learners, meta: &CheckpointMeta) -> Result<()> {
+/// Saves a checkpoint's tensors and their sidecar atomically (tensors first, so the sidecar
+/// never points at a file that is not there yet).
+pub fn save_checkpoint(
+    dir: &Path,
+    tensors: &HashMap<String, Tensor>,
+    meta: &CheckpointMeta,
+) -> Result<()> {
     let (st, js) = checkpoint_paths(dir);
-    save_tensors_and_sidecar(&learners.tensors()?, &st, meta, &js)
+    save_tensors_and_sidecar(tensors, &st, meta, &js)
 }
 
 /// Writes `tensors` to the safetensors file `st`, then `meta` as pretty JSON to `js`, each
-/// through a temporary file and a rename (tensors first, so the sidecar never points at a file
-/// that is not there yet).
+/// atomically (tensors first, so the sidecar never points at a file that is not there yet).
 pub fn save_tensors_and_sidecar(
     tensors: &HashMap<String, Tensor>,
     st: &Path,
     meta: &impl Serialize,
     js: &Path,
 ) -> Result<()> {
-    let dir = st.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = st
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    candle_core::safetensors::save(tensors, &tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, st)
-        .with_context(|| format!("cannot move {} into place", st.display()))?;
-    write_atomic(js, |w| {
-        serde_json::to_writer_pretty(&mut *w, meta)?;
-        Ok(())
-    })
+    magail_async::run::save_tensors(st, tensors)?;
+    let json = serde_json::to_vec_pretty(meta)?;
+    write_atomic(js, |w| Ok(w.write_all(&json)?))
 }
 
 /// Loads a checkpoint folder (or its `.json` / `.safetensors` file): the sidecar, and learners
@@ -264,22 +247,9 @@ pub fn scripted_policies(env: &ParticleEnv) -> Vec<Box<dyn Policy>> {
 
 /// Plays `episodes` episodes on fixed seeds (stream `seed`) and returns them.
 pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Result<Trajectories> {
-    if episodes == 0 {
-        bail!("--episodes must be at least 1: returns over no episode are undefined");
-    }
     let (env, player) = game.build()?;
     let spec = env.spec().clone();
     let fns = scripted_policies(&env);
-    let mut c = Collector::new(
-        env,
-        player,
-        RolloutConfig {
-            envs: episodes.clamp(1, 32),
-            workers: 2,
-            seed,
-            history_k: 0,
-        },
-    )?;
     let randoms: Vec<RandomPolicy> = spec
         .agents
         .iter()
@@ -290,34 +260,173 @@ pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Resu
         Who::Scripted => fns.iter().map(|p| p.as_ref()).collect(),
         Who::Learned(p) => p.to_vec(),
     };
-    Ok(c.collect_episodes(&pols, episodes)?)
+    Ok(run::play(env, player, &pols, episodes, seed)?)
 }
 
-/// Per-agent mean and standard deviation of episode returns, and the team mean (the mean over
-/// agents of each episode's returns, averaged over episodes).
-pub fn return_stats(set: &Trajectories) -> (Vec<(f64, f64)>, f64) {
-    let rets: Vec<Vec<f64>> = set.episodes.iter().map(|e| e.returns()).collect();
-    let n = set.obs_dims.len();
-    let k = rets.len().max(1) as f64;
-    let per: Vec<(f64, f64)> = (0..n)
-        .map(|i| {
-            let m = rets.iter().map(|r| r[i]).sum::<f64>() / k;
-            let v = rets.iter().map(|r| (r[i] - m).powi(2)).sum::<f64>() / k;
-            (m, v.sqrt())
-        })
-        .collect();
-    let team = rets
-        .iter()
-        .map(|r| r.iter().sum::<f64>() / n as f64)
-        .sum::<f64>()
-        / k;
-    (per, team)
+/// The evaluation every command reports ([`run::Evaluation`]): `policies`, random actions and
+/// `reference`, each on the same `episodes` episodes of [`run::EVAL_SEED`].
+pub fn evaluate(
+    game: &GameChoice,
+    policies: &[&dyn Policy],
+    reference: Who<'_>,
+    episodes: usize,
+) -> Result<run::Evaluation> {
+    let team =
+        |who| -> Result<f64> { Ok(return_stats(&play(game, who, episodes, run::EVAL_SEED)?).1) };
+    Ok(run::Evaluation {
+        episodes,
+        seed: run::EVAL_SEED,
+        score: team(Who::Learned(policies))?,
+        random: team(Who::Random)?,
+        reference: team(reference)?,
+    })
 }
 
-/// (score − random) / (reference − random).
-pub fn normalized(score: f64, random: f64, reference: f64) -> f64 {
-    (score - random) / (reference - random)
+/// Optional overrides of a method's configuration, for experiments.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Tuning {
+    /// Discriminator Adam steps per iteration.
+    #[arg(long)]
+    pub disc_steps: Option<usize>,
+    /// Discriminator learning rate.
+    #[arg(long)]
+    pub disc_lr: Option<f64>,
+    /// Minibatches the discriminator steps cycle through (1: every step on the whole batch).
+    #[arg(long)]
+    pub disc_minibatches: Option<usize>,
+    /// Policy reward form: logd, neglog1md, logit or linear (2D − 1).
+    #[arg(long, value_parser = parse_reward)]
+    pub reward: Option<gail::RewardForm>,
+    /// Environment copies per iteration.
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// Steps per copy per iteration.
+    #[arg(long)]
+    pub steps_per_iter: Option<usize>,
+    /// TRPO trust-region radius.
+    #[arg(long)]
+    pub max_kl: Option<f64>,
+    /// Weight of the behaviour-cloning term kept in every policy step (0: the papers' MAGAIL).
+    #[arg(long)]
+    pub bc_weight: Option<f64>,
+    /// Fisher-vector products on every k-th sample of the batch (1: all).
+    #[arg(long)]
+    pub fisher_subsample: Option<usize>,
+    /// Critic (value-function) epochs per iteration.
+    #[arg(long)]
+    pub vf_epochs: Option<usize>,
+    /// Critic minibatches per epoch.
+    #[arg(long)]
+    pub vf_minibatches: Option<usize>,
 }
+
+fn parse_reward(s: &str) -> Result<gail::RewardForm, String> {
+    gail::RewardForm::from_name(s).ok_or_else(|| {
+        format!("unknown reward form `{s}`: expected logd, neglog1md, logit or linear")
+    })
+}
+
+impl Tuning {
+    /// Sets every given override (the trainer checks the values: `MagailConfig::validate`).
+    pub fn apply(&self, cfg: &mut MagailConfig) {
+        let set = |dst: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut cfg.disc.steps, self.disc_steps);
+        set(&mut cfg.disc.minibatches, self.disc_minibatches);
+        set(&mut cfg.rollout.envs, self.envs);
+        set(&mut cfg.steps_per_iter, self.steps_per_iter);
+        set(
+            &mut cfg.learner.trpo.fisher_subsample,
+            self.fisher_subsample,
+        );
+        set(&mut cfg.learner.trpo.vf_epochs, self.vf_epochs);
+        set(&mut cfg.learner.trpo.vf_minibatches, self.vf_minibatches);
+        if let Some(v) = self.disc_lr {
+            cfg.disc.lr = v;
+        }
+        if let Some(v) = self.reward {
+            cfg.reward = v;
+        }
+        if let Some(v) = self.max_kl {
+            cfg.learner.trpo.max_kl = v;
+        }
+        if let Some(v) = self.bc_weight {
+            cfg.bc_weight = v;
+        }
+    }
+}
+
+/// Trains (or continues) one imitator of `demos` in `folder` with the library's run
+/// ([`run::train_imitator`]), showing progress on `bar` (a bar of its own when `None`).
+#[allow(clippy::too_many_arguments)]
+pub fn train_cell(
+    game: &GameChoice,
+    demos: &Trajectories,
+    cfg: MagailConfig,
+    folder: &run::RunFolder,
+    settings: &run::RunSettings,
+    existing: run::Existing,
+    cache: Option<&run::BcCache>,
+    bar: Option<&ProgressBar>,
+) -> Result<MagailTrainer<ParticleEnv, PlayerRule>> {
+    let (env, player) = game.build()?;
+    let bc_epochs = cfg.bc_epochs;
+    let trainer = MagailTrainer::new(env, player, demos, cfg).map_err(|e| match e {
+        e @ MagailError::Config(_) => anyhow::anyhow!("invalid settings: {e}"),
+        e => anyhow::anyhow!("the demonstrations do not fit {}: {e}", game.env),
+    })?;
+    let own;
+    let bar = match bar {
+        Some(b) => b,
+        None => {
+            own = ProgressBar::new(settings.adversarial_iterations() as u64);
+            own.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} iterations {elapsed_precise} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            &own
+        }
+    };
+    bar.set_length(settings.adversarial_iterations() as u64);
+    let label = settings.method.label();
+    let t = run::train_imitator(
+        folder,
+        game,
+        demos,
+        trainer,
+        settings,
+        existing,
+        cache,
+        &mut |p| match p {
+            run::Progress::Cloned { loss, adopted } => bar.suspend(|| {
+                let how = if adopted {
+                    " (the same cloning as an earlier run's, adopted)"
+                } else {
+                    ""
+                };
+                eprintln!(
+                    "behaviour cloning: {bc_epochs} epochs, final minibatch loss {loss:.4}{how}"
+                )
+            }),
+            run::Progress::Resumed(i) => bar.set_position(i as u64),
+            run::Progress::Iteration(s) => {
+                bar.set_position(s.iteration as u64);
+                if let Some(r) = s.true_return.first() {
+                    bar.set_message(format!("{label} return {r:.1}"));
+                }
+            }
+        },
+    )?;
+    bar.set_position(bar.length().unwrap_or(0));
+    Ok(t)
+}
+
+pub use magail_async::run::return_stats;
 
 /// Registers the bundled DejaVu Sans font for plots (once).
 pub fn fonts() {

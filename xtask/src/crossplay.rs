@@ -9,7 +9,7 @@ use magail_async::{Collector, Policy, RandomPolicy, RolloutConfig};
 use mg_core::MarkovGame;
 
 use crate::common::{game_for, load_checkpoint, return_stats, scripted_policies};
-use crate::eval::EVAL_SEED;
+use magail_async::run::EVAL_SEED;
 
 #[derive(Args, Debug)]
 pub struct CrossplayArgs {

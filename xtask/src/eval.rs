@@ -7,10 +7,9 @@ use anyhow::Result;
 use clap::Args;
 use magail_async::Policy;
 
-use crate::common::{Who, game_for, load_checkpoint, normalized, play, return_stats};
+use magail_async::run::{EVAL_SEED, normalize};
 
-/// Seed of the evaluation episodes: fixed, and far from training seeds.
-pub const EVAL_SEED: u64 = 1_000_003;
+use crate::common::{Who, game_for, load_checkpoint, play, return_stats};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -61,19 +60,27 @@ pub fn run_eval(a: &EvalArgs) -> Result<()> {
     println!("|---|---|---|---|---|");
     for i in 0..per.len() {
         println!(
-            "| {i} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:.3} |",
+            "| {i} | {:.2} ± {:.2} | {:.2} ± {:.2} | {:.2} ± {:.2} | {} |",
             per[i].0,
             per[i].1,
             rper[i].0,
             rper[i].1,
             sper[i].0,
             sper[i].1,
-            normalized(per[i].0, rper[i].0, sper[i].0)
+            show(normalize(per[i].0, rper[i].0, sper[i].0))
         );
     }
     println!(
-        "team mean return {team:.3} (random {rteam:.3}, scripted {steam:.3}): normalized score {:.3}",
-        normalized(team, rteam, steam)
+        "team mean return {team:.3} (random {rteam:.3}, scripted {steam:.3}): normalized score {}",
+        show(normalize(team, rteam, steam))
     );
     Ok(())
+}
+
+/// A normalized score to three decimals, or why there is none.
+fn show(v: Option<f64>) -> String {
+    v.map_or_else(
+        || "undefined (reference = random)".into(),
+        |v| format!("{v:.3}"),
+    )
 }

@@ -194,10 +194,21 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 choice
             );
         }
+        drop(loaded);
+        let (st, _) = checkpoint_paths(&out);
+        let m = candle_core::safetensors::load(&st, &candle_core::Device::Cpu)
+            .with_context(|| format!("--resume: cannot read {}", st.display()))?;
         trainer
-            .learners_mut()
-            .load_tensors(&loaded.tensors()?, false)?;
-        trainer.set_progress(meta.iteration, meta.env_steps);
+            .resume(&m)
+            .with_context(|| format!("--resume: {} cannot be continued", st.display()))?;
+        if trainer.iteration() != meta.iteration {
+            bail!(
+                "--resume: {} holds iteration {} but its sidecar says {}",
+                st.display(),
+                trainer.iteration(),
+                meta.iteration
+            );
+        }
         curve = read_curve(&curve_path);
         curve.retain(|r| r.0 <= meta.iteration);
         eprintln!(
@@ -281,7 +292,7 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 score,
                 command: command.clone(),
             };
-            save_checkpoint(&out, trainer.learners(), &meta)?;
+            save_checkpoint(&out, &trainer.checkpoint()?, &meta)?;
             write_atomic(&curve_path, |w| {
                 std::io::Write::write_all(w, curve_csv(curve).as_bytes())?;
                 Ok(())
@@ -309,7 +320,6 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         Vec::new()
     };
     let learn_adv = a.learn_only.as_deref().map(|s| s == "adversaries");
-    let first_iteration = trainer.iteration();
     while trainer.env_steps() < a.steps {
         // Which side, if any, the scripted policy plays in this iteration.
         let next = trainer.iteration() + 1;
@@ -343,7 +353,8 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 .map(|(&is_adv, p)| (is_adv == adv).then_some(p.as_ref()))
                 .collect(),
         };
-        let warming = trainer.iteration() < first_iteration + a.value_warmup;
+        // Counted from the run's start, so a resumed run does not warm up again.
+        let warming = trainer.iteration() < a.value_warmup;
         let s = trainer.iterate_with(&fixed, !warming)?;
         if !s.mean_return.is_empty() {
             let team = s.mean_return.iter().sum::<f64>() / s.mean_return.len() as f64;

@@ -47,7 +47,7 @@ enum Task {
     },
     /// Replay mpe2 recordings in DIR and compare states, observations and rewards.
     Conformance {
-        /// Folder of `*.json` fixtures (format: shared/conformance/FORMAT.md).
+        /// Folder of `*.json` fixtures (format: crates/envs/tests/fixtures/conformance/FORMAT.md).
         dir: PathBuf,
     },
     /// Render an episode to an animated GIF (and optionally PNG frames).
@@ -112,31 +112,43 @@ const PROCESS_ENV: [(&str, &str); 3] = [
     ("MIMALLOC_PURGE_DELAY", "-1"),
 ];
 
+/// Runs `cmd` in place of this process; returns only if that failed.
+#[cfg(unix)]
+fn replace_process(cmd: &mut Command) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    cmd.exec()
+}
+
+/// Without `exec`: runs `cmd` as a child and exits with its status.
+#[cfg(not(unix))]
+fn replace_process(cmd: &mut Command) -> std::io::Error {
+    match cmd.status() {
+        Ok(s) => std::process::exit(s.code().unwrap_or(1)),
+        Err(e) => e,
+    }
+}
+
 fn main() {
-    // Setting the environment of a running process needs `unsafe` (edition 2024); starting
-    // ourselves again with it does not.
+    // Setting the environment of a running process needs `unsafe` (edition 2024); replacing this
+    // process by itself with the settings added does not, and leaves no child behind: the process
+    // the user started (and may kill) is the one that does the work.
     if PROCESS_ENV
         .iter()
         .any(|(k, _)| std::env::var_os(k).is_none())
     {
-        let status = std::env::current_exe().and_then(|exe| {
-            Command::new(exe)
-                .args(std::env::args_os().skip(1))
-                .envs(
+        let err = match std::env::current_exe() {
+            Ok(exe) => replace_process(
+                Command::new(exe).args(std::env::args_os().skip(1)).envs(
                     PROCESS_ENV
                         .iter()
                         .filter(|(k, _)| std::env::var_os(k).is_none())
                         .copied(),
-                )
-                .status()
-        });
-        match status {
-            Ok(s) => std::process::exit(s.code().unwrap_or(1)),
-            Err(e) => {
-                eprintln!("error: cannot restart xtask with its thread settings: {e}");
-                std::process::exit(1);
-            }
-        }
+                ),
+            ),
+            Err(e) => e,
+        };
+        eprintln!("error: cannot restart xtask with its thread settings: {err}");
+        std::process::exit(1);
     }
     // One clear line per error (with its causes), never a backtrace wall.
     if let Err(e) = real_main() {

@@ -1,15 +1,15 @@
 //! `cargo xtask render`: play one episode with random or scripted actions and write an animated
 //! GIF (and, with `--frames DIR`, one PNG per step), so a person can watch it.
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv, render};
 use mg_core::{ActionSpace, MarkovGame, stream_rng};
+
+use crate::common::write_atomic;
 use rand::Rng;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -41,21 +41,6 @@ pub struct RenderArgs {
     /// Image width and height in pixels.
     #[arg(long, default_value_t = 400)]
     size: u16,
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so no half-written file is left.
-fn write_atomic(path: &Path, write: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
-    ));
-    {
-        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut w = BufWriter::new(f);
-        write(&mut w)?;
-        std::io::Write::flush(&mut w)?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", tmp.display()))
 }
 
 pub fn run_render(a: &RenderArgs) -> Result<()> {

@@ -17,12 +17,12 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use magail_async::Policy;
 use serde::{Deserialize, Serialize};
 
+use magail_async::run::{BcCache, Existing, Method, RunFolder, RunSettings};
+
 use crate::common::{
-    GameChoice, Series, Who, game_for, line_plot, load_checkpoint, normalized, play, return_stats,
-    write_atomic,
+    GameChoice, Series, Tuning, Who, evaluate, game_for, line_plot, load_checkpoint, play,
+    train_cell, write_atomic,
 };
-use crate::eval::EVAL_SEED;
-use crate::imitate::{BcCache, Method, RunOpts, Tuning, run_imitation_with};
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
@@ -254,28 +254,24 @@ fn run_job(
         }
     };
     let demos = play(&job.game, demonstrator(), job.demos, a.seed.wrapping_add(7))?;
-    let opts = RunOpts {
+    let (env, _) = job.game.build()?;
+    let mut cfg = job.method.config(mg_core::MarkovGame::spec(&env), a.seed);
+    cfg.bc_epochs = a.bc_epochs;
+    let (envs, kl, fisher) = a.generator();
+    Tuning {
+        envs: Some(envs),
+        max_kl: Some(kl),
+        fisher_subsample: Some(fisher),
+        disc_steps: a.disc_steps,
+        vf_epochs: a.vf_epochs,
+        vf_minibatches: a.vf_minibatches,
+        ..Tuning::default()
+    }
+    .apply(&mut cfg);
+    let run = RunSettings {
         method: job.method,
         iterations: a.iterations(),
-        bc_epochs: a.bc_epochs,
-        seed: a.seed,
         checkpoint_every: 25,
-        gradient_penalty: 0.0,
-        resume: true,
-        // A cell redone under new settings starts its run folder afresh.
-        replace_stale: true,
-        tune: {
-            let (envs, kl, fisher) = a.generator();
-            Tuning {
-                envs: Some(envs),
-                max_kl: Some(kl),
-                fisher_subsample: Some(fisher),
-                disc_steps: a.disc_steps,
-                vf_epochs: a.vf_epochs,
-                vf_minibatches: a.vf_minibatches,
-                ..Tuning::default()
-            }
-        },
     };
     let run_dir = dir
         .join("runs")
@@ -286,20 +282,23 @@ fn run_job(
             job.method.label(),
             job.demos
         ));
-    let t = run_imitation_with(&job.game, &demos, &opts, &run_dir, bar, Some(cache))?;
-    bar.set_position(bar.length().unwrap_or(0));
+    let folder = RunFolder::open(&run_dir)?;
+    // A cell redone under new settings starts its run folder afresh.
+    let t = train_cell(
+        &job.game,
+        &demos,
+        cfg,
+        &folder,
+        &run,
+        Existing::ResumeOrReplace,
+        Some(cache),
+        Some(bar),
+    )?;
     let pols = t.learners().policies(false);
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-    let (_, score) = return_stats(&play(
-        &job.game,
-        Who::Learned(&refs),
-        a.episodes,
-        EVAL_SEED,
-    )?);
-    let (_, random) = return_stats(&play(&job.game, Who::Random, a.episodes, EVAL_SEED)?);
-    let (_, expert) = return_stats(&play(&job.game, demonstrator(), a.episodes, EVAL_SEED)?);
-    let norm = normalized(score, random, expert);
-    if !norm.is_finite() {
+    let e = evaluate(&job.game, &refs, demonstrator(), a.episodes)?;
+    let (score, random, expert) = (e.score, e.random, e.reference);
+    let Some(norm) = e.normalized() else {
         bail!(
             "{} at {} demonstrations: the normalized score is undefined (return {score}, \
              random {random}, demonstrator {expert} over {} episodes)",
@@ -307,7 +306,7 @@ fn run_job(
             job.demos,
             a.episodes
         );
-    }
+    };
     Ok(Cell {
         experiment: job.experiment.into(),
         method: job.method.label().into(),

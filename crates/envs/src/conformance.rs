@@ -1,4 +1,4 @@
-//! Replays episodes recorded from mpe2 (`shared/conformance/FORMAT.md`) and compares states and
+//! Replays episodes recorded from mpe2 (`crates/envs/tests/fixtures/conformance/FORMAT.md`) and compares states and
 //! observations exactly and rewards as the spec says (exactly, or within 1e-12 for simple_tag,
 //! whose prey boundary penalty uses numpy's SIMD `exp`).
 

@@ -557,9 +557,69 @@ fn put_others_rel(out: &mut [f32], k: &mut usize, w: &World, i: usize) {
     }
 }
 
+/// What changes while an episode is played: the entities (positions, velocities, and the colors
+/// some scenarios draw at reset), communication, the pending actions, the goals and the clock.
+#[derive(Serialize, Deserialize)]
+struct EpisodeState {
+    entities: Vec<Entity>,
+    comm: Vec<f64>,
+    action_u: Vec<[f64; 2]>,
+    action_c: Vec<f64>,
+    goals: Goals,
+    t: usize,
+    over: bool,
+}
+
 impl MarkovGame for ParticleEnv {
     fn spec(&self) -> &GameSpec {
         &self.spec
+    }
+
+    fn save_state(&self) -> Option<Vec<u8>> {
+        let w = &self.world;
+        mg_core::encode_state(&EpisodeState {
+            entities: w.entities.clone(),
+            comm: w.comm.clone(),
+            action_u: w.action_u.clone(),
+            action_c: w.action_c.clone(),
+            goals: self.goals.clone(),
+            t: self.t,
+            over: self.over,
+        })
+        .ok()
+    }
+
+    fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
+        let s: EpisodeState = mg_core::decode_state(state)?;
+        let w = &self.world;
+        let sizes = |e: usize, c: usize, u: usize, a: usize| (e, c, u, a);
+        let want = sizes(
+            w.entities.len(),
+            w.comm.len(),
+            w.action_u.len(),
+            w.action_c.len(),
+        );
+        let got = sizes(
+            s.entities.len(),
+            s.comm.len(),
+            s.action_u.len(),
+            s.action_c.len(),
+        );
+        if want != got {
+            return Err(GameError::State(format!(
+                "a state of {} with (entities, comm, movement, comm actions) = {got:?}, expected {want:?}",
+                self.spec.name
+            )));
+        }
+        let w = &mut self.world;
+        w.entities = s.entities;
+        w.comm = s.comm;
+        w.action_u = s.action_u;
+        w.action_c = s.action_c;
+        self.goals = s.goals;
+        self.t = s.t;
+        self.over = s.over;
+        Ok(())
     }
 
     fn reset(&mut self, rng: &mut dyn RngCore) {

@@ -1,4 +1,4 @@
-//! Replays the mpe2 recordings in `../shared/conformance` (exact states and observations).
+//! Replays the mpe2 recordings in `tests/fixtures/conformance` (exact states and observations).
 
 #![allow(clippy::unwrap_used)]
 
@@ -6,29 +6,21 @@ use std::path::PathBuf;
 
 use envs::conformance::{Outcome, replay_dir, replay_file};
 
-/// The recordings: `$MPE_CONFORMANCE_DIR`, or `shared/conformance` beside the checkout.
+/// The recordings: `$MPE_CONFORMANCE_DIR`, or the crate's own `tests/fixtures/conformance`.
+/// They are committed with the code, so a missing folder is a failure.
 fn fixtures() -> PathBuf {
-    std::env::var_os("MPE_CONFORMANCE_DIR")
+    let dir = std::env::var_os("MPE_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
-        })
-}
-
-/// Whether to run: the recordings must be present, unless `MAGAIL_SKIP_CONFORMANCE=1` says this
-/// machine deliberately has none (a contributor's fork without `shared/`).
-fn have_fixtures() -> bool {
-    let dir = fixtures();
-    if dir.is_dir() {
-        return true;
-    }
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/conformance")
+        });
     assert!(
-        std::env::var("MAGAIL_SKIP_CONFORMANCE").is_ok_and(|v| v == "1"),
-        "conformance recordings missing at {} (set MPE_CONFORMANCE_DIR, or MAGAIL_SKIP_CONFORMANCE=1 to skip)",
+        dir.is_dir(),
+        "conformance recordings missing at {} (committed under crates/envs/tests/fixtures/conformance; \
+         MPE_CONFORMANCE_DIR overrides the folder)",
         dir.display()
     );
-    eprintln!("SKIPPED: no conformance recordings at {}", dir.display());
-    false
+    dir
 }
 
 #[test]
@@ -53,9 +45,6 @@ fn every_recorded_episode_replays_exactly() {
 
 #[test]
 fn a_malformed_fixture_names_the_file_and_key() {
-    if !have_fixtures() {
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("mg-conf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = fixtures().join("simple_push__discrete__random__seed12000.json");
@@ -115,9 +104,6 @@ fn a_malformed_fixture_names_the_file_and_key() {
 fn reset_from_the_recorded_seed_draws_the_recorded_state() {
     use envs::{NumpyRng, ParticleEnv, Scenario};
     use mg_core::MarkovGame;
-    if !have_fixtures() {
-        return;
-    }
     let mut checked = 0;
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let path = entry.unwrap().path();

@@ -1,10 +1,10 @@
 //! The discriminator network, its loss and its training step.
 
 use candle_core::{D, DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use trpo::Adam;
 
 /// What went wrong in a discriminator computation.
 #[derive(Debug, Error)]
@@ -36,6 +36,9 @@ pub enum GailError {
         /// What is expected.
         reason: String,
     },
+    /// The optimizer refused a step or a saved state.
+    #[error("discriminator optimizer: {0}")]
+    Optimizer(#[from] trpo::TrpoError),
 }
 
 /// Discriminator settings.
@@ -213,27 +216,26 @@ fn accuracy(logits: &[f32], mask: Option<&[f32]>, expert: bool) -> f64 {
 #[derive(Debug)]
 pub struct StagedTensors(Vec<(Var, Tensor)>);
 
-/// Adam over every layer's weight and bias, without weight decay.
-fn adam(layers: &[(Var, Var)], lr: f64) -> Result<AdamW, GailError> {
-    let vars = layers
+/// Every layer's weight and bias, in the order the optimizer and the gradients list them.
+fn layer_vars(layers: &[(Var, Var)]) -> Vec<Var> {
+    layers
         .iter()
         .flat_map(|(w, b)| [w.clone(), b.clone()])
-        .collect();
-    Ok(AdamW::new(
-        vars,
-        ParamsAdamW {
-            lr,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
-        },
-    )?)
+        .collect()
+}
+
+/// A discriminator's state besides its parameters ([`Discriminator::state`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DiscState {
+    adam: Adam,
+    gp_rng: Option<mg_core::RngState>,
 }
 
 /// An MLP discriminator with `outputs` logits (1, or one per agent for the centralized prior).
 #[derive(Debug)]
 pub struct Discriminator {
     layers: Vec<(Var, Var)>,
-    opt: AdamW,
+    opt: Adam,
     in_dim: usize,
     outputs: usize,
     cfg: DiscConfig,
@@ -299,7 +301,7 @@ impl Discriminator {
                 Var::from_tensor(&Tensor::from_vec(bv, w[1], dev)?)?,
             ));
         }
-        let opt = adam(&layers, cfg.lr)?;
+        let opt = Adam::for_vars(cfg.lr, &layer_vars(&layers))?;
         let gp_rng = (cfg.gradient_penalty > 0.0).then(|| mg_core::stream_rng(rng.random(), 0));
         Ok(Self {
             layers,
@@ -359,7 +361,30 @@ impl Discriminator {
         for (var, t) in staged.0 {
             var.set(&t)?;
         }
-        self.opt = adam(&self.layers, self.cfg.lr)?;
+        self.opt.restart();
+        Ok(())
+    }
+
+    /// What besides the parameters the discriminator carries from one step to the next (Adam's
+    /// moments, the gradient penalty's stream), for a checkpoint that resumes exactly.
+    pub fn state(&self) -> DiscState {
+        DiscState {
+            adam: self.opt.state(),
+            gp_rng: self.gp_rng.as_ref().map(mg_core::RngState::of),
+        }
+    }
+
+    /// Restores a [`state`](Self::state) (after the parameters it was accumulated on are
+    /// loaded). Nothing changes when it is refused.
+    pub fn set_state(&mut self, s: &DiscState) -> Result<(), GailError> {
+        if s.gp_rng.is_some() != self.gp_rng.is_some() {
+            return Err(GailError::Checkpoint(
+                "the saved state is of a discriminator with the other gradient-penalty setting"
+                    .into(),
+            ));
+        }
+        self.opt.set_state(s.adam.clone())?;
+        self.gp_rng = s.gp_rng.as_ref().map(mg_core::RngState::rng);
         Ok(())
     }
 
@@ -649,7 +674,8 @@ impl Discriminator {
                     gradient_penalty: gp,
                 });
             }
-            self.opt.backward_step(&loss)?;
+            self.opt
+                .step_store(&layer_vars(&self.layers), &loss.backward()?)?;
         }
         Ok(first.unwrap_or_default())
     }
@@ -792,16 +818,8 @@ impl Discriminator {
 
     /// One optimizer step with the given gradients (layer order, as [`Self::loss_and_grads`]).
     fn apply(&mut self, grads: LayerGrads) -> Result<(), GailError> {
-        // candle's GradStore has no public constructor: the backward pass of a constant yields an
-        // empty one, which is then filled with the hand-computed gradients.
-        let mut store = Tensor::new(0f32, &self.dev)?.backward()?;
-        for ((w, b), (gw, gb)) in self.layers.iter().zip(grads) {
-            let wt = w.as_tensor();
-            let bt = b.as_tensor();
-            store.insert(wt, Tensor::from_vec(gw, wt.shape(), &self.dev)?);
-            store.insert(bt, Tensor::from_vec(gb, bt.shape(), &self.dev)?);
-        }
-        self.opt.step(&store)?;
+        let flat: Vec<Vec<f32>> = grads.into_iter().flat_map(|(gw, gb)| [gw, gb]).collect();
+        self.opt.step(&layer_vars(&self.layers), &flat)?;
         Ok(())
     }
 

@@ -29,8 +29,8 @@ mod input;
 mod reward;
 
 pub use disc::{
-    DiscConfig, DiscStats, Discriminator, GailError, LabelledSet, StagedTensors, checkpoint_tensor,
-    discriminator_loss, zero_sum_labels,
+    DiscConfig, DiscState, DiscStats, Discriminator, GailError, LabelledSet, StagedTensors,
+    checkpoint_tensor, discriminator_loss, zero_sum_labels,
 };
 pub use input::{encode_pairs, input_width};
 pub use reward::{Prior, RewardForm};

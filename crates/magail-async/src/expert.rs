@@ -1,12 +1,26 @@
 //! Expert training on the true reward: rollouts from the current policies, then one TRPO step
 //! per sharing group. The loop behind `cargo xtask expert`.
 
+use std::collections::HashMap;
+
+use candle_core::Tensor;
 use mg_core::{MarkovGame, PlayerFunction};
 use serde::{Deserialize, Serialize};
 
-use crate::learner::{LearnError, LearnerConfig, Learners, UpdateStats};
+use crate::checkpoint::{put_state, take_state};
+use crate::learner::{LearnError, LearnerConfig, LearnerState, Learners, UpdateStats};
 use crate::policy::Policy;
-use crate::rollout::{Collector, RolloutConfig, RolloutError};
+use crate::rollout::{Collector, CollectorState, RolloutConfig, RolloutError};
+
+/// An expert trainer's state besides its parameters.
+#[derive(Serialize, Deserialize)]
+struct ExpertState {
+    iteration: usize,
+    env_steps: u64,
+    learners: LearnerState,
+    /// `None` for a game that saves no state: the resumed run then starts new episodes.
+    collector: Option<CollectorState>,
+}
 
 /// Either stage failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,16 +99,39 @@ where
         &self.collector
     }
 
-    /// Continues after a checkpoint of `iteration` iterations and `env_steps` steps (load its
-    /// parameters through [`learners_mut`](Self::learners_mut)): sets the counters and restarts
-    /// the rollouts and the learners' stream from streams derived from (seed, iteration), so a
-    /// resumed run sees new episodes rather than replaying those of its first iterations, and
-    /// is a deterministic function of its checkpoint.
-    pub fn set_progress(&mut self, iteration: usize, env_steps: u64) {
-        self.iteration = iteration;
-        self.env_steps = env_steps;
-        self.collector.restart_stream(iteration);
-        self.learners.restart_stream(iteration);
+    /// Everything needed to continue exactly: the learners' parameters
+    /// ([`Learners::tensors`] names) and, under [`crate::STATE_KEY`], the counters, random
+    /// streams, critics' Adam moments and every game copy mid-episode.
+    pub fn checkpoint(&self) -> Result<HashMap<String, Tensor>, TrainError> {
+        let mut m = self.learners.tensors()?;
+        put_state(
+            &mut m,
+            &ExpertState {
+                iteration: self.iteration,
+                env_steps: self.env_steps,
+                learners: self.learners.state(),
+                collector: self.collector.state(),
+            },
+        )?;
+        Ok(m)
+    }
+
+    /// Continues from a [`checkpoint`](Self::checkpoint) of a trainer built the same way: the
+    /// run goes on exactly as the one that wrote it would have. For a game that saves no state
+    /// ([`MarkovGame::save_state`]) the rollouts restart from streams derived from (seed,
+    /// iteration) with new episodes, so the run is still a deterministic function of its
+    /// checkpoint.
+    pub fn resume(&mut self, m: &HashMap<String, Tensor>) -> Result<(), TrainError> {
+        let s: ExpertState = take_state(m)?;
+        self.learners.load_tensors(m, false)?;
+        self.learners.set_state(&s.learners)?;
+        match &s.collector {
+            Some(c) => self.collector.set_state(c)?,
+            None => self.collector.restart_stream(s.iteration),
+        }
+        self.iteration = s.iteration;
+        self.env_steps = s.env_steps;
+        Ok(())
     }
 
     /// Iterations done.

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-use mg_core::{ActionSpace, GameSpec, StreamRng, stream_rng};
+use mg_core::{ActionSpace, GameSpec, RngState, StreamRng, stream_rng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use trpo::{
@@ -152,6 +152,13 @@ pub struct Group {
     /// The shared value network.
     pub value: ValueFunction,
     space: ActionSpace,
+}
+
+/// The learners' state besides their parameters ([`Learners::state`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LearnerState {
+    rng: RngState,
+    critics: Vec<trpo::Adam>,
 }
 
 /// Statistics of one update.
@@ -543,11 +550,42 @@ impl Learners {
         out
     }
 
-    /// Restarts the learners' own sampling stream (the critic's minibatch shuffles) from one
-    /// derived from (seed, `iteration`): what a run resumed after `iteration` iterations uses,
-    /// so that it does not replay the shuffles of the run's first iterations.
-    pub fn restart_stream(&mut self, iteration: usize) {
-        self.rng = stream_rng(self.cfg.seed, (1 << 51) + iteration as u64);
+    /// What besides the parameters the learners carry from one update to the next: their
+    /// sampling stream and each critic's Adam moments.
+    pub fn state(&self) -> LearnerState {
+        LearnerState {
+            rng: RngState::of(&self.rng),
+            critics: self
+                .groups
+                .iter()
+                .map(|g| g.value.optimizer().state())
+                .collect(),
+        }
+    }
+
+    /// Restores a [`state`](Self::state) of learners built the same way (after their
+    /// parameters are loaded). Nothing changes when it is refused.
+    pub fn set_state(&mut self, s: &LearnerState) -> Result<(), LearnError> {
+        if s.critics.len() != self.groups.len() {
+            return Err(LearnError::Checkpoint(format!(
+                "a state of {} critics, these learners have {}",
+                s.critics.len(),
+                self.groups.len()
+            )));
+        }
+        let mut opts: Vec<trpo::Adam> = self
+            .groups
+            .iter()
+            .map(|g| g.value.optimizer().clone())
+            .collect();
+        for (o, saved) in opts.iter_mut().zip(&s.critics) {
+            o.set_state(saved.clone())?;
+        }
+        for (g, o) in self.groups.iter_mut().zip(opts) {
+            *g.value.optimizer_mut() = o;
+        }
+        self.rng = s.rng.rng();
+        Ok(())
     }
 
     /// Every network parameter by name (`group0.pi.l0.weight`, `group0.vf.l0.bias`, …): a

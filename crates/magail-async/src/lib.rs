@@ -47,19 +47,23 @@
 #![forbid(unsafe_code)]
 
 mod candle_policy;
+mod checkpoint;
 mod expert;
 mod learner;
 mod magail;
 mod policy;
 mod rollout;
+pub mod run;
 
 pub use candle_policy::{CandlePolicy, head_for};
+pub use checkpoint::STATE_KEY;
 pub use expert::{ExpertTrainer, IterStats, TrainError};
-pub use learner::{Group, LearnError, LearnerConfig, Learners, UpdateStats};
+pub use learner::{Group, LearnError, LearnerConfig, LearnerState, Learners, UpdateStats};
 pub use magail::{
     ClonedPolicies, MagailConfig, MagailError, MagailStats, MagailTrainer, PhiMode, default_config,
 };
 pub use policy::{FnPolicy, Policy, PolicyError, PolicyOutput, RandomPolicy};
 pub use rollout::{
-    ACT_STREAMS, AgentSteps, Collector, EpisodeEnd, Rollout, RolloutConfig, RolloutError,
+    ACT_STREAMS, AgentSteps, Collector, CollectorState, EpisodeEnd, Rollout, RolloutConfig,
+    RolloutError,
 };

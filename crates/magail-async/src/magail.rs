@@ -16,22 +16,22 @@
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use gail::{
-    DiscConfig, DiscStats, Discriminator, GailError, LabelledSet, Prior, RewardForm, encode_pairs,
-    input_width, zero_sum_labels,
+    DiscConfig, DiscState, DiscStats, Discriminator, GailError, LabelledSet, Prior, RewardForm,
+    encode_pairs, input_width, zero_sum_labels,
 };
 use mg_core::{
-    ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, StreamRng,
+    ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, RngState, StreamRng,
     Trajectories, check_demos_for, stream_rng,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::learner::{LearnError, LearnerConfig, Learners};
+use crate::checkpoint::{put_state, take_state};
+use crate::learner::{LearnError, LearnerConfig, LearnerState, Learners};
 use crate::policy::Policy;
-use crate::rollout::{Collector, Rollout, RolloutConfig, RolloutError};
+use crate::rollout::{Collector, CollectorState, Rollout, RolloutConfig, RolloutError};
 
 /// How samples where an agent played φ are treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,71 @@ pub struct MagailConfig {
     pub learner: LearnerConfig,
     /// Rollouts.
     pub rollout: RolloutConfig,
+}
+
+impl MagailConfig {
+    /// Checks every size, count and rate: zero, negative and non-finite values are refused with
+    /// the setting's name, the value and the accepted range.
+    pub fn validate(&self) -> Result<(), MagailError> {
+        let bad = |field: &str, value: String, want: &str| {
+            Err(MagailError::Config(format!(
+                "`{field}` is {value}, expected {want}"
+            )))
+        };
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if self.rollout.envs == 0 {
+            return bad("envs", "0".into(), "at least 1 environment copy");
+        }
+        if self.rollout.workers == 0 {
+            return bad("workers", "0".into(), "at least 1 worker thread");
+        }
+        if self.steps_per_iter == 0 {
+            return bad(
+                "steps_per_iter",
+                "0".into(),
+                "at least 1 step per copy and iteration",
+            );
+        }
+        if self.bc_batch == 0 {
+            return bad("bc_batch", "0".into(), "at least 1 sample per minibatch");
+        }
+        if !positive(self.bc_lr) {
+            return bad("bc_lr", self.bc_lr.to_string(), "a positive number");
+        }
+        if !positive(self.disc.lr) {
+            return bad("disc.lr", self.disc.lr.to_string(), "a positive number");
+        }
+        if self.disc.steps == 0 {
+            return bad(
+                "disc.steps",
+                "0".into(),
+                "at least 1 discriminator step per iteration",
+            );
+        }
+        if self.disc.minibatches == 0 {
+            return bad(
+                "disc.minibatches",
+                "0".into(),
+                "at least 1 (1: the whole batch)",
+            );
+        }
+        if !(self.bc_weight.is_finite() && self.bc_weight >= 0.0) {
+            return bad(
+                "bc_weight",
+                self.bc_weight.to_string(),
+                "a finite number ≥ 0",
+            );
+        }
+        let t = &self.learner.trpo;
+        if t.vf_epochs == 0 {
+            return bad(
+                "vf_epochs",
+                "0".into(),
+                "at least 1 critic epoch per iteration",
+            );
+        }
+        t.validate().map_err(|e| MagailError::Config(e.to_string()))
+    }
 }
 
 /// Why training failed.
@@ -212,6 +277,7 @@ where
         demos: &Trajectories,
         cfg: MagailConfig,
     ) -> Result<Self, MagailError> {
+        cfg.validate()?;
         let collector = Collector::new(game, player, cfg.rollout.clone())?;
         let spec = collector.spec().clone();
         let n = spec.n_agents();
@@ -432,14 +498,8 @@ where
                 continue;
             };
             let n = obs_t.dim(0)?;
-            let mut opt = AdamW::new(
-                g.policy.vars(),
-                ParamsAdamW {
-                    lr: self.cfg.bc_lr,
-                    weight_decay: 0.0,
-                    ..ParamsAdamW::default()
-                },
-            )?;
+            let vars = g.policy.vars();
+            let mut opt = trpo::Adam::for_vars(self.cfg.bc_lr, &vars).map_err(LearnError::from)?;
             let mut idx: Vec<u32> = (0..n as u32).collect();
             let size = self.cfg.bc_batch.clamp(1, n);
             for _ in 0..self.cfg.bc_epochs {
@@ -465,7 +525,8 @@ where
                              ({last}); try a smaller bc_lr"
                         )));
                     }
-                    opt.backward_step(&loss)?;
+                    opt.step_store(&vars, &loss.backward()?)
+                        .map_err(LearnError::from)?;
                 }
             }
         }
@@ -864,7 +925,7 @@ where
     }
 
     /// Every network parameter by name: the learners' (`group0.pi.l0.weight`, …) and the
-    /// discriminators' (`disc0.l0.weight`, …), for a checkpoint.
+    /// discriminators' (`disc0.l0.weight`, …).
     pub fn tensors(&self) -> Result<HashMap<String, Tensor>, MagailError> {
         let mut m = self.learners.tensors()?;
         for (k, d) in self.discs.iter().enumerate() {
@@ -880,18 +941,44 @@ where
         Ok(m)
     }
 
-    /// Continues a run from a checkpoint made by [`tensors`](Self::tensors) after `iteration`
-    /// iterations: loads every network, then restarts the rollouts and the sampling stream from
-    /// streams derived from (seed, iteration), so a resumed run is a deterministic function of
-    /// its checkpoint. Optimizer moments (Adam) start afresh, so a resumed run is close to, not
-    /// bit-identical with, an uninterrupted one.
-    pub fn resume(
-        &mut self,
-        m: &HashMap<String, Tensor>,
-        iteration: usize,
-    ) -> Result<(), MagailError> {
-        // Every tensor is checked before any is set, so a bad checkpoint changes nothing: the
-        // discriminators' are staged, the learners check theirs as they load.
+    /// Everything needed to continue exactly: the parameters ([`tensors`](Self::tensors)) and,
+    /// under [`crate::STATE_KEY`], the iteration, every random stream, the critics' and
+    /// discriminators' Adam moments and every game copy mid-episode.
+    pub fn checkpoint(&self) -> Result<HashMap<String, Tensor>, MagailError> {
+        let mut m = self.tensors()?;
+        put_state(
+            &mut m,
+            &TrainerState {
+                iteration: self.iteration,
+                rng: RngState::of(&self.rng),
+                learners: self.learners.state(),
+                discs: self.discs.iter().map(Discriminator::state).collect(),
+                collector: self.collector.state(),
+            },
+        )?;
+        Ok(m)
+    }
+
+    /// The iteration a [`checkpoint`](Self::checkpoint) was taken after.
+    pub fn checkpoint_iteration(m: &HashMap<String, Tensor>) -> Result<usize, MagailError> {
+        Ok(take_state::<TrainerState>(m)?.iteration)
+    }
+
+    /// Continues from a [`checkpoint`](Self::checkpoint) of a trainer built the same way: the
+    /// run goes on exactly as the one that wrote it would have. For a game that saves no state
+    /// ([`MarkovGame::save_state`]) the rollouts restart from streams derived from (seed,
+    /// iteration) with new episodes. Every part is checked before any is set, so a bad
+    /// checkpoint changes nothing.
+    pub fn resume(&mut self, m: &HashMap<String, Tensor>) -> Result<(), MagailError> {
+        let s: TrainerState = take_state(m)?;
+        let iteration = s.iteration;
+        if s.discs.len() != self.discs.len() {
+            return Err(MagailError::Config(format!(
+                "a checkpoint of {} discriminators, this trainer has {}",
+                s.discs.len(),
+                self.discs.len()
+            )));
+        }
         let staged = self
             .discs
             .iter()
@@ -906,20 +993,35 @@ where
             })
             .collect::<Result<Vec<_>, _>>()?;
         self.learners.load_tensors(m, false)?;
-        for (k, (d, st)) in self.discs.iter_mut().zip(staged).enumerate() {
-            d.set_staged(st).map_err(|source| MagailError::Disc {
-                iteration,
-                agent: k,
-                source,
-            })?;
+        self.learners.set_state(&s.learners)?;
+        for (k, ((d, st), ds)) in self.discs.iter_mut().zip(staged).zip(&s.discs).enumerate() {
+            d.set_staged(st)
+                .and_then(|()| d.set_state(ds))
+                .map_err(|source| MagailError::Disc {
+                    iteration,
+                    agent: k,
+                    source,
+                })?;
+        }
+        match &s.collector {
+            Some(c) => self.collector.set_state(c)?,
+            None => self.collector.restart_stream(iteration),
         }
         self.iteration = iteration;
-        let seed = self.cfg.learner.seed;
-        self.rng = stream_rng(seed, (1 << 53) + iteration as u64);
-        self.collector.restart_stream(iteration);
-        self.learners.restart_stream(iteration);
+        self.rng = s.rng.rng();
         Ok(())
     }
+}
+
+/// A MAGAIL trainer's state besides its parameters.
+#[derive(Serialize, Deserialize)]
+struct TrainerState {
+    iteration: usize,
+    rng: RngState,
+    learners: LearnerState,
+    discs: Vec<DiscState>,
+    /// `None` for a game that saves no state.
+    collector: Option<CollectorState>,
 }
 
 fn default_bc_batch() -> usize {

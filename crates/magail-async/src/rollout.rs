@@ -9,7 +9,7 @@
 
 use mg_core::{
     ActionSpace, Episode, ExtensiveGame, GameError, GameSpec, MAX_AGENTS, MarkovGame,
-    PlayerFunction, StreamRng, Trajectories, stream_rng,
+    PlayerFunction, RngState, StreamRng, Trajectories, stream_rng,
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -190,6 +190,23 @@ impl Rollout {
     }
 }
 
+/// Where every copy of a [`Collector`] stands: its game mid-episode, its streams and its
+/// episode so far. Restoring it ([`Collector::set_state`]) continues the rollouts exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectorState {
+    seed: u64,
+    slots: Vec<SlotState>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SlotState {
+    game: Vec<u8>,
+    rng: RngState,
+    act_rngs: Vec<RngState>,
+    ep_return: Vec<f64>,
+    ep_len: usize,
+}
+
 /// One environment copy and its streams.
 struct Slot<G, P> {
     index: usize,
@@ -313,6 +330,65 @@ where
         for s in &mut self.slots {
             s.restart(seed, self.cfg.history_k);
         }
+    }
+
+    /// Where every copy stands, or `None` when the game cannot save its state
+    /// ([`MarkovGame::save_state`]) or a copy is recording whole episodes.
+    pub fn state(&self) -> Option<CollectorState> {
+        let slots = self
+            .slots
+            .iter()
+            .map(|s| {
+                if s.recording.is_some() {
+                    return None;
+                }
+                Some(SlotState {
+                    game: s.game.save_state()?,
+                    rng: RngState::of(&s.rng),
+                    act_rngs: s.act_rngs.iter().map(RngState::of).collect(),
+                    ep_return: s.ep_return.clone(),
+                    ep_len: s.ep_len,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(CollectorState {
+            seed: self.cfg.seed,
+            slots,
+        })
+    }
+
+    /// Puts every copy where [`state`](Self::state) found it, in a collector built the same
+    /// way (game, player function, copies). A state that does not fit is refused; a copy's
+    /// game that refuses its state leaves the collector to be [`reseed`](Self::reseed)ed.
+    pub fn set_state(&mut self, state: &CollectorState) -> Result<(), RolloutError> {
+        let n = self.spec.n_agents();
+        if state.slots.len() != self.slots.len() {
+            return Err(RolloutError::Config(format!(
+                "a saved state of {} copies, this collector has {}",
+                state.slots.len(),
+                self.slots.len()
+            )));
+        }
+        if let Some(bad) = state
+            .slots
+            .iter()
+            .position(|s| s.act_rngs.len() != n || s.ep_return.len() != n)
+        {
+            return Err(RolloutError::Config(format!(
+                "the saved state of copy {bad} is not for {n} agents"
+            )));
+        }
+        for (slot, saved) in self.slots.iter_mut().zip(&state.slots) {
+            slot.game.load_state(&saved.game)?;
+            slot.rng = saved.rng.rng();
+            slot.act_rngs = saved.act_rngs.iter().map(RngState::rng).collect();
+            slot.ep_return.clone_from(&saved.ep_return);
+            slot.ep_len = saved.ep_len;
+            slot.recording = None;
+            observe_into(&slot.game, self.cfg.history_k, &mut slot.obs);
+        }
+        self.cfg.seed = state.seed;
+        Ok(())
     }
 
     /// The game's spec.

@@ -89,6 +89,9 @@ pub enum GameError {
         /// The game's name.
         game: String,
     },
+    /// A saved state that cannot be taken, or a game that cannot save one.
+    #[error("saved state: {0}")]
+    State(String),
     /// A game-specific failure.
     #[error("{0}")]
     Other(String),

@@ -72,6 +72,32 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         })
     }
 
+    /// The state of the episode in progress (the game's, the history, I_t and the agents that
+    /// chose φ), or `None` when the game saves no state ([`MarkovGame::save_state`]).
+    pub fn save_state(&self) -> Option<Vec<u8>> {
+        let game = self.game.save_state()?;
+        crate::encode_state(&(game, &self.history, self.current, self.chose_phi)).ok()
+    }
+
+    /// Takes a state saved by [`save_state`](Self::save_state) of a game built the same way.
+    /// Nothing changes when it is refused.
+    pub fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
+        let (game, history, current, chose_phi): (Vec<u8>, History, Participation, Participation) =
+            crate::decode_state(state)?;
+        let n = self.spec().n_agents();
+        if current.n_agents() != n || chose_phi.n_agents() != n {
+            return Err(GameError::State(format!(
+                "the saved participation has {} agents, the game {n}",
+                current.n_agents()
+            )));
+        }
+        self.game.load_state(&game)?;
+        self.history = history;
+        self.current = current;
+        self.chose_phi = chose_phi;
+        Ok(())
+    }
+
     /// The underlying Markov game.
     pub fn game(&self) -> &G {
         &self.game

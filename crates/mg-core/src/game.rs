@@ -90,6 +90,24 @@ pub trait MarkovGame: Send {
         }
     }
 
+    /// The state of the episode in progress, as bytes that [`load_state`](Self::load_state)
+    /// takes back (for example [`crate::encode_state`] of the fields that change while
+    /// playing), so that a run checkpointed mid-episode resumes exactly. `None` (the default):
+    /// this game cannot save its state, and a resumed run starts new episodes instead.
+    fn save_state(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes a state saved by [`save_state`](Self::save_state) of a game built the same way.
+    /// The default refuses: a game that saves no state loads none.
+    fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
+        let _ = state;
+        Err(GameError::State(format!(
+            "game `{}` does not save its state",
+            self.spec().name
+        )))
+    }
+
     /// Resets and returns every agent's observation (allocates).
     fn reset_joint(&mut self, rng: &mut dyn RngCore) -> Vec<Vec<f32>> {
         self.reset(rng);
@@ -134,6 +152,12 @@ impl<G: MarkovGame + ?Sized> MarkovGame for Box<G> {
     }
     fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
         (**self).step(actions, rewards)
+    }
+    fn save_state(&self) -> Option<Vec<u8>> {
+        (**self).save_state()
+    }
+    fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
+        (**self).load_state(state)
     }
     fn step_partial(
         &mut self,

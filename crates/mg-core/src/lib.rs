@@ -38,6 +38,7 @@ mod participation;
 mod player;
 mod rng;
 mod space;
+mod state;
 mod traj;
 
 pub use batch::{BatchBuffers, BatchedGame, VecGame};
@@ -52,4 +53,5 @@ pub use participation::{History, MAX_AGENTS, Participation};
 pub use player::{PlayerFunction, PlayerRule, Schedule, Stochastic, Synchronous};
 pub use rng::{StreamRng, stream_rng};
 pub use space::{ActionSpace, AgentId, AgentSpec, GameSpec};
+pub use state::{RngState, decode_state, encode_state};
 pub use traj::{AgentTrajectory, Episode, Trajectories, TrajectoryError};

@@ -29,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+mod adam;
 mod cg;
 mod error;
 mod gae;
@@ -37,6 +38,7 @@ mod policy;
 mod update;
 mod value;
 
+pub use adam::Adam;
 pub use cg::{CgConfig, CgSolution, conjugate_gradient};
 pub use error::{Result, TrpoError};
 pub use gae::gae;

@@ -79,7 +79,10 @@ impl TrpoConfig {
             })
         };
         if !(self.max_kl.is_finite() && self.max_kl > 0.0) {
-            return bad("max_kl", "must be a positive number");
+            return Err(TrpoError::Config {
+                field: "max_kl",
+                reason: format!("must be a positive number, got {}", self.max_kl),
+            });
         }
         if !(self.cg_damping.is_finite() && self.cg_damping >= 0.0) {
             return bad("cg_damping", "must be a non-negative number");
@@ -92,6 +95,9 @@ impl TrpoConfig {
         }
         if self.vf_minibatches == 0 {
             return bad("vf_minibatches", "must be at least 1");
+        }
+        if !(self.vf_lr.is_finite() && self.vf_lr > 0.0) {
+            return bad("vf_lr", "must be a positive number");
         }
         if self.fisher_subsample == 0 {
             return bad(

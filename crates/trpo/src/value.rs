@@ -1,68 +1,17 @@
 //! A state-value baseline V(o) fitted by Adam on regression targets (GAE returns).
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use rand::Rng;
 
+use crate::adam::Adam;
 use crate::error::{Result, TrpoError};
 use crate::mlp::{Activation, Mlp};
-
-/// Adam on the flat parameter vector in plain Rust: for networks this small, candle's per-op
-/// overhead over a dozen tensor ops per parameter tensor cost more than the arithmetic
-/// (measured: the critic fit of `cargo xtask bench trpo`).
-#[derive(Debug)]
-struct FlatAdam {
-    lr: f64,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    t: i32,
-}
-
-impl FlatAdam {
-    const BETA1: f64 = 0.9;
-    const BETA2: f64 = 0.999;
-    const EPS: f64 = 1e-8;
-
-    /// One step with `grads`, flattened per parameter in the order of `vars`.
-    fn step(&mut self, vars: &[Var], grads: &[Vec<f32>]) -> Result<()> {
-        self.t += 1;
-        let bc1 = 1.0 - Self::BETA1.powi(self.t);
-        let bc2 = 1.0 - Self::BETA2.powi(self.t);
-        let step = (self.lr * bc2.sqrt() / bc1) as f32;
-        let (b1, b2, eps) = (
-            Self::BETA1 as f32,
-            Self::BETA2 as f32,
-            (Self::EPS * bc2.sqrt()) as f32,
-        );
-        let mut off = 0;
-        for (var, g) in vars.iter().zip(grads) {
-            let t = var.as_tensor();
-            let n = t.elem_count();
-            if g.len() != n {
-                return Err(TrpoError::Size {
-                    what: "parameter gradient",
-                    expected: n,
-                    got: g.len(),
-                });
-            }
-            let mut p: Vec<f32> = t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?;
-            let (m, v) = (&mut self.m[off..off + n], &mut self.v[off..off + n]);
-            for k in 0..n {
-                m[k] = b1 * m[k] + (1.0 - b1) * g[k];
-                v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
-                p[k] -= step * m[k] / (v[k].sqrt() + eps);
-            }
-            var.set(&Tensor::from_vec(p, t.shape(), t.device())?.to_dtype(t.dtype())?)?;
-            off += n;
-        }
-        Ok(())
-    }
-}
 
 /// V(o) as an MLP with one output.
 #[derive(Debug)]
 pub struct ValueFunction {
     mlp: Mlp,
-    opt: FlatAdam,
+    opt: Adam,
 }
 
 impl ValueFunction {
@@ -79,14 +28,18 @@ impl ValueFunction {
         dims.extend_from_slice(hidden);
         dims.push(1);
         let mlp = Mlp::new(&dims, act, 1.0, rng, DType::F32, dev)?;
-        let n = mlp.n_params();
-        let opt = FlatAdam {
-            lr,
-            m: vec![0.0; n],
-            v: vec![0.0; n],
-            t: 0,
-        };
+        let opt = Adam::new(lr, mlp.n_params())?;
         Ok(Self { mlp, opt })
+    }
+
+    /// The optimizer (its state goes into checkpoints).
+    pub fn optimizer(&self) -> &Adam {
+        &self.opt
+    }
+
+    /// The optimizer, to restore its state from a checkpoint.
+    pub fn optimizer_mut(&mut self) -> &mut Adam {
+        &mut self.opt
     }
 
     /// The network.
