@@ -180,10 +180,14 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         learner.clone(),
         a.rollout_steps,
     )?;
+    // One process per folder: a second run on it is refused while this one holds the lock.
+    let _lock = magail_async::run::RunFolder::open(&out)?;
     let (_, sidecar) = checkpoint_paths(&out);
     let curve_path = out.join("curve.csv");
     let mut curve = Vec::new();
-    if a.resume {
+    // `--resume` on a folder with no checkpoint yet (a run stopped before its first one)
+    // starts the run.
+    if a.resume && sidecar.exists() {
         let (meta, loaded) = load_checkpoint(&out)
             .with_context(|| format!("--resume: no usable checkpoint in {}", out.display()))?;
         if meta.game != choice {
@@ -201,21 +205,15 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
         trainer
             .resume(&m)
             .with_context(|| format!("--resume: {} cannot be continued", st.display()))?;
-        if trainer.iteration() != meta.iteration {
-            bail!(
-                "--resume: {} holds iteration {} but its sidecar says {}",
-                st.display(),
-                trainer.iteration(),
-                meta.iteration
-            );
-        }
+        // The parameters carry their own iteration; the sidecar, renamed after them, may be
+        // one checkpoint behind.
         curve = read_curve(&curve_path);
-        curve.retain(|r| r.0 <= meta.iteration);
+        curve.retain(|r| r.0 <= trainer.iteration());
         eprintln!(
             "resuming {} at iteration {} ({} steps)",
             out.display(),
-            meta.iteration,
-            meta.env_steps
+            trainer.iteration(),
+            trainer.env_steps()
         );
     } else if sidecar.exists() {
         bail!(
@@ -292,11 +290,13 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 score,
                 command: command.clone(),
             };
-            save_checkpoint(&out, &trainer.checkpoint()?, &meta)?;
+            // The curve first: a resumed run keeps its rows up to the checkpoint's iteration,
+            // so rows written ahead of a checkpoint that a kill prevented are dropped.
             write_atomic(&curve_path, |w| {
                 std::io::Write::write_all(w, curve_csv(curve).as_bytes())?;
                 Ok(())
             })?;
+            save_checkpoint(&out, &trainer.checkpoint()?, &meta)?;
             if curve.len() >= 2 {
                 let pts: Vec<(f64, f64)> = curve.iter().map(|r| (r.1 as f64, r.3)).collect();
                 line_plot(
