@@ -110,10 +110,17 @@ fn an_imitation_killed_and_resumed_writes_the_uninterrupted_bytes() {
     };
     let (a, b) = (root.join("a"), root.join("b"));
     finish(&run(&a, false));
-    let hits = kill_and_resume(&run(&b, false), &run(&b, true), &[150, 500, 900, 1400, 2000, 2600]);
+    let hits = kill_and_resume(
+        &run(&b, false),
+        &run(&b, true),
+        &[150, 500, 900, 1400, 2000, 2600],
+    );
     assert!(hits >= 3, "no kill landed while the run was going");
     same_bytes(&a.join("metrics.jsonl"), &b.join("metrics.jsonl"));
-    same_bytes(&a.join("imitator.safetensors"), &b.join("imitator.safetensors"));
+    same_bytes(
+        &a.join("imitator.safetensors"),
+        &b.join("imitator.safetensors"),
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -144,7 +151,11 @@ fn an_expert_run_killed_and_resumed_writes_the_uninterrupted_bytes() {
     };
     let (a, b) = (root.join("a"), root.join("b"));
     finish(&run(&a, false));
-    let hits = kill_and_resume(&run(&b, false), &run(&b, true), &[100, 400, 800, 1300, 1900, 2500]);
+    let hits = kill_and_resume(
+        &run(&b, false),
+        &run(&b, true),
+        &[100, 400, 800, 1300, 1900, 2500],
+    );
     assert!(hits >= 3, "no kill landed while the run was going");
     same_bytes(&a.join("curve.csv"), &b.join("curve.csv"));
     same_bytes(&a.join("expert.safetensors"), &b.join("expert.safetensors"));
