@@ -186,7 +186,7 @@ pub enum RunError {
     #[error("{source}; the last good checkpoint (iteration {kept}) is kept in {dir}")]
     Train {
         /// The cause.
-        source: MagailError,
+        source: Box<MagailError>,
         /// The iteration of the checkpoint left in the folder.
         kept: usize,
         /// The run folder.
@@ -194,7 +194,13 @@ pub enum RunError {
     },
     /// Setting the run up failed (demonstrations that do not fit, a bad configuration).
     #[error(transparent)]
-    Setup(#[from] MagailError),
+    Setup(Box<MagailError>),
+}
+
+impl From<MagailError> for RunError {
+    fn from(e: MagailError) -> Self {
+        RunError::Setup(Box::new(e))
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
@@ -635,7 +641,7 @@ where
         .map_err(io_err(&metrics))?;
     while trainer.iteration() < iterations {
         let s = trainer.iterate().map_err(|source| RunError::Train {
-            source,
+            source: Box::new(source),
             kept: record.iteration,
             dir: dir.to_path_buf(),
         })?;
@@ -721,9 +727,9 @@ where
             history_k: 0,
         },
     )
-    .map_err(|e| RunError::Setup(e.into()))?;
+    .map_err(|e| RunError::from(MagailError::from(e)))?;
     c.collect_episodes(policies, episodes)
-        .map_err(|e| RunError::Setup(e.into()))
+        .map_err(|e| RunError::from(MagailError::from(e)))
 }
 
 /// Per-agent mean and standard deviation of episode returns, and the team mean (the mean over
