@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use envs::amagail::AmagailGame;
 use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv};
@@ -156,25 +156,12 @@ pub fn save_checkpoint(
     meta: &CheckpointMeta,
 ) -> Result<()> {
     let (st, js) = checkpoint_paths(dir);
-    save_tensors_and_sidecar(tensors, &st, meta, &js)
+    Ok(run::save_checkpoint_files(&st, tensors, &js, meta)?)
 }
 
-/// Writes `tensors` to the safetensors file `st`, then `meta` as pretty JSON to `js`, each
-/// atomically (tensors first, so the sidecar never points at a file that is not there yet).
-pub fn save_tensors_and_sidecar(
-    tensors: &HashMap<String, Tensor>,
-    st: &Path,
-    meta: &impl Serialize,
-    js: &Path,
-) -> Result<()> {
-    magail_async::run::save_tensors(st, tensors)?;
-    let json = serde_json::to_vec_pretty(meta)?;
-    write_atomic(js, |w| Ok(w.write_all(&json)?))
-}
-
-/// Loads a checkpoint folder (or its `.json` / `.safetensors` file): the sidecar, and learners
-/// rebuilt from it with the saved parameters.
-pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
+/// Reads a checkpoint folder's (or its `.json` / `.safetensors` file's) sidecar; returns it and
+/// the path of its parameters.
+pub fn read_sidecar(path: &Path) -> Result<(CheckpointMeta, PathBuf)> {
     // A path that is not there must not fall back to its parent folder's checkpoint.
     if !path.exists() {
         bail!(
@@ -199,6 +186,13 @@ pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
         std::fs::read_to_string(&js).with_context(|| format!("cannot read {}", js.display()))?;
     let meta: CheckpointMeta = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a valid checkpoint sidecar", js.display()))?;
+    Ok((meta, st))
+}
+
+/// Loads a checkpoint folder (or its `.json` / `.safetensors` file): the sidecar, and learners
+/// rebuilt from it with the saved parameters.
+pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
+    let (meta, st) = read_sidecar(path)?;
     let (game, player) = meta.game.build()?;
     let probe = Collector::new(
         game,
@@ -212,8 +206,7 @@ pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
         .map(|i| probe.obs_dim(i))
         .collect();
     let mut learners = Learners::new(probe.spec(), &dims, meta.learner.clone())?;
-    let tensors: HashMap<String, Tensor> = candle_core::safetensors::load(&st, &Device::Cpu)
-        .with_context(|| format!("cannot read the parameters in {}", st.display()))?;
+    let tensors = run::load_tensors(&st)?;
     learners
         .load_tensors(&tensors, false)
         .with_context(|| format!("{} does not fit its sidecar", st.display()))?;

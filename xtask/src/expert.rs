@@ -12,7 +12,7 @@ use mg_core::MarkovGame;
 use trpo::TrpoConfig;
 
 use crate::common::{
-    CheckpointMeta, GameChoice, Series, checkpoint_paths, line_plot, load_checkpoint,
+    CheckpointMeta, GameChoice, Series, checkpoint_paths, line_plot, load_checkpoint, read_sidecar,
     save_checkpoint, scripted_policies, write_atomic,
 };
 
@@ -188,7 +188,7 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
     // `--resume` on a folder with no checkpoint yet (a run stopped before its first one)
     // starts the run.
     if a.resume && sidecar.exists() {
-        let (meta, loaded) = load_checkpoint(&out)
+        let (meta, st) = read_sidecar(&out)
             .with_context(|| format!("--resume: no usable checkpoint in {}", out.display()))?;
         if meta.game != choice {
             bail!(
@@ -198,12 +198,8 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
                 choice
             );
         }
-        drop(loaded);
-        let (st, _) = checkpoint_paths(&out);
-        let m = candle_core::safetensors::load(&st, &candle_core::Device::Cpu)
-            .with_context(|| format!("--resume: cannot read {}", st.display()))?;
         trainer
-            .resume(&m)
+            .resume(&magail_async::run::load_tensors(&st)?)
             .with_context(|| format!("--resume: {} cannot be continued", st.display()))?;
         // The parameters carry their own iteration; the sidecar, renamed after them, may be
         // one checkpoint behind.

@@ -234,22 +234,29 @@ pub fn write_atomic(
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-/// Writes tensors as a safetensors file, atomically.
-pub fn save_tensors(path: &Path, tensors: &HashMap<String, Tensor>) -> Result<(), RunError> {
-    let bytes = safetensors_bytes(tensors).map_err(|e| RunError::Unreadable {
-        path: path.to_path_buf(),
+/// Writes a checkpoint: `tensors` as a safetensors file at `tensors_path`, then `sidecar` as
+/// pretty JSON at `sidecar_path`, each atomically. Tensors first, so the sidecar never names
+/// parameters that are not on disk yet; what a run needs to continue is in the tensors.
+pub fn save_checkpoint_files(
+    tensors_path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    sidecar_path: &Path,
+    sidecar: &impl Serialize,
+) -> Result<(), RunError> {
+    // safetensors orders the tensors itself (by alignment, then name): the same tensors always
+    // give the same bytes.
+    let bytes = safetensors::serialize(tensors.iter(), None).map_err(|e| RunError::Unreadable {
+        path: tensors_path.to_path_buf(),
         what: "writable as safetensors",
         reason: e.to_string(),
     })?;
-    write_atomic(path, |w| w.write_all(&bytes))
-}
-
-fn safetensors_bytes(
-    tensors: &HashMap<String, Tensor>,
-) -> Result<Vec<u8>, safetensors::SafeTensorError> {
-    // safetensors orders the tensors itself (by alignment, then name): the same tensors always
-    // give the same bytes.
-    safetensors::serialize(tensors.iter(), None)
+    let json = serde_json::to_vec_pretty(sidecar).map_err(|e| RunError::Unreadable {
+        path: sidecar_path.to_path_buf(),
+        what: "writable as JSON",
+        reason: e.to_string(),
+    })?;
+    write_atomic(tensors_path, |w| w.write_all(&bytes))?;
+    write_atomic(sidecar_path, |w| w.write_all(&json))
 }
 
 /// Reads a safetensors file.
@@ -364,21 +371,19 @@ impl RunFolder {
             })
     }
 
-    /// Saves a checkpoint: tensors first, then the record, each atomically. The tensors carry
-    /// their own iteration, so a stop between the two writes resumes from the tensors.
+    /// Saves a checkpoint ([`save_checkpoint_files`]). The tensors carry their own iteration,
+    /// so a stop between the two writes resumes from the tensors.
     fn save<D: Serialize>(
         &self,
         tensors: &HashMap<String, Tensor>,
         record: &RunRecord<D>,
     ) -> Result<(), RunError> {
-        save_tensors(&self.checkpoint_path(), tensors)?;
-        let path = self.record_path();
-        let json = serde_json::to_vec_pretty(record).map_err(|e| RunError::Unreadable {
-            path: path.clone(),
-            what: "writable as JSON",
-            reason: e.to_string(),
-        })?;
-        write_atomic(&path, |w| w.write_all(&json))
+        save_checkpoint_files(
+            &self.checkpoint_path(),
+            tensors,
+            &self.record_path(),
+            record,
+        )
     }
 
     /// Keeps the metrics lines of iterations up to `upto` (a resumed run writes what follows;
