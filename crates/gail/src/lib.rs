@@ -33,4 +33,4 @@ pub use disc::{
     checkpoint_tensor, discriminator_loss, zero_sum_labels,
 };
 pub use input::{encode_pairs, input_width};
-pub use reward::{Prior, RewardForm};
+pub use reward::{AgentStep, Prior, RewardForm};

@@ -15,10 +15,10 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use gail::{
-    DiscConfig, DiscState, DiscStats, Discriminator, GailError, LabelledSet, Prior, RewardForm,
-    encode_pairs, input_width, zero_sum_labels,
+    AgentStep, DiscConfig, DiscState, DiscStats, Discriminator, GailError, LabelledSet, Prior,
+    RewardForm, encode_pairs, zero_sum_labels,
 };
 use mg_core::{
     ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, RngState, StreamRng,
@@ -313,23 +313,8 @@ where
         let learners = Learners::new(&spec, &dims, cfg.learner.clone())?;
         let slot = phi_slot(cfg.phi);
         let mut init = stream_rng(cfg.learner.seed, 1 << 52);
-        let dev = Device::Cpu;
-        let (widths, outputs): (Vec<usize>, usize) = match cfg.prior {
-            Prior::Decentralized => (
-                (0..n)
-                    .map(|i| input_width(dims[i], spaces[i], slot))
-                    .collect(),
-                1,
-            ),
-            Prior::Centralized => (
-                vec![(0..n).map(|i| input_width(dims[i], spaces[i], true)).sum()],
-                n,
-            ),
-            _ => (
-                vec![(0..n).map(|i| input_width(dims[i], spaces[i], true)).sum()],
-                1,
-            ),
-        };
+        let dev = learners.device().clone();
+        let (widths, outputs) = cfg.prior.layout(&dims, &spaces, slot);
         let discs = widths
             .iter()
             .map(|&w| Discriminator::new(w, outputs, cfg.disc.clone(), &mut init, &dev))
@@ -399,7 +384,7 @@ where
     /// tensors (φ is cloned too under φ-as-action, as its extra category); `None` when there
     /// are none.
     fn demo_pairs(&self, g: usize) -> Result<Option<(Tensor, Tensor)>, MagailError> {
-        let dev = Device::Cpu;
+        let dev = self.learners.device().clone();
         let agents = &self.learners.groups()[g].agents;
         let d = self.demos.obs_dims[agents[0]];
         let space = self.demos.action_spaces[agents[0]];
@@ -430,53 +415,28 @@ where
     }
 
     fn encode_expert(&mut self) -> Result<(), GailError> {
-        let n = self.spec.n_agents();
         let slot = phi_slot(self.cfg.phi);
+        let (dims, spaces) = (&self.demos.obs_dims, &self.demos.action_spaces);
         for ep in &self.demos.episodes {
-            match self.cfg.prior {
-                Prior::Decentralized => {
-                    for i in 0..n {
-                        let a = &ep.agents[i];
-                        let d = self.demos.obs_dims[i];
-                        let w = self.demos.action_spaces[i].width();
-                        for t in 0..ep.len {
-                            if slot || a.acted[t] {
-                                encode_pairs(
-                                    &a.obs[t * d..(t + 1) * d],
-                                    d,
-                                    &a.actions[t * w..(t + 1) * w],
-                                    self.demos.action_spaces[i],
-                                    slot,
-                                    &mut self.expert[i],
-                                )?;
-                            }
-                        }
+            for t in 0..ep.len {
+                let agent = |i: usize| {
+                    let (a, d, w) = (&ep.agents[i], dims[i], spaces[i].width());
+                    AgentStep {
+                        obs: &a.obs[t * d..(t + 1) * d],
+                        action: &a.actions[t * w..(t + 1) * w],
+                        acted: a.acted[t],
                     }
-                }
-                _ => {
-                    for t in 0..ep.len {
-                        for i in 0..n {
-                            let a = &ep.agents[i];
-                            let d = self.demos.obs_dims[i];
-                            let w = self.demos.action_spaces[i].width();
-                            encode_pairs(
-                                &a.obs[t * d..(t + 1) * d],
-                                d,
-                                &a.actions[t * w..(t + 1) * w],
-                                self.demos.action_spaces[i],
-                                true,
-                                &mut self.expert[0],
-                            )?;
-                        }
-                        if !slot {
-                            push_mask(
-                                self.cfg.prior,
-                                |i| ep.agents[i].acted[t],
-                                n,
-                                &mut self.expert_mask[0],
-                            );
-                        }
-                    }
+                };
+                for k in 0..self.widths.len() {
+                    self.cfg.prior.encode_step(
+                        k,
+                        agent,
+                        spaces,
+                        slot,
+                        false,
+                        &mut self.expert[k],
+                        Some(&mut self.expert_mask[k]),
+                    )?;
                 }
             }
         }
@@ -492,7 +452,7 @@ where
     /// expert's own actions, in shuffled minibatches of `bc_batch`, per policy group. Returns the final loss.
     pub fn behaviour_clone(&mut self) -> Result<f64, MagailError> {
         let mut last = 0.0;
-        let dev = Device::Cpu;
+        let dev = self.learners.device().clone();
         for (gi, g) in self.learners.groups().iter().enumerate() {
             let Some((obs_t, act_t)) = self.demo_pairs(gi)? else {
                 continue;
@@ -618,48 +578,22 @@ where
     ) -> Result<(), GailError> {
         let n = self.spec.n_agents();
         let slot = phi_slot(self.cfg.phi);
-        let total = ro.envs * ro.steps;
-        match self.cfg.prior {
-            Prior::Decentralized => {
-                let a = &ro.agents[k];
-                let d = self.collector.obs_dim(k);
-                let space = self.spec.action_space(k);
-                let w = space.width();
-                for at in 0..total {
-                    if all || slot || a.acted[at] {
-                        encode_pairs(
-                            &a.obs[at * d..(at + 1) * d],
-                            d,
-                            &a.actions[at * w..(at + 1) * w],
-                            space,
-                            slot,
-                            out,
-                        )?;
-                        rows.push(at);
-                    }
+        let spaces: Vec<ActionSpace> = (0..n).map(|i| self.spec.action_space(i)).collect();
+        for at in 0..ro.envs * ro.steps {
+            let agent = |i: usize| {
+                let (a, d, w) = (&ro.agents[i], self.collector.obs_dim(i), spaces[i].width());
+                AgentStep {
+                    obs: &a.obs[at * d..(at + 1) * d],
+                    action: &a.actions[at * w..(at + 1) * w],
+                    acted: a.acted[at],
                 }
-            }
-            _ => {
-                for at in 0..total {
-                    for i in 0..n {
-                        let a = &ro.agents[i];
-                        let d = self.collector.obs_dim(i);
-                        let space = self.spec.action_space(i);
-                        let w = space.width();
-                        encode_pairs(
-                            &a.obs[at * d..(at + 1) * d],
-                            d,
-                            &a.actions[at * w..(at + 1) * w],
-                            space,
-                            true,
-                            out,
-                        )?;
-                    }
-                    if let (false, Some(mask)) = (slot, mask.as_deref_mut()) {
-                        push_mask(self.cfg.prior, |i| ro.agents[i].acted[at], n, mask);
-                    }
-                    rows.push(at);
-                }
+            };
+            if self
+                .cfg
+                .prior
+                .encode_step(k, agent, &spaces, slot, all, out, mask.as_deref_mut())?
+            {
+                rows.push(at);
             }
         }
         Ok(())
@@ -669,7 +603,7 @@ where
     pub fn iterate(&mut self) -> Result<MagailStats, MagailError> {
         self.iteration += 1;
         let it = self.iteration;
-        let pols = self.learners.policies(false);
+        let pols = self.learners.policies(false)?;
         let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
         let at = |e: MagailError| MagailError::Step {
             iteration: it,
@@ -811,26 +745,10 @@ where
             }
             let outs = logits.len() / all_rows.len().max(1);
             for (r, &at) in all_rows.iter().enumerate() {
-                match self.cfg.prior {
-                    Prior::Decentralized => {
-                        rewards[k][at] = self.cfg.reward.from_logit(f64::from(logits[r]))
-                    }
-                    Prior::Centralized => {
-                        for (i, rw) in rewards.iter_mut().enumerate() {
-                            rw[at] = self.cfg.reward.from_logit(f64::from(logits[r * outs + i]));
-                        }
-                    }
-                    Prior::ZeroSum => {
-                        let r1 = self.cfg.reward.from_logit(f64::from(logits[r * outs]));
-                        rewards[0][at] = r1;
-                        rewards[1][at] = -r1;
-                    }
-                    _ => {
-                        for rw in rewards.iter_mut() {
-                            rw[at] = self.cfg.reward.from_logit(f64::from(logits[r * outs]));
-                        }
-                    }
-                }
+                let row = &logits[r * outs..(r + 1) * outs];
+                self.cfg
+                    .prior
+                    .assign_rewards(self.cfg.reward, k, row, at, &mut rewards);
             }
         }
         Ok(rewards)
@@ -1062,15 +980,5 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
             seed,
             history_k: 0,
         },
-    }
-}
-
-/// Appends the weights of one joint input's logits under AMAGAIL's filtering: with one output
-/// per agent (centralized), output i counts where agent i acted; with one shared output, the
-/// step counts where anyone acted.
-fn push_mask(prior: Prior, acted: impl Fn(usize) -> bool, n: usize, mask: &mut Vec<f32>) {
-    match prior {
-        Prior::Centralized => mask.extend((0..n).map(|i| f32::from(u8::from(acted(i))))),
-        _ => mask.push(f32::from(u8::from((0..n).any(&acted)))),
     }
 }

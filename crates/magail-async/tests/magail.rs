@@ -3,40 +3,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use envs::amagail::AmagailGame;
-use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use gail::Prior;
 use magail_async::{
-    ClonedPolicies, Collector, FnPolicy, Learners, MagailError, MagailTrainer, PhiMode, Policy,
-    RandomPolicy, RolloutConfig, default_config,
+    ClonedPolicies, Collector, Learners, MagailError, MagailTrainer, PhiMode, Policy, RandomPolicy,
+    RolloutConfig, default_config,
 };
 use mg_core::{MarkovGame, PlayerRule, Schedule, Synchronous, Trajectories};
 
 fn scripted_demos(env: &ParticleEnv, player: PlayerRule, episodes: usize) -> Trajectories {
-    let s = ScriptedPolicy::new(env);
-    let spec = env.spec().clone();
-    let fns: Vec<_> = (0..spec.n_agents())
-        .map(|i| {
-            let s = s.clone();
-            FnPolicy::new(spec.obs_dim(i), 1, move |o: &[f32], a: &mut [f32]| {
-                s.act(i, o, a)
-            })
-        })
-        .collect();
-    let refs: Vec<&dyn Policy> = fns.iter().map(|p| p as &dyn Policy).collect();
-    let mut c = Collector::new(
-        env.clone(),
-        player,
-        RolloutConfig {
-            envs: 8,
-            workers: 1,
-            seed: 7,
-            history_k: 0,
-        },
-    )
-    .unwrap();
-    c.collect_episodes(&refs, episodes).unwrap()
+    common::scripted_demos(env, player, 8, 7, episodes)
 }
 
 fn team_return(env: &ParticleEnv, pols: &[&dyn Policy]) -> f64 {
@@ -74,7 +53,7 @@ fn a_short_magail_run_ends_clearly_above_random() {
     for _ in 0..15 {
         t.iterate().unwrap();
     }
-    let pols = t.learners().policies(false);
+    let pols = t.learners().policies(false).expect("policies");
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let learned = team_return(&env, &refs);
     let randoms: Vec<RandomPolicy> = env
@@ -134,7 +113,7 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
         cfg.bc_epochs = 30;
         let mut t = MagailTrainer::new(env.clone(), g.player(), &demos, cfg.clone()).unwrap();
         t.behaviour_clone().unwrap();
-        let pols = t.learners().policies(false);
+        let pols = t.learners().policies(false).expect("policies");
         let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
         let mut c = Collector::new(
             env.clone(),
@@ -472,7 +451,7 @@ fn the_zero_sum_prior_trains_on_paired_labels_and_gives_opposite_rewards() {
     );
     assert!(stats.last().unwrap().policy_updated);
     // The rewards of any rollout are opposite, and not all zero.
-    let pols = t.learners().policies(false);
+    let pols = t.learners().policies(false).expect("policies");
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let mut c = Collector::new(
         env.clone(),

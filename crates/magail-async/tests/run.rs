@@ -3,14 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use magail_async::run::{
     BcCache, Existing, Method, RunError, RunFolder, RunSettings, train_imitator,
 };
-use magail_async::{Collector, FnPolicy, MagailStats, MagailTrainer, Policy, RolloutConfig};
+use magail_async::{MagailStats, MagailTrainer};
 use mg_core::{MarkovGame, Synchronous, Trajectories};
 
 fn env() -> ParticleEnv {
@@ -18,26 +19,7 @@ fn env() -> ParticleEnv {
 }
 
 fn demos(seed: u64) -> Trajectories {
-    let env = env();
-    let s = ScriptedPolicy::new(&env);
-    let spec = env.spec().clone();
-    let fns: Vec<_> = (0..3)
-        .map(|i| {
-            let s = s.clone();
-            FnPolicy::new(spec.obs_dim(i), 1, move |o: &[f32], a: &mut [f32]| {
-                s.act(i, o, a)
-            })
-        })
-        .collect();
-    let refs: Vec<&dyn Policy> = fns.iter().map(|p| p as &dyn Policy).collect();
-    let cfg = RolloutConfig {
-        envs: 4,
-        workers: 1,
-        seed,
-        history_k: 0,
-    };
-    let mut c = Collector::new(env, Synchronous::new(3).unwrap(), cfg).unwrap();
-    c.collect_episodes(&refs, 4).unwrap()
+    common::scripted_demos(&env(), Synchronous::new(3).unwrap(), 4, seed, 4)
 }
 
 fn dir(name: &str) -> PathBuf {
