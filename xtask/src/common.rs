@@ -311,6 +311,10 @@ pub struct Tuning {
     /// Critic minibatches per epoch.
     #[arg(long)]
     pub vf_minibatches: Option<usize>,
+    /// Where the networks compute: `cpu`, `cuda` or `cuda:N` (a GPU needs the `cuda` build:
+    /// `cargo xtask gpu-check`).
+    #[arg(long, value_parser = |s: &str| s.parse::<magail_async::ComputeDevice>().map_err(|e| e.to_string()))]
+    pub device: Option<magail_async::ComputeDevice>,
 }
 
 fn parse_reward(s: &str) -> Result<gail::RewardForm, String> {
@@ -348,6 +352,9 @@ impl Tuning {
         }
         if let Some(v) = self.bc_weight {
             cfg.bc_weight = v;
+        }
+        if let Some(v) = self.device {
+            cfg.learner.device = v;
         }
     }
 }
@@ -559,7 +566,7 @@ mod tests {
         {
             let (meta, learners) = load_checkpoint(&e.path()).expect("shipped checkpoint loads");
             // Sampled actions, as `cargo xtask eval` and `crossplay` evaluate.
-            let pols = learners.policies(false);
+            let pols = learners.policies(false).expect("policies");
             let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
             // The good (non-adversary) agents, played by the expert against random adversaries,
             // must beat random good agents against the same random adversaries. (A team mean

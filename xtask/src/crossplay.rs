@@ -47,7 +47,7 @@ pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
             meta.game_name
         );
     }
-    let learned = learners.policies(false);
+    let learned = learners.policies(false)?;
     let randoms: Vec<RandomPolicy> = spec
         .agents
         .iter()

@@ -92,7 +92,7 @@ pub fn record(a: &DemosArgs) -> Result<(Trajectories, Vec<String>)> {
             }
             None => meta.game,
         };
-        let pols = learners.policies(a.greedy);
+        let pols = learners.policies(a.greedy)?;
         let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
         let set = play(&game, Who::Learned(&refs), a.episodes, a.seed)?;
         (game, set)

@@ -42,7 +42,7 @@ pub fn run_eval(a: &EvalArgs) -> Result<()> {
         ),
         None => meta.game_name.clone(),
     };
-    let pols = learners.policies(a.greedy);
+    let pols = learners.policies(a.greedy)?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let mine = play(&game, Who::Learned(&refs), a.episodes, EVAL_SEED)?;
     let rand = play(&game, Who::Random, a.episodes, EVAL_SEED)?;

@@ -311,7 +311,7 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
     // The side that does not learn under --learn-only starts from (and keeps) these policies
     // (only needed then: `policies` copies every network).
     let frozen = if a.learn_only.is_some() {
-        trainer.learners().policies(false)
+        trainer.learners().policies(false)?
     } else {
         Vec::new()
     };

@@ -100,7 +100,7 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
     };
     let folder = RunFolder::open(&dir)?;
     let t = train_cell(&game, &demos, cfg, &folder, &run, existing, None, None)?;
-    let pols = t.learners().policies(false);
+    let pols = t.learners().policies(false)?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let reference = match a.demonstrator.as_deref() {
         None => None,
@@ -111,6 +111,7 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
         .as_ref()
         .and_then(|(_, l)| l.as_ref())
         .map(|l| l.policies(false))
+        .transpose()?
         .unwrap_or_default();
     let ref_refs: Vec<&dyn Policy> = ref_pols.iter().map(|p| p as &dyn Policy).collect();
     let who = match &reference {

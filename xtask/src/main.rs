@@ -2,8 +2,8 @@
 //! (<https://github.com/matklad/cargo-xtask>): `cargo xtask <task>` runs plain Rust, one module per
 //! task, so contributors and users need nothing but cargo.
 //!
-//! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `conformance DIR`, `render`, `expert`, `eval`,
-//! `demos`, `imitate`, `crossplay`, `reproduce`.
+//! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `gpu-check`, `gpu-compare`, `conformance DIR`,
+//! `render`, `expert`, `eval`, `demos`, `imitate`, `crossplay`, `reproduce`.
 
 mod bench;
 mod check;
@@ -12,6 +12,7 @@ mod crossplay;
 mod demos;
 mod eval;
 mod expert;
+mod gpu;
 mod imitate;
 mod render;
 mod reproduce;
@@ -41,10 +42,16 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Build-check the candle crates; `--cuda` builds them with candle's `cuda` feature.
     Check {
-        /// Enable the CUDA backend (needs a CUDA toolkit).
+        /// Enable the CUDA backend (installs CUDA 13.0's compiler from PyPI when none is found).
         #[arg(long)]
         cuda: bool,
     },
+    /// Build the GPU binary (`target/gpu/xtask-cuda`) and, where an NVIDIA GPU is present, run
+    /// `gpu-compare` with it.
+    GpuCheck(gpu::GpuCheckArgs),
+    /// One short imitation on the CPU and on a GPU from the same seed: the first iterations must
+    /// agree within float tolerance; prints both iteration times (needs the `cuda` build).
+    GpuCompare(gpu::CompareArgs),
     /// Replay mpe2 recordings in DIR and compare states, observations and rewards.
     Conformance {
         /// Folder of `*.json` fixtures (format: crates/envs/tests/fixtures/conformance/FORMAT.md).
@@ -168,6 +175,8 @@ fn real_main() -> Result<()> {
         Task::Tidy => tidy::run_tidy(),
         Task::Bench(args) => bench::run_bench(&args),
         Task::Check { cuda } => check::run_check(cuda),
+        Task::GpuCheck(args) => gpu::run_gpu_check(&args),
+        Task::GpuCompare(args) => gpu::run_compare(&args),
         Task::Conformance { dir } => {
             // The error names the folder and its cause already; no chain to repeat them.
             let sum = envs::conformance::replay_dir(&dir)

@@ -244,6 +244,7 @@ fn run_job(
     let expert_pols = expert_learners
         .as_ref()
         .map(|(_, l)| l.policies(false))
+        .transpose()?
         .unwrap_or_default();
     let expert_refs: Vec<&dyn Policy> = expert_pols.iter().map(|p| p as &dyn Policy).collect();
     let demonstrator = || {
@@ -294,7 +295,7 @@ fn run_job(
         Some(cache),
         Some(bar),
     )?;
-    let pols = t.learners().policies(false);
+    let pols = t.learners().policies(false)?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let e = evaluate(&job.game, &refs, demonstrator(), a.episodes)?;
     let (score, random, expert) = (e.score, e.random, e.reference);

@@ -188,7 +188,8 @@ pub fn checkpoint_tensor(
             "tensor `{key}` holds NaN or infinity"
         )));
     }
-    Ok(t)
+    // Checkpoints are read onto the CPU; the parameter may live on a GPU.
+    Ok(t.to_device(like.device())?)
 }
 
 /// Per layer, the gradient of the weight (row-major `(out, in)`) and of the bias.

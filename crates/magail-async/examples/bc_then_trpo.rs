@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     let mut acc = Vec::new();
     let every = (iters / 10).max(1);
     for it in 0..iters {
-        let pols = l.policies(false);
+        let pols = l.policies(false)?;
         let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
         let ro = c.collect(&refs, steps)?;
         if let Some(r) = ro.mean_returns() {

@@ -177,7 +177,7 @@ where
             ))
             .into());
         }
-        let pols = self.learners.policies(false);
+        let pols = self.learners.policies(false)?;
         let refs: Vec<&dyn Policy> = (0..n)
             .map(|i| match fixed.get(i).copied().flatten() {
                 Some(p) => p,

@@ -99,6 +99,72 @@ pub struct LearnerConfig {
     /// played φ are filtered out (AMAGAIL). Needs discrete action spaces.
     #[serde(default)]
     pub phi_as_action: bool,
+    /// Where the policy, value and discriminator networks compute (CPU by default; old
+    /// configurations without the field read as CPU). Environments always step on the CPU.
+    #[serde(default)]
+    pub device: ComputeDevice,
+}
+
+/// A compute device by name: `cpu`, or `cuda` / `cuda:N` (the N-th GPU, candle's CUDA backend,
+/// which needs the `cuda` feature of this crate).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComputeDevice {
+    /// The CPU (candle's CPU backend).
+    #[default]
+    Cpu,
+    /// The GPU of this ordinal.
+    Cuda(usize),
+}
+
+impl ComputeDevice {
+    /// The candle device; a GPU in a build without the `cuda` feature, or one that cannot be
+    /// opened, is refused with the reason.
+    pub fn device(self) -> Result<Device, LearnError> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Cuda(i) => {
+                if !candle_core::utils::cuda_is_available() {
+                    return Err(LearnError::Config(format!(
+                        "device `cuda:{i}`: this build has no CUDA support (build with the \
+                         `cuda` feature of magail-async, e.g. `cargo xtask gpu-check`)"
+                    )));
+                }
+                Device::new_cuda(i).map_err(|e| {
+                    LearnError::Config(format!("device `cuda:{i}` cannot be opened: {e}"))
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ComputeDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cpu => write!(f, "cpu"),
+            Self::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl std::str::FromStr for ComputeDevice {
+    type Err = LearnError;
+
+    fn from_str(s: &str) -> Result<Self, LearnError> {
+        let bad = || {
+            LearnError::Config(format!(
+                "unknown device `{s}`, expected `cpu`, `cuda` or `cuda:N` (N a GPU number)"
+            ))
+        };
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(bad),
+        }
+    }
 }
 
 impl LearnerConfig {
@@ -132,6 +198,7 @@ impl LearnerConfig {
             seed,
             centralized_value: false,
             phi_as_action: false,
+            device: ComputeDevice::Cpu,
         }
     }
 
@@ -201,7 +268,7 @@ impl Learners {
             )));
         }
         cfg.trpo.validate()?;
-        let dev = Device::Cpu;
+        let dev = cfg.device.device()?;
         let mut init = stream_rng(cfg.seed, 1 << 50);
         let n_groups = cfg.groups.iter().max().map_or(0, |g| g + 1);
         let mut groups = Vec::new();
@@ -291,16 +358,33 @@ impl Learners {
         &self.cfg
     }
 
-    /// One rollout policy per agent (sharing parameters with the learners).
-    pub fn policies(&self, greedy: bool) -> Vec<CandlePolicy> {
-        (0..self.cfg.groups.len())
+    /// One rollout policy per agent, acting on the CPU. On the CPU device they share parameters
+    /// with the learners (later updates show through); on a GPU they are CPU copies of the
+    /// parameters as they are now (environments step on the CPU, and one row per copy is too
+    /// little work for a GPU), so ask again after an update.
+    pub fn policies(&self, greedy: bool) -> Result<Vec<CandlePolicy>, LearnError> {
+        let cpu = Device::Cpu;
+        let copies = if self.dev.is_cpu() {
+            self.groups.iter().map(|g| g.policy.clone()).collect()
+        } else {
+            self.groups
+                .iter()
+                .map(|g| g.policy.to_device(&cpu))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok((0..self.cfg.groups.len())
             .map(|i| {
-                let g = &self.groups[self.cfg.groups[i]];
-                CandlePolicy::new(g.policy.clone(), g.space, self.dev.clone())
+                let g = self.cfg.groups[i];
+                CandlePolicy::new(copies[g].clone(), self.groups[g].space, cpu.clone())
                     .greedy(greedy)
                     .with_phi(self.cfg.phi_as_action)
             })
-            .collect()
+            .collect())
+    }
+
+    /// The device the networks compute on.
+    pub fn device(&self) -> &Device {
+        &self.dev
     }
 
     /// One TRPO step and one value fit per group on `ro`, with `rewards[i]` replacing agent `i`'s
@@ -620,5 +704,46 @@ impl Learners {
             var.set(&t)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Devices parse by name, print back the same, and unknown names are refused with the
+    /// accepted forms.
+    #[test]
+    fn devices_parse_and_print() -> Result<(), LearnError> {
+        for (s, d) in [
+            ("cpu", ComputeDevice::Cpu),
+            ("cuda", ComputeDevice::Cuda(0)),
+            ("cuda:2", ComputeDevice::Cuda(2)),
+        ] {
+            assert_eq!(s.parse::<ComputeDevice>()?, d);
+        }
+        assert_eq!(ComputeDevice::Cuda(1).to_string(), "cuda:1");
+        for bad in ["gpu", "cuda:", "cuda:x", "CPU"] {
+            let e = bad.parse::<ComputeDevice>().err().map(|e| e.to_string());
+            assert!(
+                e.as_deref()
+                    .is_some_and(|m| m.contains(bad) && m.contains("cuda:N")),
+                "{bad}: {e:?}"
+            );
+        }
+        assert!(ComputeDevice::Cpu.device()?.is_cpu());
+        Ok(())
+    }
+
+    /// A GPU in a build without CUDA is refused when the learners are built, saying why.
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn a_gpu_without_the_cuda_build_is_refused() {
+        let e = ComputeDevice::Cuda(0).device().err().map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|m| m.contains("cuda:0") && m.contains("`cuda` feature")),
+            "{e:?}"
+        );
     }
 }

@@ -58,7 +58,9 @@ pub mod run;
 pub use candle_policy::{CandlePolicy, head_for};
 pub use checkpoint::STATE_KEY;
 pub use expert::{ExpertTrainer, IterStats, TrainError};
-pub use learner::{Group, LearnError, LearnerConfig, LearnerState, Learners, UpdateStats};
+pub use learner::{
+    ComputeDevice, Group, LearnError, LearnerConfig, LearnerState, Learners, UpdateStats,
+};
 pub use magail::{
     ClonedPolicies, MagailConfig, MagailError, MagailStats, MagailTrainer, PhiMode, default_config,
 };

@@ -85,6 +85,29 @@ impl Mlp {
         })
     }
 
+    /// A copy on `dev` (new variables: later training of either leaves the other as it is).
+    pub fn to_device(&self, dev: &Device) -> Result<Self> {
+        let copy = |v: &Var| -> Result<Var> {
+            let t = v.as_tensor();
+            let t = if t.device().same_device(dev) {
+                t.copy()?
+            } else {
+                t.to_device(dev)?
+            };
+            Ok(Var::from_tensor(&t)?)
+        };
+        let layers = self
+            .layers
+            .iter()
+            .map(|(w, b)| Ok((copy(w)?, copy(b)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            dims: self.dims.clone(),
+            act: self.act,
+            layers,
+        })
+    }
+
     /// Layer sizes.
     pub fn dims(&self) -> &[usize] {
         &self.dims

@@ -95,6 +95,20 @@ impl StochasticPolicy {
         Ok(Self { mlp, head, log_std })
     }
 
+    /// A copy on `dev` with its own variables (a snapshot: later updates of either leave the
+    /// other as it is). Rollouts act with a CPU copy of a policy that trains on a GPU.
+    pub fn to_device(&self, dev: &Device) -> Result<Self> {
+        let log_std = match &self.log_std {
+            Some(v) => Some(Var::from_tensor(&v.as_tensor().copy()?.to_device(dev)?)?),
+            None => None,
+        };
+        Ok(Self {
+            mlp: self.mlp.to_device(dev)?,
+            head: self.head,
+            log_std,
+        })
+    }
+
     /// The head.
     pub fn head(&self) -> Head {
         self.head
