@@ -12,7 +12,7 @@ use crate::{cargo, project_root, run};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which suite: envs, rollouts or trpo (default: every suite).
+    /// Which suite: envs, rollouts, trpo or iteration (default: every suite).
     suite: Option<String>,
     /// Also measure the Python tools a user would otherwise pick (needs network access to PyPI
     /// the first time, to build the virtual environment).
@@ -21,10 +21,11 @@ pub struct BenchArgs {
 }
 
 /// (suite, package, bench target).
-const SUITES: [(&str, &str, &str); 3] = [
+const SUITES: [(&str, &str, &str); 4] = [
     ("envs", "envs", "envs"),
     ("rollouts", "magail-async", "rollouts"),
     ("trpo", "trpo", "trpo"),
+    ("iteration", "magail-async", "iteration"),
 ];
 
 fn venv_python() -> Result<PathBuf> {
@@ -82,8 +83,49 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
             BTreeMap::new()
         };
         print_summary(name, &ours, &peers);
+        if name == "iteration" {
+            print_iteration(&ours, &peers);
+        }
     }
     Ok(())
+}
+
+/// The MAGAIL iteration's verdict: the discriminator's GFLOP/s against one core's FMA peak, each
+/// thread count beside the peer's, and last the one-line comparison (one thread).
+fn print_iteration(ours: &BTreeMap<String, (f64, f64)>, peers: &BTreeMap<String, Vec<Peer>>) {
+    let gflops = |id: &str| ours.get(id).map(|&(ns, flop)| flop / ns);
+    if let (Some(d), Some(p)) = (gflops("disc10"), gflops("fma_peak")) {
+        println!(
+            "discriminator steps: {d:.1} GFLOP/s, {:.0}% of one core's f32 FMA peak ({p:.1} GFLOP/s)",
+            100.0 * d / p
+        );
+    }
+    let peer = |id: &str| {
+        peers
+            .get(id)
+            .and_then(|v| v.iter().find(|p| !p.per_second))
+            .map(|p| p.value)
+    };
+    let mut last = None;
+    for t in [2, 1] {
+        let id = format!("magail_c/w{t}");
+        let Some(&(ns, _)) = ours.get(&id) else {
+            continue;
+        };
+        let ms = ns / 1e6;
+        let line = match peer(&id) {
+            Some(p) => format!(
+                "magail iteration: ours {ms:.1} ms, peer {p:.1} ms, ratio {:.1}×",
+                p / ms
+            ),
+            None => format!("magail iteration: ours {ms:.1} ms (no peer measured: --peers)"),
+        };
+        println!("{t} thread{}: {line}", if t == 1 { "" } else { "s" });
+        last = Some(line);
+    }
+    if let Some(line) = last {
+        println!("{line}");
+    }
 }
 
 /// Per benchmark id (`simple_spread/b1024/t2`): (median ns per iteration, elements per iteration),
