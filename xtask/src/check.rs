@@ -50,6 +50,22 @@ fn cuda_toolkit() -> Option<PathBuf> {
         .find(|p| p.join("bin/nvcc").is_file() && p.join("include/cuda_runtime.h").is_file())
 }
 
+/// Installs pinned wheels into `dir` with the `python3` on PATH (its pip, from PyPI).
+fn pip_install(dir: &std::path::Path, wheels: &[&str]) -> Result<()> {
+    let mut c = Command::new("python3");
+    c.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .arg("--target")
+    .arg(dir)
+    .args(wheels);
+    run(c).context("pip failed (needs python3 with pip and access to PyPI)")
+}
+
 /// A CUDA toolkit's root: the machine's own, or CUDA 13.0 from PyPI's NVIDIA wheels installed
 /// into `target/cuda-toolkit` (with the `python3` on PATH and its pip) when there is none.
 pub fn ensure_toolkit() -> Result<PathBuf> {
@@ -61,20 +77,7 @@ pub fn ensure_toolkit() -> Result<PathBuf> {
         "no CUDA toolkit found: installing CUDA 13.0's compiler from PyPI into {}",
         dir.display()
     );
-    let mut c = Command::new("python3");
-    c.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--target",
-    ])
-    .arg(&dir)
-    .args(CUDA_WHEELS);
-    run(c).context(
-        "cannot install the CUDA compiler from PyPI (needs python3 with pip and access to PyPI)",
-    )?;
+    pip_install(&dir, &CUDA_WHEELS).context("cannot install the CUDA compiler from PyPI")?;
     if !root.join("bin/nvcc").is_file() {
         bail!(
             "the CUDA wheels installed, but {} has no bin/nvcc",
@@ -110,18 +113,8 @@ pub fn ensure_link_libs(toolkit: &std::path::Path) -> Result<String> {
             "installing CUDA 13.0's libraries from PyPI into {}",
             dir.display()
         );
-        let mut c = Command::new("python3");
-        c.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&dir)
-        .args(CUDA_LINK_WHEELS);
-        run(c).context("cannot install the CUDA libraries from PyPI")?;
+        pip_install(&dir, &CUDA_LINK_WHEELS)
+            .context("cannot install the CUDA libraries from PyPI")?;
     }
     let link = dir.join("link");
     std::fs::create_dir_all(&link).with_context(|| format!("cannot create {}", link.display()))?;

@@ -64,6 +64,27 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// Runs `args` + `--out a` uninterrupted, and `args` + `--out b` killed after each delay and
+/// resumed (`--resume`); then `files` must hold the same bytes in both folders.
+fn killed_run_matches(root: &Path, args: &[String], delays_ms: &[u64], files: &[&str]) {
+    let run = |out: &Path, resume: bool| {
+        let mut v = args.to_vec();
+        v.extend(strings(&["--out", out.to_str().unwrap()]));
+        if resume {
+            v.push("--resume".into());
+        }
+        v
+    };
+    let (a, b) = (root.join("a"), root.join("b"));
+    finish(&run(&a, false));
+    let hits = kill_and_resume(&run(&b, false), &run(&b, true), delays_ms);
+    assert!(hits >= 3, "no kill landed while the run was going");
+    for f in files {
+        same_bytes(&a.join(f), &b.join(f));
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
 #[test]
 fn an_imitation_killed_and_resumed_writes_the_uninterrupted_bytes() {
     let root = scratch("imitate");
@@ -79,85 +100,56 @@ fn an_imitation_killed_and_resumed_writes_the_uninterrupted_bytes() {
         "--out",
         demos.to_str().unwrap(),
     ]));
-    let run = |out: &Path, resume: bool| {
-        let mut v = strings(&[
-            "imitate",
-            "--env",
-            "cooperative_navigation",
-            "--demos",
-            demos.to_str().unwrap(),
-            "--method",
-            "magail-c",
-            "--iterations",
-            "200",
-            "--bc-epochs",
-            "3",
-            "--checkpoint-every",
-            "2",
-            "--episodes",
-            "1",
-            "--envs",
-            "4",
-            "--steps-per-iter",
-            "7",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        if resume {
-            v.push("--resume".into());
-        }
-        v
-    };
-    let (a, b) = (root.join("a"), root.join("b"));
-    finish(&run(&a, false));
-    let hits = kill_and_resume(
-        &run(&b, false),
-        &run(&b, true),
+    let args = strings(&[
+        "imitate",
+        "--env",
+        "cooperative_navigation",
+        "--demos",
+        demos.to_str().unwrap(),
+        "--method",
+        "magail-c",
+        "--iterations",
+        "200",
+        "--bc-epochs",
+        "3",
+        "--checkpoint-every",
+        "2",
+        "--episodes",
+        "1",
+        "--envs",
+        "4",
+        "--steps-per-iter",
+        "7",
+    ]);
+    killed_run_matches(
+        &root,
+        &args,
         &[150, 500, 900, 1400, 2000, 2600],
+        &["metrics.jsonl", "imitator.safetensors"],
     );
-    assert!(hits >= 3, "no kill landed while the run was going");
-    same_bytes(&a.join("metrics.jsonl"), &b.join("metrics.jsonl"));
-    same_bytes(
-        &a.join("imitator.safetensors"),
-        &b.join("imitator.safetensors"),
-    );
-    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[test]
 fn an_expert_run_killed_and_resumed_writes_the_uninterrupted_bytes() {
     let root = scratch("expert");
-    let run = |out: &Path, resume: bool| {
-        let mut v = strings(&[
-            "expert",
-            "--env",
-            "cooperative_navigation",
-            "--steps",
-            "12000",
-            "--envs",
-            "4",
-            "--rollout-steps",
-            "11",
-            "--checkpoint-every",
-            "3",
-            "--quiet",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        if resume {
-            v.push("--resume".into());
-        }
-        v
-    };
-    let (a, b) = (root.join("a"), root.join("b"));
-    finish(&run(&a, false));
-    let hits = kill_and_resume(
-        &run(&b, false),
-        &run(&b, true),
+    let args = strings(&[
+        "expert",
+        "--env",
+        "cooperative_navigation",
+        "--steps",
+        "12000",
+        "--envs",
+        "4",
+        "--rollout-steps",
+        "11",
+        "--checkpoint-every",
+        "3",
+        "--quiet",
+    ]);
+    killed_run_matches(
+        &root,
+        &args,
         &[100, 400, 800, 1300, 1900, 2500],
+        &["curve.csv", "expert.safetensors"],
     );
-    assert!(hits >= 3, "no kill landed while the run was going");
-    same_bytes(&a.join("curve.csv"), &b.join("curve.csv"));
-    same_bytes(&a.join("expert.safetensors"), &b.join("expert.safetensors"));
-    let _ = std::fs::remove_dir_all(&root);
 }

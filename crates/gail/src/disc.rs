@@ -4,7 +4,7 @@ use candle_core::{D, DType, Device, Tensor, Var};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use trpo::Adam;
+use trpo::{Activation, Adam, Mlp};
 
 /// What went wrong in a discriminator computation.
 #[derive(Debug, Error)]
@@ -36,8 +36,8 @@ pub enum GailError {
         /// What is expected.
         reason: String,
     },
-    /// The optimizer refused a step or a saved state.
-    #[error("discriminator optimizer: {0}")]
+    /// The network (`trpo::Mlp`) or its optimizer failed, or refused a saved state.
+    #[error("discriminator network: {0}")]
     Optimizer(#[from] trpo::TrpoError),
 }
 
@@ -192,9 +192,6 @@ pub fn checkpoint_tensor(
     Ok(t.to_device(like.device())?)
 }
 
-/// Per layer, the gradient of the weight (row-major `(out, in)`) and of the bias.
-type LayerGrads = Vec<(Vec<f32>, Vec<f32>)>;
-
 /// A labelled set ready for a step: inputs `(rows, in_dim)`, the smoothed target, the weights.
 type Set = (Tensor, f64, Option<Vec<f32>>);
 
@@ -217,12 +214,10 @@ fn accuracy(logits: &[f32], mask: Option<&[f32]>, expert: bool) -> f64 {
 #[derive(Debug)]
 pub struct StagedTensors(Vec<(Var, Tensor)>);
 
-/// Every layer's weight and bias, in the order the optimizer and the gradients list them.
-fn layer_vars(layers: &[(Var, Var)]) -> Vec<Var> {
-    layers
-        .iter()
-        .flat_map(|(w, b)| [w.clone(), b.clone()])
-        .collect()
+/// The rows of every set, stacked in order: one batch for the network.
+fn stack(sets: &[Set]) -> Result<Tensor, GailError> {
+    let xs: Vec<&Tensor> = sets.iter().map(|(x, _, _)| x).collect();
+    Ok(Tensor::cat(&xs, 0)?)
 }
 
 /// A discriminator's state besides its parameters ([`Discriminator::state`]).
@@ -235,7 +230,8 @@ pub struct DiscState {
 /// An MLP discriminator with `outputs` logits (1, or one per agent for the centralized prior).
 #[derive(Debug)]
 pub struct Discriminator {
-    layers: Vec<(Var, Var)>,
+    /// ReLU layers: the MLP core the policies and critics use (forward, backward, JVP).
+    mlp: Mlp,
     opt: Adam,
     in_dim: usize,
     outputs: usize,
@@ -302,10 +298,11 @@ impl Discriminator {
                 Var::from_tensor(&Tensor::from_vec(bv, w[1], dev)?)?,
             ));
         }
-        let opt = Adam::for_vars(cfg.lr, &layer_vars(&layers))?;
+        let mlp = Mlp::from_layers(Activation::Relu, layers)?;
+        let opt = Adam::for_vars(cfg.lr, &mlp.vars())?;
         let gp_rng = (cfg.gradient_penalty > 0.0).then(|| mg_core::stream_rng(rng.random(), 0));
         Ok(Self {
-            layers,
+            mlp,
             opt,
             in_dim,
             outputs,
@@ -318,8 +315,8 @@ impl Discriminator {
     /// Every parameter by name: `{prefix}.l{j}.weight` `(out, in)` and `{prefix}.l{j}.bias`. A
     /// snapshot: copies, since a variable's own tensor changes in place as it trains.
     pub fn tensors(&self, prefix: &str) -> Result<Vec<(String, Tensor)>, GailError> {
-        let mut out = Vec::with_capacity(2 * self.layers.len());
-        for (j, (w, b)) in self.layers.iter().enumerate() {
+        let mut out = Vec::with_capacity(2 * self.mlp.layers().len());
+        for (j, (w, b)) in self.mlp.layers().iter().enumerate() {
             out.push((format!("{prefix}.l{j}.weight"), w.as_tensor().copy()?));
             out.push((format!("{prefix}.l{j}.bias"), b.as_tensor().copy()?));
         }
@@ -347,7 +344,7 @@ impl Discriminator {
         prefix: &str,
     ) -> Result<StagedTensors, GailError> {
         let mut staged = Vec::new();
-        for (j, (w, b)) in self.layers.iter().enumerate() {
+        for (j, (w, b)) in self.mlp.layers().iter().enumerate() {
             for (kind, var) in [("weight", w), ("bias", b)] {
                 let key = format!("{prefix}.l{j}.{kind}");
                 staged.push((var.clone(), checkpoint_tensor(m, &key, var.as_tensor())?));
@@ -410,16 +407,7 @@ impl Discriminator {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor, GailError> {
-        let mut h = x.clone();
-        for (k, (w, b)) in self.layers.iter().enumerate() {
-            h = h
-                .matmul(&w.as_tensor().t()?)?
-                .broadcast_add(b.as_tensor())?;
-            if k + 1 < self.layers.len() {
-                h = h.relu()?;
-            }
-        }
-        Ok(h)
+        Ok(self.mlp.forward(x)?)
     }
 
     /// ∂ logit_k / ∂x for every row, as a tensor expression differentiable in the weights (for
@@ -429,8 +417,9 @@ impl Discriminator {
     fn input_grad(&self, x: &Tensor, k: usize) -> Result<Tensor, GailError> {
         let mut masks = Vec::new();
         let mut h = x.clone();
-        let last = self.layers.len() - 1;
-        for (w, b) in &self.layers[..last] {
+        let layers = self.mlp.layers();
+        let last = layers.len() - 1;
+        for (w, b) in &layers[..last] {
             let a = h
                 .matmul(&w.as_tensor().t()?)?
                 .broadcast_add(b.as_tensor())?;
@@ -439,13 +428,13 @@ impl Discriminator {
         }
         let n = x.dim(0)?;
         // Row k of the last weight, the same for every sample.
-        let mut g = self.layers[last]
+        let mut g = layers[last]
             .0
             .as_tensor()
             .narrow(0, k, 1)?
-            .broadcast_as((n, self.layers[last].0.as_tensor().dim(1)?))?;
+            .broadcast_as((n, layers[last].0.as_tensor().dim(1)?))?;
         for (l, mask) in masks.iter().enumerate().rev() {
-            g = (g * mask)?.matmul(self.layers[l].0.as_tensor())?;
+            g = (g * mask)?.matmul(layers[l].0.as_tensor())?;
         }
         Ok(g)
     }
@@ -635,8 +624,16 @@ impl Discriminator {
                 .collect()
         };
         if self.gp_rng.is_none() {
+            // The whole batch is the same at every step: stacked once.
+            let whole = (m == 1).then(|| stack(&xs)).transpose()?;
             for step in 0..self.cfg.steps.max(1) {
-                let (l, stats, grads) = self.loss_and_grads(&minibatch(step)?)?;
+                let (l, stats, grads) = match &whole {
+                    Some(x) => self.loss_and_grads(x, &xs)?,
+                    None => {
+                        let sets = minibatch(step)?;
+                        self.loss_and_grads(&stack(&sets)?, &sets)?
+                    }
+                };
                 if !l.is_finite() {
                     return Err(GailError::NonFinite);
                 }
@@ -675,8 +672,7 @@ impl Discriminator {
                     gradient_penalty: gp,
                 });
             }
-            self.opt
-                .step_store(&layer_vars(&self.layers), &loss.backward()?)?;
+            self.opt.step_store(&self.mlp.vars(), &loss.backward()?)?;
         }
         Ok(first.unwrap_or_default())
     }
@@ -706,121 +702,69 @@ impl Discriminator {
         Ok((masked_loss(&triples)?, logits))
     }
 
-    /// The loss of [`labelled_loss`] on `sets`, the statistics of [`DiscStats`] and the gradient
-    /// of the loss for every layer's weight and bias, by a hand-written backward pass through
-    /// the ReLU layers (candle's matmuls, the rest on plain vectors). candle's autograd gives
-    /// the same gradients but built a zero tensor and an addition for every node and a strided
-    /// reduction for every bias: `perf` put the discriminator step at 58% of a MAGAIL iteration,
-    /// mostly in those. Used whenever the gradient penalty is off (the penalty differentiates
-    /// an input gradient, which stays with autograd).
-    fn loss_and_grads(&self, sets: &[Set]) -> Result<(f64, DiscStats, LayerGrads), GailError> {
-        let depth = self.layers.len();
-        let mut grads: LayerGrads = self
-            .layers
+    /// The loss of [`labelled_loss`] on `sets` (whose rows, stacked, are `x`: [`stack`]), the
+    /// statistics of [`DiscStats`] and the gradient
+    /// of the loss for every layer's weight and bias (in the order of `Mlp::vars`), by the MLP
+    /// core's hand-written backward pass ([`Mlp::backward`]) over all sets at once: one matrix
+    /// product per layer and direction on the stacked rows instead of one per set. candle's
+    /// autograd gives the same gradients but built a zero tensor and an addition for every node
+    /// and a strided reduction for every bias (`perf`: 58% of a MAGAIL iteration). Used whenever
+    /// the gradient penalty is off (the penalty differentiates an input gradient, which stays
+    /// with autograd).
+    fn loss_and_grads(
+        &self,
+        x: &Tensor,
+        sets: &[Set],
+    ) -> Result<(f64, DiscStats, Vec<Vec<f32>>), GailError> {
+        let rows: Vec<usize> = sets
             .iter()
-            .map(|(w, b)| {
-                (
-                    vec![0.0; w.as_tensor().elem_count()],
-                    vec![0.0; b.as_tensor().elem_count()],
-                )
-            })
-            .collect();
-        let biases: Vec<Vec<f32>> = self
-            .layers
-            .iter()
-            .map(|(_, b)| b.as_tensor().to_vec1::<f32>())
+            .map(|(x, _, _)| x.dim(0))
             .collect::<Result<_, _>>()?;
+        let outputs = self.outputs;
+        let n_sets = sets.len() as f64;
         let mut loss = 0.0;
         let mut stats = DiscStats::default();
-        let n_sets = sets.len() as f64;
-        for (si, (x, y, mask)) in sets.iter().enumerate() {
-            let n = x.dim(0)?;
-            // Forward, keeping each layer's input (for the weight gradients) and pre-activation
-            // (for the ReLU masks).
-            let mut inputs = vec![x.clone()];
-            let mut pre = Vec::with_capacity(depth);
-            for (l, (w, _)) in self.layers.iter().enumerate() {
-                let h = &inputs[l];
-                let mut z = h
-                    .matmul(&w.as_tensor().t()?)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                let bias = &biases[l];
-                let out = bias.len();
-                for row in z.chunks_exact_mut(out) {
-                    for (v, b) in row.iter_mut().zip(bias) {
-                        *v += b;
-                    }
-                }
-                if l + 1 < depth {
-                    let a: Vec<f32> = z.iter().map(|&v| v.max(0.0)).collect();
-                    inputs.push(Tensor::from_vec(a, (n, out), &self.dev)?);
-                }
-                pre.push(z);
-            }
-            let logits = &pre[depth - 1];
-            // softplus(L) − y·L, stable for large |L|; its derivative is σ(L) − y.
-            let mut set_loss = 0.0;
+        let (_, grads) = self.mlp.backward(x, |logits: &[f32]| {
+            // softplus(L) − y·L per logit, stable for large |L|; its derivative is σ(L) − y.
+            // Each set weighs the same: its mean over its (weighted) logits.
             let mut dz: Vec<f32> = Vec::with_capacity(logits.len());
-            // A logit's weight: its mask's, or 1 (and 1·x is x, so unmasked sets compute what
-            // they did before weights existed, to the bit).
-            let weight = |j: usize| mask.as_ref().map_or(1.0, |w| f64::from(w[j]));
-            let count: f64 = match mask {
-                None => logits.len() as f64,
-                Some(w) => w.iter().map(|&m| f64::from(m)).sum(),
-            };
-            let scale = 1.0 / (count * n_sets);
-            for (j, &v) in logits.iter().enumerate() {
-                let (v, m) = (f64::from(v), weight(j));
-                set_loss += m * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v);
-                let sig = 1.0 / (1.0 + (-v).exp());
-                dz.push((m * (sig - y) * scale) as f32);
-            }
-            loss += set_loss / count / n_sets;
-            if si == 0 {
-                stats.acc_expert = accuracy(logits, mask.as_deref(), true);
-            }
-            if si + 1 == sets.len() {
-                stats.acc_policy = accuracy(logits, mask.as_deref(), false);
-            }
-            // Backward: for layer l with output gradient dZ (n × out), ∂W = dZᵀ·H, ∂b = Σ_rows dZ,
-            // and the previous layer's output gradient is dZ·W masked where its ReLU was off.
-            for l in (0..depth).rev() {
-                let (w, _) = &self.layers[l];
-                let out = biases[l].len();
-                for row in dz.chunks_exact(out) {
-                    for (acc, v) in grads[l].1.iter_mut().zip(row) {
-                        *acc += v;
-                    }
+            let mut start = 0;
+            for (si, ((_, y, mask), &n)) in sets.iter().zip(&rows).enumerate() {
+                let set = &logits[start * outputs..(start + n) * outputs];
+                start += n;
+                // A logit's weight: its mask's, or 1 (and 1·x is x, so unmasked sets compute
+                // what they did before weights existed, to the bit).
+                let weight = |j: usize| mask.as_ref().map_or(1.0, |w| f64::from(w[j]));
+                let count: f64 = match mask {
+                    None => set.len() as f64,
+                    Some(w) => w.iter().map(|&m| f64::from(m)).sum(),
+                };
+                let scale = 1.0 / (count * n_sets);
+                let mut set_loss = 0.0;
+                for (j, &v) in set.iter().enumerate() {
+                    let (v, m) = (f64::from(v), weight(j));
+                    set_loss += m * (v.max(0.0) + (-v.abs()).exp().ln_1p() - y * v);
+                    let sig = 1.0 / (1.0 + (-v).exp());
+                    dz.push((m * (sig - y) * scale) as f32);
                 }
-                let dzt = Tensor::from_vec(dz, (n, out), &self.dev)?;
-                let gw = dzt
-                    .t()?
-                    .matmul(&inputs[l])?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                for (acc, v) in grads[l].0.iter_mut().zip(&gw) {
-                    *acc += v;
+                loss += set_loss / count / n_sets;
+                if si == 0 {
+                    stats.acc_expert = accuracy(set, mask.as_deref(), true);
                 }
-                if l == 0 {
-                    break;
+                if si + 1 == sets.len() {
+                    stats.acc_policy = accuracy(set, mask.as_deref(), false);
                 }
-                let mut dh = dzt.matmul(w.as_tensor())?.flatten_all()?.to_vec1::<f32>()?;
-                // A select, not a branch: the compiler vectorises it.
-                for (g, &z) in dh.iter_mut().zip(&pre[l - 1]) {
-                    *g = if z > 0.0 { *g } else { 0.0 };
-                }
-                dz = dh;
             }
-        }
+            Ok(dz)
+        })?;
         stats.loss = loss;
         Ok((loss, stats, grads))
     }
 
-    /// One optimizer step with the given gradients (layer order, as [`Self::loss_and_grads`]).
-    fn apply(&mut self, grads: LayerGrads) -> Result<(), GailError> {
-        let flat: Vec<Vec<f32>> = grads.into_iter().flat_map(|(gw, gb)| [gw, gb]).collect();
-        self.opt.step(&layer_vars(&self.layers), &flat)?;
+    /// One optimizer step with the given gradients (in the order of `Mlp::vars`, as
+    /// [`Self::loss_and_grads`] returns them).
+    fn apply(&mut self, grads: Vec<Vec<f32>>) -> Result<(), GailError> {
+        self.opt.step(&self.mlp.vars(), &grads)?;
         Ok(())
     }
 
@@ -840,20 +784,18 @@ mod tests {
     use rand::SeedableRng;
 
     /// The autograd gradient of [`labelled_loss`], the reference for the hand-written one.
-    fn autograd(d: &Discriminator, sets: &[Set]) -> Result<(f64, LayerGrads), GailError> {
+    fn autograd(d: &Discriminator, sets: &[Set]) -> Result<(f64, Vec<Vec<f32>>), GailError> {
         let (loss, _) = d.graph_loss(sets)?;
         let g = loss.backward()?;
         let grads = d
-            .layers
+            .mlp
+            .vars()
             .iter()
-            .map(|(w, b)| -> Result<_, GailError> {
-                let get = |v: &Var| -> Result<Vec<f32>, GailError> {
-                    Ok(g.get(v.as_tensor())
-                        .ok_or(GailError::NonFinite)?
-                        .flatten_all()?
-                        .to_vec1()?)
-                };
-                Ok((get(w)?, get(b)?))
+            .map(|v| -> Result<Vec<f32>, GailError> {
+                Ok(g.get(v.as_tensor())
+                    .ok_or(GailError::NonFinite)?
+                    .flatten_all()?
+                    .to_vec1()?)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((f64::from(loss.to_scalar::<f32>()?), grads))
@@ -881,16 +823,18 @@ mod tests {
         masked[2].2 = Some((0..18).map(|k| f32::from(k % 4 == 1)).collect());
         for sets in [&sets, &masked] {
             let (want_loss, want) = autograd(&d, sets)?;
-            let (loss, stats, got) = d.loss_and_grads(sets)?;
+            let (loss, stats, got) = d.loss_and_grads(&stack(sets)?, sets)?;
             assert!((loss - want_loss).abs() < 1e-5, "{loss} vs {want_loss}");
             assert_eq!(stats.loss, loss);
-            for (l, ((gw, gb), (ww, wb))) in got.iter().zip(&want).enumerate() {
-                for (a, b) in gw.iter().chain(gb).zip(ww.iter().chain(wb)) {
-                    assert!((a - b).abs() < 1e-5, "layer {l}: {a} vs {b}");
+            assert_eq!(got.len(), want.len());
+            for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.len(), w.len());
+                for (a, b) in g.iter().zip(w) {
+                    assert!((a - b).abs() < 1e-5, "parameter {l}: {a} vs {b}");
                 }
                 assert!(
-                    ww.iter().any(|v| v.abs() > 1e-4),
-                    "layer {l} has a gradient"
+                    w.iter().any(|v| v.abs() > 1e-4),
+                    "parameter {l} has a gradient"
                 );
             }
         }
@@ -899,8 +843,8 @@ mod tests {
         for s in &mut ones {
             s.2 = Some(vec![1.0; s.0.dim(0)? * 2]);
         }
-        let (l1, _, g1) = d.loss_and_grads(&sets)?;
-        let (l2, _, g2) = d.loss_and_grads(&ones)?;
+        let (l1, _, g1) = d.loss_and_grads(&stack(&sets)?, &sets)?;
+        let (l2, _, g2) = d.loss_and_grads(&stack(&ones)?, &ones)?;
         assert_eq!((l1, g1), (l2, g2));
         Ok(())
     }

@@ -85,6 +85,43 @@ impl Mlp {
         })
     }
 
+    /// An MLP on given parameters, one `(weight (out, in), bias (out,))` per layer, for a network
+    /// initialised its own way (the discriminator draws its weights in f32). The shapes must
+    /// chain.
+    pub fn from_layers(act: Activation, layers: Vec<(Var, Var)>) -> Result<Self> {
+        let mut dims = Vec::with_capacity(layers.len() + 1);
+        for (l, (w, b)) in layers.iter().enumerate() {
+            let (o, i) = w.as_tensor().dims2()?;
+            if l == 0 {
+                dims.push(i);
+            }
+            if dims[l] != i || b.as_tensor().dims() != [o] {
+                return Err(TrpoError::Config {
+                    field: "layers",
+                    reason: format!(
+                        "layer {l} has weight {:?} and bias {:?}, expected ({o}, {}) and ({o},)",
+                        w.as_tensor().dims(),
+                        b.as_tensor().dims(),
+                        dims[l]
+                    ),
+                });
+            }
+            dims.push(o);
+        }
+        if layers.is_empty() {
+            return Err(TrpoError::Config {
+                field: "layers",
+                reason: "no layers".into(),
+            });
+        }
+        Ok(Self { dims, act, layers })
+    }
+
+    /// Every layer's `(weight, bias)`.
+    pub fn layers(&self) -> &[(Var, Var)] {
+        &self.layers
+    }
+
     /// A copy on `dev` (new variables: later training of either leaves the other as it is).
     pub fn to_device(&self, dev: &Device) -> Result<Self> {
         let copy = |v: &Var| -> Result<Var> {
@@ -281,21 +318,39 @@ impl Mlp {
     ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let n = x.dim(0)?;
         let depth = self.layers.len();
-        // Each layer's input (a tensor, for the weight gradient) and its activation's values
-        // (for the derivative: the pre-activation's sign for ReLU, the output for tanh).
+        // Each layer's input (a tensor, for the weight gradient) and its activation's derivative
+        // information (the pre-activation for ReLU, 1 − tanh² for tanh). The bias and the
+        // activation are applied to the product's values in one pass over plain memory: as
+        // tensor ops they were two more passes and allocations per layer (a broadcast sum and
+        // the activation), at the same values (x + b is the same f32 addition either way).
         let mut inputs = vec![x.to_dtype(DType::F32)?];
-        let mut acts: Vec<Vec<f32>> = Vec::with_capacity(depth);
+        let mut derivs: Vec<Vec<f32>> = Vec::with_capacity(depth);
         let mut out = Vec::new();
         for (l, (w, b)) in self.layers.iter().enumerate() {
             let w = w.as_tensor().to_dtype(DType::F32)?;
-            let b = b.as_tensor().to_dtype(DType::F32)?;
-            let z = affine(&inputs[l], &w, &b)?;
+            let bias = b.as_tensor().to_dtype(DType::F32)?.to_vec1::<f32>()?;
+            let mut z = inputs[l].matmul(&w.t()?)?.flatten_all()?.to_vec1::<f32>()?;
+            for row in z.chunks_exact_mut(bias.len()) {
+                for (v, b) in row.iter_mut().zip(&bias) {
+                    *v += b;
+                }
+            }
             if l + 1 < depth {
-                let a = self.activate(&z)?;
-                acts.push(a.flatten_all()?.to_vec1::<f32>()?);
-                inputs.push(a);
+                let width = bias.len();
+                match self.act {
+                    Activation::Relu => {
+                        let a: Vec<f32> = z.iter().map(|&v| v.max(0.0)).collect();
+                        inputs.push(Tensor::from_vec(a, (n, width), x.device())?);
+                        derivs.push(z);
+                    }
+                    Activation::Tanh => {
+                        let a: Vec<f32> = z.iter().map(|&v| v.tanh()).collect();
+                        derivs.push(a.iter().map(|&v| 1.0 - v * v).collect());
+                        inputs.push(Tensor::from_vec(a, (n, width), x.device())?);
+                    }
+                }
             } else {
-                out = z.flatten_all()?.to_vec1::<f32>()?;
+                out = z;
             }
         }
         let mut dz = seed(&out)?;
@@ -327,18 +382,17 @@ impl Mlp {
             }
             let w = self.layers[l].0.as_tensor().to_dtype(DType::F32)?;
             let mut dh = dzt.matmul(&w)?.flatten_all()?.to_vec1::<f32>()?;
-            let a = &acts[l - 1];
+            let d = &derivs[l - 1];
             match self.act {
-                // A select, not a branch, so that it vectorises; a ReLU output is 0 exactly
-                // where its input was not positive.
+                // A select, not a branch, so that it vectorises.
                 Activation::Relu => {
-                    for (g, &v) in dh.iter_mut().zip(a) {
-                        *g = if v > 0.0 { *g } else { 0.0 };
+                    for (g, &z) in dh.iter_mut().zip(d) {
+                        *g = if z > 0.0 { *g } else { 0.0 };
                     }
                 }
                 Activation::Tanh => {
-                    for (g, &v) in dh.iter_mut().zip(a) {
-                        *g *= 1.0 - v * v;
+                    for (g, &v) in dh.iter_mut().zip(d) {
+                        *g *= v;
                     }
                 }
             }
