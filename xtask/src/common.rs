@@ -243,11 +243,7 @@ pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Resu
     let (env, player) = game.build()?;
     let spec = env.spec().clone();
     let fns = scripted_policies(&env);
-    let randoms: Vec<RandomPolicy> = spec
-        .agents
-        .iter()
-        .map(|a| RandomPolicy::new(a.action_space))
-        .collect();
+    let randoms = RandomPolicy::for_game(&spec);
     let pols: Vec<&dyn Policy> = match who {
         Who::Random => randoms.iter().map(|p| p as &dyn Policy).collect(),
         Who::Scripted => fns.iter().map(|p| p.as_ref()).collect(),
@@ -575,12 +571,7 @@ mod tests {
             let (env, _) = meta.game.build().expect("game");
             let n = env.spec().n_agents();
             let good: Vec<usize> = (0..n).filter(|&i| !env.is_adversary(i)).collect();
-            let randoms: Vec<RandomPolicy> = env
-                .spec()
-                .agents
-                .iter()
-                .map(|a| RandomPolicy::new(a.action_space))
-                .collect();
+            let randoms = RandomPolicy::for_game(env.spec());
             let mixed: Vec<&dyn Policy> = (0..n)
                 .map(|i| {
                     if good.contains(&i) {

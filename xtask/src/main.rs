@@ -68,8 +68,8 @@ enum Task {
     /// Imitate demonstrations: BC, GAIL, MAGAIL (centralized / decentralized / φ as an action)
     /// or AMAGAIL, with metrics, checkpoints and `--resume`.
     Imitate(imitate::ImitateArgs),
-    /// Re-run the papers' experiments end to end (`--quick`: under 20 minutes; `--full`: 4× the
-    /// adversarial iterations, about 45 minutes with the release build).
+    /// Re-run the papers' experiments end to end (`--quick`: the paper-shape generator, under 20
+    /// minutes; `--full`: twice the adversarial iterations, about 45 minutes with the release build).
     Reproduce(reproduce::ReproduceArgs),
     /// Cross-play table of a competitive expert against scripted and random opponents.
     Crossplay(crossplay::CrossplayArgs),

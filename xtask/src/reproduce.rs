@@ -26,8 +26,9 @@ use crate::common::{
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// The quick experiment: 500 adversarial iterations of 800 steps per cell, max KL 0.01
-    /// (under 20 minutes on 2 cores).
+    /// The quick experiment: the paper-shape generator, 1000 adversarial iterations of 2,050
+    /// steps per cell, max KL 0.002, ten discriminator steps, the critic in 3 × 4 steps (under
+    /// 20 minutes on 2 cores).
     #[arg(long, conflicts_with = "full")]
     pub quick: bool,
     /// The full experiment: the same cells with 2000 iterations of 2,050 steps (about 4 M
@@ -35,27 +36,27 @@ pub struct ReproduceArgs {
     /// on 2 cores with the release build); results in `target/reproduce-full/`.
     #[arg(long)]
     pub full: bool,
-    /// Adversarial iterations per MAGAIL cell (default: 500 with --quick, 2000 with --full).
+    /// Adversarial iterations per MAGAIL cell (default: 1000 with --quick, 2000 with --full).
     #[arg(long)]
     pub iterations: Option<usize>,
-    /// Environment copies per iteration, each running 50 steps (default: 16 with --quick, 41 with
-    /// --full, i.e. 800 or 2,050 joint steps a rollout).
+    /// Environment copies per iteration, each running 50 steps (default: 41, i.e. 2,050 joint
+    /// steps a rollout).
     #[arg(long)]
     pub envs: Option<usize>,
-    /// TRPO trust-region radius of the generators (default: 0.01 with --quick, 0.002 with --full).
+    /// TRPO trust-region radius of the generators (default: 0.002).
     #[arg(long)]
     pub max_kl: Option<f64>,
-    /// Fisher-vector products on every k-th sample of a rollout (default: 1 with --quick, 4 with
-    /// --full).
+    /// Fisher-vector products on every k-th sample of a rollout (default: 4).
     #[arg(long)]
     pub fisher_subsample: Option<usize>,
-    /// Discriminator Adam steps per iteration (default: the library's, 5).
+    /// Discriminator Adam steps per iteration (default: 10 with --quick, the library's 5 with
+    /// --full).
     #[arg(long)]
     pub disc_steps: Option<usize>,
-    /// Critic epochs per iteration (default: the library's, 10).
+    /// Critic epochs per iteration (default: 3 with --quick, the library's 10 with --full).
     #[arg(long)]
     pub vf_epochs: Option<usize>,
-    /// Critic minibatches per epoch (default: the library's, 16).
+    /// Critic minibatches per epoch (default: 4 with --quick, the library's 16 with --full).
     #[arg(long)]
     pub vf_minibatches: Option<usize>,
     /// Behaviour-cloning epochs (BC cells, and the pre-training of every MAGAIL cell).
@@ -83,28 +84,61 @@ pub struct ReproduceArgs {
     pub stoch_expert: Option<PathBuf>,
 }
 
-/// The generator's rollout copies, trust region and Fisher stride of each preset: the quick one
-/// keeps the library's defaults (`magail_async::default_config`, `trpo::TrpoConfig`).
-const QUICK: (usize, f64, usize) = (16, 0.01, 1);
-const FULL: (usize, f64, usize) = (41, 0.002, 4);
+/// What a preset trains each adversarial cell with: iterations, rollout copies (× 50 steps),
+/// trust region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Generator {
+    iterations: usize,
+    envs: usize,
+    max_kl: f64,
+    fisher: usize,
+    disc_steps: usize,
+    vf_epochs: usize,
+    vf_minibatches: usize,
+}
+
+/// The quick preset: the paper-shape generator (docs/results.md, point 8), the cheapest setting
+/// found under which the adversarial methods end above their BC start at 100 demonstrations.
+const QUICK: Generator = Generator {
+    iterations: 1000,
+    envs: 41,
+    max_kl: 0.002,
+    fisher: 4,
+    disc_steps: 10,
+    vf_epochs: 3,
+    vf_minibatches: 4,
+};
+
+/// The full preset: twice the iterations, the library's discriminator and critic steps
+/// (docs/results.md, point 7).
+const FULL: Generator = Generator {
+    iterations: 2000,
+    envs: 41,
+    max_kl: 0.002,
+    fisher: 4,
+    disc_steps: 5,
+    vf_epochs: 10,
+    vf_minibatches: 16,
+};
 
 impl ReproduceArgs {
     /// Adversarial iterations per cell: as given, else the preset's.
     fn iterations(&self) -> usize {
-        self.iterations
-            .unwrap_or(if self.full { 2000 } else { 500 })
+        self.generator().iterations
     }
 
-    /// The generator's rollout copies, trust region and Fisher stride: as given, else the
-    /// preset's. The quick preset keeps the library's defaults; the full one uses the settings
-    /// under which the adversarial methods improve on their BC start (docs/results.md, point 7).
-    fn generator(&self) -> (usize, f64, usize) {
-        let (envs, kl, fisher) = if self.full { FULL } else { QUICK };
-        (
-            self.envs.unwrap_or(envs),
-            self.max_kl.unwrap_or(kl),
-            self.fisher_subsample.unwrap_or(fisher),
-        )
+    /// The preset's generator with every setting given on the command line in its place.
+    fn generator(&self) -> Generator {
+        let p = if self.full { FULL } else { QUICK };
+        Generator {
+            iterations: self.iterations.unwrap_or(p.iterations),
+            envs: self.envs.unwrap_or(p.envs),
+            max_kl: self.max_kl.unwrap_or(p.max_kl),
+            fisher: self.fisher_subsample.unwrap_or(p.fisher),
+            disc_steps: self.disc_steps.unwrap_or(p.disc_steps),
+            vf_epochs: self.vf_epochs.unwrap_or(p.vf_epochs),
+            vf_minibatches: self.vf_minibatches.unwrap_or(p.vf_minibatches),
+        }
     }
 }
 
@@ -163,27 +197,11 @@ fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
         || "scripted".to_string(),
         |p| format!("expert {}", p.display()),
     );
-    // The generator's settings are named only where they differ from the library's defaults, so
-    // cells made before those settings existed stay valid.
-    let (envs, kl, fisher) = a.generator();
-    let generator = if (envs, kl, fisher) == QUICK {
-        String::new()
-    } else {
-        format!(" of {envs} copies x 50 steps, max KL {kl}, Fisher on every {fisher} samples")
-    };
-    // Likewise the discriminator's and the critic's settings, only when given.
-    let mut learners = String::new();
-    if let Some(k) = a.disc_steps {
-        learners.push_str(&format!(", {k} discriminator steps"));
-    }
-    if a.vf_epochs.is_some() || a.vf_minibatches.is_some() {
-        let show = |v: Option<usize>| v.map_or("default".to_string(), |v| v.to_string());
-        learners.push_str(&format!(
-            ", critic {} epochs x {} minibatches",
-            show(a.vf_epochs),
-            show(a.vf_minibatches)
-        ));
-    }
+    let g = a.generator();
+    let generator = format!(
+        " of {} copies x 50 steps, max KL {}, Fisher on every {} samples, {} discriminator steps, critic {} epochs x {} minibatches",
+        g.envs, g.max_kl, g.fisher, g.disc_steps, g.vf_epochs, g.vf_minibatches
+    );
     // On the asynchronous game the baselines treat φ as an action of their policies (since
     // 2026-12-02; before, only their discriminators did): cells made before are redone.
     let baselines = if game.env == "stoch_navigation" {
@@ -192,13 +210,22 @@ fn settings(a: &ReproduceArgs, game: &GameChoice) -> String {
         ""
     };
     format!(
-        "demonstrator {who}, {} iterations{generator}{learners}, {} BC epochs, seed {}, {} \
+        "demonstrator {who}, {} iterations{generator}, {} BC epochs, seed {}, {} \
          evaluation episodes{baselines}",
         a.iterations(),
         a.bc_epochs,
         a.seed,
         a.episodes
     )
+}
+
+/// A cell's rough cost, in units of a joint-discriminator cell.
+fn cost(m: Method) -> u8 {
+    match m {
+        Method::Bc | Method::BcPhi => 0,
+        Method::MagailC | Method::MagailZs => 1,
+        Method::Gail | Method::MagailD | Method::MagailPhi | Method::Amagail => 2,
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -258,14 +285,14 @@ fn run_job(
     let (env, _) = job.game.build()?;
     let mut cfg = job.method.config(mg_core::MarkovGame::spec(&env), a.seed);
     cfg.bc_epochs = a.bc_epochs;
-    let (envs, kl, fisher) = a.generator();
+    let g = a.generator();
     Tuning {
-        envs: Some(envs),
-        max_kl: Some(kl),
-        fisher_subsample: Some(fisher),
-        disc_steps: a.disc_steps,
-        vf_epochs: a.vf_epochs,
-        vf_minibatches: a.vf_minibatches,
+        envs: Some(g.envs),
+        max_kl: Some(g.max_kl),
+        fisher_subsample: Some(g.fisher),
+        disc_steps: Some(g.disc_steps),
+        vf_epochs: Some(g.vf_epochs),
+        vf_minibatches: Some(g.vf_minibatches),
         ..Tuning::default()
     }
     .apply(&mut cfg);
@@ -394,7 +421,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             demos: 200,
         });
     }
-    let todo: Vec<Job> = jobs
+    let mut todo: Vec<Job> = jobs
         .iter()
         .filter(|j| {
             // Done when its cell is there and was made with these settings.
@@ -405,6 +432,9 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
         })
         .cloned()
         .collect();
+    // Longest first, so that the two workers finish together: a cell with one discriminator per
+    // agent costs about twice one with a joint discriminator, and cloning alone is short.
+    todo.sort_by_key(|j| std::cmp::Reverse(cost(j.method)));
     eprintln!(
         "{} cells, {} already done, results in {}",
         jobs.len(),
@@ -586,55 +616,47 @@ mod tests {
         Cli::try_parse_from(std::iter::once("reproduce").chain(args.iter().copied())).map(|c| c.a)
     }
 
-    /// The presets set the generator's budget and steps, a flag overrides its preset, and the
-    /// quick cells keep the settings line they had before the generator's settings existed.
+    /// The presets set the generator, a flag overrides its preset, and the settings line (which
+    /// decides whether a cell is redone) names every setting.
     #[test]
     fn presets_choose_the_generator_and_flags_override_them() {
         let nav = GameChoice {
             env: "cooperative_navigation".into(),
             variant: "paper".into(),
         };
-        // The quick preset is the library's defaults, written out: they must not drift apart.
+        // The full preset's discriminator and critic are the library's: they must not drift
+        // apart.
         let (game, _) = nav.build().expect("navigation");
         let lib = Method::MagailC.config(mg_core::MarkovGame::spec(&game), 0);
         assert_eq!(
-            QUICK,
+            (FULL.disc_steps, FULL.vf_epochs, FULL.vf_minibatches),
             (
-                lib.rollout.envs,
-                lib.learner.trpo.max_kl,
-                lib.learner.trpo.fisher_subsample
+                lib.disc.steps,
+                lib.learner.trpo.vf_epochs,
+                lib.learner.trpo.vf_minibatches
             )
         );
         let quick = parse(&["--quick"]).expect("quick");
-        assert_eq!(
-            (quick.iterations(), quick.generator()),
-            (500, (16, 0.01, 1))
-        );
+        assert_eq!(quick.generator(), QUICK);
         let line = settings(&quick, &nav);
-        assert!(line.contains(", 500 iterations, 1000 BC epochs,"), "{line}");
-        let full = parse(&["--full"]).expect("full");
-        assert_eq!(
-            (full.iterations(), full.generator()),
-            (2000, (41, 0.002, 4))
-        );
-        let line = settings(&full, &nav);
         assert!(
-            line.contains("2000 iterations of 41 copies x 50 steps, max KL 0.002"),
+            line.contains(", 1000 iterations of 41 copies x 50 steps, max KL 0.002, Fisher on every 4 samples, 10 discriminator steps, critic 3 epochs x 4 minibatches, 1000 BC epochs,"),
             "{line}"
         );
+        let full = parse(&["--full"]).expect("full");
+        assert_eq!(full.generator(), FULL);
         let tuned = parse(&["--full", "--max-kl", "0.001", "--iterations", "300"]).expect("tuned");
         assert_eq!(
-            (tuned.iterations(), tuned.generator()),
-            (300, (41, 0.001, 4))
+            tuned.generator(),
+            Generator {
+                iterations: 300,
+                max_kl: 0.001,
+                ..FULL
+            }
         );
         assert_ne!(settings(&tuned, &nav), settings(&full, &nav));
-        let learners =
-            parse(&["--quick", "--disc-steps", "10", "--vf-epochs", "3"]).expect("learners");
-        let line = settings(&learners, &nav);
-        assert!(
-            line.contains(", 500 iterations, 10 discriminator steps, critic 3 epochs x default minibatches, 1000 BC epochs,"),
-            "{line}"
-        );
+        let learners = parse(&["--quick", "--disc-steps", "5"]).expect("learners");
+        assert!(settings(&learners, &nav).contains(", 5 discriminator steps,"));
         assert!(parse(&["--quick", "--full"]).is_err());
         let neither = parse(&[]).expect("no preset parses");
         let err = run_reproduce(&neither).expect_err("refused").to_string();

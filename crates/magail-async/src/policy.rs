@@ -50,6 +50,14 @@ impl RandomPolicy {
     pub fn new(space: ActionSpace) -> Self {
         Self { space }
     }
+
+    /// One for every agent of a game, in agent order.
+    pub fn for_game(spec: &mg_core::GameSpec) -> Vec<Self> {
+        spec.agents
+            .iter()
+            .map(|a| Self::new(a.action_space))
+            .collect()
+    }
 }
 
 impl Policy for RandomPolicy {

@@ -125,11 +125,7 @@ fn a_centralized_critic_predicts_what_the_speaker_cannot_see() {
         .iter()
         .position(|a| a.name.starts_with("speaker"))
         .unwrap();
-    let randoms: Vec<RandomPolicy> = spec
-        .agents
-        .iter()
-        .map(|a| RandomPolicy::new(a.action_space))
-        .collect();
+    let randoms = RandomPolicy::for_game(&spec);
     let refs: Vec<&dyn Policy> = randoms.iter().map(|p| p as &dyn Policy).collect();
     let rollouts: Vec<_> = (0..20).map(|_| col.collect(&refs, 50).unwrap()).collect();
     let fit = |centralized: bool| -> f64 {

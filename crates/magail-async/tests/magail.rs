@@ -56,12 +56,7 @@ fn a_short_magail_run_ends_clearly_above_random() {
     let pols = t.learners().policies(false).expect("policies");
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
     let learned = team_return(&env, &refs);
-    let randoms: Vec<RandomPolicy> = env
-        .spec()
-        .agents
-        .iter()
-        .map(|a| RandomPolicy::new(a.action_space))
-        .collect();
+    let randoms = RandomPolicy::for_game(env.spec());
     let rrefs: Vec<&dyn Policy> = randoms.iter().map(|p| p as &dyn Policy).collect();
     let random = team_return(&env, &rrefs);
     let expert: f64 =

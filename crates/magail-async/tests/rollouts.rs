@@ -13,10 +13,7 @@ use magail_async::{
 use mg_core::{ActionSpace, MarkovGame, StreamRng, Synchronous, stream_rng};
 
 fn random_policies(spec: &mg_core::GameSpec) -> Vec<RandomPolicy> {
-    spec.agents
-        .iter()
-        .map(|a| RandomPolicy::new(a.action_space))
-        .collect()
+    RandomPolicy::for_game(spec)
 }
 
 fn as_dyn<P: Policy>(ps: &[P]) -> Vec<&dyn Policy> {
