@@ -1,5 +1,5 @@
-//! Pieces every experiment task shares: choosing a game by name, atomic file writes, checkpoints,
-//! evaluation, and plots.
+//! Pieces every experiment task shares: games by name (`envs::GameChoice`), atomic file writes,
+//! checkpoints, evaluation, and plots.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -7,67 +7,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use candle_core::Tensor;
-use envs::amagail::AmagailGame;
+use envs::ParticleEnv;
 use envs::scripted::ScriptedPolicy;
-use envs::{EnvConfig, ParticleEnv};
 use indicatif::{ProgressBar, ProgressStyle};
 use magail_async::run;
 use magail_async::{
     Collector, FnPolicy, LearnerConfig, Learners, MagailConfig, MagailError, MagailTrainer, Policy,
     RandomPolicy, RolloutConfig,
 };
-use mg_core::{MarkovGame, PlayerRule, Synchronous, Trajectories};
+use mg_core::{MarkovGame, PlayerRule, Trajectories};
 use serde::{Deserialize, Serialize};
 
-/// A particle game by name: an mpe2 scenario with a variant (synchronous), or an AMAGAIL game.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GameChoice {
-    /// The name given (`simple_spread`, `cooperative_navigation`, `stoch_navigation`, …).
-    pub env: String,
-    /// `mpe2` or `paper` (AMAGAIL games always use the paper variants).
-    pub variant: String,
-}
-
-impl GameChoice {
-    /// The AMAGAIL game, if the name is one.
-    pub fn amagail(&self) -> Option<AmagailGame> {
-        AmagailGame::from_name(&self.env).ok()
-    }
-
-    /// The Markov game and its player function.
-    pub fn build(&self) -> Result<(ParticleEnv, PlayerRule)> {
-        if let Some(g) = self.amagail() {
-            if self.variant != "paper" {
-                bail!(
-                    "--variant {}: the AMAGAIL game {} exists only in the paper variant",
-                    self.variant,
-                    self.env
-                );
-            }
-            return Ok((ParticleEnv::new(g.env_config())?, g.player()));
-        }
-        let cfg = EnvConfig::from_names(&self.env, &self.variant).map_err(|e| match e {
-            // The name may have been meant for an AMAGAIL game: list those too.
-            envs::ConfigError::UnknownScenario { .. } => {
-                let names: Vec<&str> = AmagailGame::ALL.iter().map(|g| g.name()).collect();
-                anyhow::anyhow!("{e}, or an AMAGAIL game: {}", names.join(", "))
-            }
-            other => other.into(),
-        })?;
-        let env = ParticleEnv::new(cfg)?;
-        let n = env.spec().n_agents();
-        Ok((env, PlayerRule::Synchronous(Synchronous::new(n)?)))
-    }
-
-    /// A short name for folders: `simple_spread-paper`, `stoch_navigation`.
-    pub fn slug(&self) -> Result<String> {
-        if let Some(g) = self.amagail() {
-            return Ok(g.name().to_string());
-        }
-        let cfg = EnvConfig::from_names(&self.env, &self.variant)?;
-        Ok(format!("{}-{}", cfg.scenario.name(), cfg.variant.name()))
-    }
-}
+pub use envs::GameChoice;
 
 /// Writes a file atomically ([`magail_async::run::write_atomic`]): `write` fills a buffer,
 /// which then goes to disk through a temporary sibling and a rename.
@@ -642,39 +593,5 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("expert.json"), "{err}");
-    }
-
-    /// AMAGAIL games exist in the paper variant only, and an unknown name lists both families.
-    #[test]
-    fn game_names_and_variants_are_checked() {
-        let g = |env: &str, variant: &str| GameChoice {
-            env: env.into(),
-            variant: variant.into(),
-        };
-        assert!(g("det_navigation", "paper").build().is_ok());
-        let err = g("det_navigation", "bogus")
-            .build()
-            .err()
-            .map(|e| e.to_string());
-        assert!(err.is_some_and(|e| e.contains("bogus")));
-        let err = g("det_navgation", "paper")
-            .build()
-            .err()
-            .map(|e| e.to_string());
-        let err = err.unwrap_or_default();
-        assert!(
-            err.contains("simple_spread") && err.contains("det_navigation"),
-            "{err}"
-        );
-        // A known game with an unknown variant is about the variant only.
-        let err = g("simple_spread", "weird")
-            .build()
-            .err()
-            .map(|e| e.to_string());
-        let err = err.unwrap_or_default();
-        assert!(
-            err.contains("weird") && !err.contains("environment"),
-            "{err}"
-        );
     }
 }

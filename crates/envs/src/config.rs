@@ -109,6 +109,16 @@ pub enum ConfigError {
         /// The name given.
         name: String,
     },
+    /// Neither a scenario nor an AMAGAIL game ([`GameChoice`](crate::GameChoice)).
+    #[error(
+        "unknown game `{name}`: expected a scenario (simple_spread, simple_speaker_listener, simple_push, simple_tag, simple_reference, simple_adversary, or cooperative_navigation, cooperative_communication, keep_away, predator_prey) or an AMAGAIL game ({games})"
+    )]
+    UnknownGame {
+        /// The name given.
+        name: String,
+        /// The AMAGAIL games' names.
+        games: String,
+    },
     /// Not a variant name.
     #[error("unknown variant `{name}`: expected `mpe2` or `paper`")]
     UnknownVariant {

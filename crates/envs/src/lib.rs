@@ -27,11 +27,13 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod named;
 pub mod numpy_rng;
 pub mod particle;
 pub mod world;
 
 pub use config::{ConfigError, EnvConfig, Scenario, ScenarioParams, Variant};
+pub use named::GameChoice;
 pub use numpy_rng::NumpyRng;
 pub use particle::{Goals, ParticleEnv};
 pub use world::{Entity, World};
