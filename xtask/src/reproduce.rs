@@ -3,10 +3,11 @@
 //! centralized and decentralized MAGAIL (100, 200, 400 demonstrations), and BC (φ as an action,
 //! and φ filtered), MAGAIL (φ as an action) and AMAGAIL (φ filtered) at 200 demonstrations.
 //! Writes a normalized-reward table (markdown and CSV) and plots (PNG, SVG) under
-//! `target/reproduce/` (`--full`: `target/reproduce-full/`). The presets differ in the
-//! generator's budget and steps: 500 iterations of 16 copies × 50 steps at max KL 0.01, or 2000
-//! iterations of 41 copies × 50 steps at max KL 0.002 with the Fisher on every 4th sample. Finished cells are skipped on a re-run,
-//! and two cells run at a time (one per core).
+//! `target/reproduce/` (`--full`: `target/reproduce-full/`). Both presets train the generator on
+//! 41 copies × 50 steps at max KL 0.002 with the Fisher on every 4th sample; the quick one for
+//! 1000 iterations with ten discriminator steps and the critic in 3 × 4 steps, the full one for
+//! 2000 with the library's five and 10 × 16 (`Generator`). Finished cells are skipped on a
+//! re-run, and two cells run at a time (one per core), the longest first.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

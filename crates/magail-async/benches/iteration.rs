@@ -10,13 +10,16 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use envs::scripted::ScriptedPolicy;
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use gail::{DiscConfig, Discriminator, LabelledSet};
+use magail_async::MagailTrainer;
 use magail_async::run::Method;
-use magail_async::{Collector, FnPolicy, MagailTrainer, Policy, RolloutConfig};
 use mg_core::{MarkovGame, Synchronous, stream_rng};
 use rand::Rng;
+
+// The integration tests' scripted demonstrations, shared rather than written again.
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -32,26 +35,7 @@ fn bench_iteration(c: &mut Criterion) {
     g.measurement_time(std::time::Duration::from_secs(8));
     let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).expect("preset");
     let spec = env.spec().clone();
-    let scripted = ScriptedPolicy::new(&env);
-    let fns: Vec<_> = (0..3)
-        .map(|i| {
-            let s = scripted.clone();
-            FnPolicy::new(spec.obs_dim(i), 1, move |o: &[f32], a: &mut [f32]| {
-                s.act(i, o, a)
-            })
-        })
-        .collect();
-    let refs: Vec<&dyn Policy> = fns.iter().map(|p| p as &dyn Policy).collect();
-    let cfg = RolloutConfig {
-        envs: 8,
-        workers: 1,
-        seed: 7,
-        history_k: 0,
-    };
-    let demos = Collector::new(env.clone(), Synchronous::new(3).expect("3 agents"), cfg)
-        .expect("collector")
-        .collect_episodes(&refs, 100)
-        .expect("demonstrations");
+    let demos = common::scripted_demos(&env, Synchronous::new(3).expect("3 agents"), 8, 7, 100);
     for workers in [1usize, 2] {
         let mut cfg = Method::MagailC.config(&spec, 0);
         cfg.bc_epochs = 0;
