@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use magail_async::{ExpertTrainer, LearnerConfig, RolloutConfig};
+use magail_async::{
+    ExpertSchedule, ExpertTrainer, LearnerConfig, Opponents, RolloutConfig, train_expert,
+};
 use mg_core::MarkovGame;
 use trpo::TrpoConfig;
 
@@ -146,10 +148,6 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             a.scripted_every
         );
     }
-    let scripted = scripted_policies(&game);
-    let adversary: Vec<bool> = (0..game.spec().n_agents())
-        .map(|i| game.is_adversary(i))
-        .collect();
     if a.learn_only.is_some() && a.scripted_every != 0 {
         bail!(
             "--learn-only and --scripted-every are exclusive (one fixes a side, the other alternates)"
@@ -160,19 +158,35 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             "--random-opponents needs --scripted-every K (it alternates the fixed side's policy)"
         );
     }
-    let random: Vec<Box<dyn magail_async::Policy>> = (0..game.spec().n_agents())
-        .map(|i| {
-            Box::new(magail_async::RandomPolicy::new(game.spec().action_space(i)))
-                as Box<dyn magail_async::Policy>
-        })
-        .collect();
-    if (a.scripted_every != 0 || a.learn_only.is_some())
-        && (adversary.iter().all(|&x| x) || adversary.iter().all(|&x| !x))
-    {
-        bail!(
-            "--scripted-every and --learn-only need a competitive game (adversaries and good agents)"
-        );
-    }
+    let random = || {
+        magail_async::RandomPolicy::for_game(game.spec())
+            .into_iter()
+            .map(|p| Box::new(p) as Box<dyn magail_async::Policy>)
+            .collect::<Vec<_>>()
+    };
+    let opponents = match (&a.learn_only, a.scripted_every) {
+        (Some(side), _) => Opponents::LearnOnly {
+            adversaries: side == "adversaries",
+            scripted: scripted_policies(&game),
+            random: random(),
+        },
+        (None, 0) => Opponents::SelfPlay,
+        (None, every) => Opponents::Alternate {
+            every,
+            scripted: scripted_policies(&game),
+            random: a.random_opponents.then(random),
+        },
+    };
+    let schedule = ExpertSchedule {
+        steps: a.steps,
+        checkpoint_every: a.checkpoint_every.max(1),
+        value_warmup: a.value_warmup,
+        adversary: (0..game.spec().n_agents())
+            .map(|i| game.is_adversary(i))
+            .collect(),
+        opponents,
+    };
+    schedule.validate(game.spec().n_agents())?;
     let mut trainer = ExpertTrainer::new(
         game,
         player,
@@ -308,67 +322,29 @@ pub fn run_expert(a: &ExpertArgs) -> Result<PathBuf> {
             }
             Ok(())
         };
-    // The side that does not learn under --learn-only starts from (and keeps) these policies
-    // (only needed then: `policies` copies every network).
-    let frozen = if a.learn_only.is_some() {
-        trainer.learners().policies(false)?
-    } else {
-        Vec::new()
-    };
-    let learn_adv = a.learn_only.as_deref().map(|s| s == "adversaries");
-    while trainer.env_steps() < a.steps {
-        // Which side, if any, the scripted policy plays in this iteration.
-        let next = trainer.iteration() + 1;
-        let side = match a.scripted_every {
-            0 => None,
-            k if next % k == 0 => Some(true),
-            k if next % k == 1 => Some(false),
-            _ => None,
-        };
-        // With random opponents, odd cycles of K iterations use the random policy.
-        let pool = if a.random_opponents && (next / a.scripted_every.max(1)) % 2 == 1 {
-            &random
-        } else {
-            &scripted
-        };
-        let fixed: Vec<Option<&dyn magail_async::Policy>> = match (learn_adv, side) {
-            (Some(learns), _) => (0..adversary.len())
-                .map(|i| {
-                    let p: &dyn magail_async::Policy = match next % 3 {
-                        0 => &frozen[i],
-                        1 => scripted[i].as_ref(),
-                        _ => random[i].as_ref(),
-                    };
-                    (adversary[i] != learns).then_some(p)
-                })
-                .collect(),
-            (None, None) => Vec::new(),
-            (None, Some(adv)) => adversary
-                .iter()
-                .zip(pool)
-                .map(|(&is_adv, p)| (is_adv == adv).then_some(p.as_ref()))
-                .collect(),
-        };
-        // Counted from the run's start, so a resumed run does not warm up again.
-        let warming = trainer.iteration() < a.value_warmup;
-        let s = trainer.iterate_with(&fixed, !warming)?;
-        if !s.mean_return.is_empty() {
-            let team = s.mean_return.iter().sum::<f64>() / s.mean_return.len() as f64;
-            last_score = Some(team);
-            curve.push((s.iteration, s.env_steps, s.episodes, team));
-            bar.set_message(format!("return {team:.2}"));
-        }
-        bar.set_position(s.env_steps.min(a.steps));
-        if s.iteration % a.checkpoint_every.max(1) == 0 {
-            save(&trainer, &curve, last_score)?;
-            if a.quiet {
-                eprintln!(
-                    "iteration {} steps {} return {:?}",
-                    s.iteration, s.env_steps, last_score
-                );
+    train_expert(
+        &mut trainer,
+        &schedule,
+        |trainer, s, checkpoint| -> Result<()> {
+            if !s.mean_return.is_empty() {
+                let team = s.mean_return.iter().sum::<f64>() / s.mean_return.len() as f64;
+                last_score = Some(team);
+                curve.push((s.iteration, s.env_steps, s.episodes, team));
+                bar.set_message(format!("return {team:.2}"));
             }
-        }
-    }
+            bar.set_position(s.env_steps.min(a.steps));
+            if checkpoint {
+                save(trainer, &curve, last_score)?;
+                if a.quiet {
+                    eprintln!(
+                        "iteration {} steps {} return {:?}",
+                        s.iteration, s.env_steps, last_score
+                    );
+                }
+            }
+            Ok(())
+        },
+    )?;
     save(&trainer, &curve, last_score)?;
     bar.finish();
     println!(

@@ -204,3 +204,182 @@ where
         })
     }
 }
+
+/// Who plays the side that does not learn in an expert run's iterations. In competitive games
+/// each side trained only against its co-learner specialises on it; fixed opponents in some
+/// iterations keep it general.
+pub enum Opponents {
+    /// Every agent is played by its learner in every iteration.
+    SelfPlay,
+    /// Iteration k (counted from 1): when k ≡ 0 (mod `every`) the adversaries are played by the
+    /// pool and only the good agents learn; when k ≡ 1 the good agents are, and only the
+    /// adversaries learn; the other iterations are self-play. The pool is `scripted`, or, in
+    /// odd cycles of `every` iterations, `random` when given.
+    Alternate {
+        /// The cycle length, at least 3 (so that self-play iterations remain).
+        every: usize,
+        /// One policy per agent (only the fixed side's are used).
+        scripted: Vec<Box<dyn Policy>>,
+        /// One policy per agent, for the odd cycles.
+        random: Option<Vec<Box<dyn Policy>>>,
+    },
+    /// Only one side learns; the other is played, by turns (k mod 3 = 0, 1, 2), by its own
+    /// policies as the run started, `scripted` and `random`. For fine-tuning one side.
+    LearnOnly {
+        /// The adversaries learn (true) or the good agents do.
+        adversaries: bool,
+        /// One policy per agent.
+        scripted: Vec<Box<dyn Policy>>,
+        /// One policy per agent.
+        random: Vec<Box<dyn Policy>>,
+    },
+}
+
+/// How long an expert run trains and against whom ([`train_expert`]).
+pub struct ExpertSchedule {
+    /// Train until this many environment steps (all copies) are done.
+    pub steps: u64,
+    /// The iterations whose number is a multiple of this are checkpoint iterations (≥ 1).
+    pub checkpoint_every: usize,
+    /// The first this many iterations of the run (counted from its start, so a resumed run
+    /// does not warm up again) fit only the critics.
+    pub value_warmup: usize,
+    /// Which agents are adversaries (one per agent; used by the opponents other than self-play).
+    pub adversary: Vec<bool>,
+    /// Who plays the fixed side.
+    pub opponents: Opponents,
+}
+
+fn schedule_error(reason: String) -> TrainError {
+    TrainError::Learn(LearnError::Config(reason))
+}
+
+impl ExpertSchedule {
+    /// Checks the schedule against a game of `n` agents: a cycle of at least 3, policies and
+    /// adversary flags for every agent, and a competitive game (both sides present) for
+    /// anything other than self-play.
+    pub fn validate(&self, n: usize) -> Result<(), TrainError> {
+        if self.checkpoint_every == 0 {
+            return Err(schedule_error(
+                "checkpoint_every must be at least 1, got 0".into(),
+            ));
+        }
+        if self.adversary.len() != n {
+            return Err(schedule_error(format!(
+                "{} adversary flags for {n} agents",
+                self.adversary.len()
+            )));
+        }
+        let pools: Vec<&Vec<Box<dyn Policy>>> = match &self.opponents {
+            Opponents::SelfPlay => return Ok(()),
+            Opponents::Alternate {
+                every,
+                scripted,
+                random,
+            } => {
+                if *every < 3 {
+                    return Err(schedule_error(format!(
+                        "the opponents' cycle must be at least 3 iterations (self-play between \
+                         the fixed sides), got {every}"
+                    )));
+                }
+                std::iter::once(scripted).chain(random).collect()
+            }
+            Opponents::LearnOnly {
+                scripted, random, ..
+            } => vec![scripted, random],
+        };
+        if let Some(p) = pools.iter().find(|p| p.len() != n) {
+            return Err(schedule_error(format!(
+                "an opponent pool of {} policies for {n} agents",
+                p.len()
+            )));
+        }
+        if self.adversary.iter().all(|&a| a) || self.adversary.iter().all(|&a| !a) {
+            return Err(schedule_error(
+                "fixed opponents need a competitive game (adversaries and good agents)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The fixed policies of iteration `k` (`frozen`: the policies as the run started, for
+    /// [`Opponents::LearnOnly`]); empty for self-play.
+    fn fixed<'a>(&'a self, k: usize, frozen: &'a [impl Policy]) -> Vec<Option<&'a dyn Policy>> {
+        let adv = &self.adversary;
+        match &self.opponents {
+            Opponents::SelfPlay => Vec::new(),
+            Opponents::Alternate {
+                every,
+                scripted,
+                random,
+            } => {
+                let side = match k % every {
+                    0 => true,
+                    1 => false,
+                    _ => return Vec::new(),
+                };
+                let pool = match random {
+                    Some(r) if (k / every) % 2 == 1 => r,
+                    _ => scripted,
+                };
+                adv.iter()
+                    .zip(pool)
+                    .map(|(&a, p)| (a == side).then_some(p.as_ref()))
+                    .collect()
+            }
+            Opponents::LearnOnly {
+                adversaries,
+                scripted,
+                random,
+            } => (0..adv.len())
+                .map(|i| {
+                    let p: &dyn Policy = match k % 3 {
+                        0 => &frozen[i],
+                        1 => scripted[i].as_ref(),
+                        _ => random[i].as_ref(),
+                    };
+                    (adv[i] != *adversaries).then_some(p)
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An expert run: iterations of `trainer` until `schedule.steps` environment steps, each
+/// against the schedule's fixed opponents, the first `value_warmup` fitting only the critics.
+/// After every iteration `after(trainer, stats, checkpoint)` records it (`checkpoint`: the
+/// schedule's checkpoint iterations, where it should save [`ExpertTrainer::checkpoint`]); a
+/// trainer resumed from a checkpoint continues the same run exactly. Returns the last
+/// iteration's statistics, if any iteration ran.
+pub fn train_expert<G, P, E>(
+    trainer: &mut ExpertTrainer<G, P>,
+    schedule: &ExpertSchedule,
+    mut after: impl FnMut(&ExpertTrainer<G, P>, &IterStats, bool) -> Result<(), E>,
+) -> Result<Option<IterStats>, E>
+where
+    G: MarkovGame + Clone + Send,
+    P: PlayerFunction + Clone + Send,
+    E: From<TrainError>,
+{
+    schedule.validate(trainer.collector.spec().n_agents())?;
+    // The side that does not learn under LearnOnly starts from (and keeps) these policies
+    // (only built then: `policies` copies every network).
+    let frozen = match schedule.opponents {
+        Opponents::LearnOnly { .. } => trainer
+            .learners
+            .policies(false)
+            .map_err(|e| E::from(TrainError::from(e)))?,
+        _ => Vec::new(),
+    };
+    let mut last = None;
+    while trainer.env_steps < schedule.steps {
+        let next = trainer.iteration + 1;
+        let fixed = schedule.fixed(next, &frozen);
+        let warming = trainer.iteration < schedule.value_warmup;
+        let s = trainer.iterate_with(&fixed, !warming)?;
+        after(trainer, &s, s.iteration % schedule.checkpoint_every == 0)?;
+        last = Some(s);
+    }
+    Ok(last)
+}

@@ -57,7 +57,7 @@ pub mod run;
 
 pub use candle_policy::{CandlePolicy, head_for};
 pub use checkpoint::STATE_KEY;
-pub use expert::{ExpertTrainer, IterStats, TrainError};
+pub use expert::{ExpertSchedule, ExpertTrainer, IterStats, Opponents, TrainError, train_expert};
 pub use learner::{
     ComputeDevice, Group, LearnError, LearnerConfig, LearnerState, Learners, UpdateStats,
 };

@@ -31,7 +31,7 @@ use thiserror::Error;
 use crate::checkpoint::{put_state, take_state};
 use crate::learner::{LearnError, LearnerConfig, LearnerState, Learners};
 use crate::policy::Policy;
-use crate::rollout::{Collector, CollectorState, Rollout, RolloutConfig, RolloutError};
+use crate::rollout::{AgentSteps, Collector, CollectorState, Rollout, RolloutConfig, RolloutError};
 
 /// How samples where an agent played φ are treated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,9 +256,9 @@ pub struct MagailTrainer<G, P> {
     widths: Vec<usize>,
     rng: StreamRng,
     iteration: usize,
-    demos: Trajectories,
-    /// Zero-sum prior: every expert time step's observations and actions, per agent.
-    zs_steps: Vec<(Vec<f32>, Vec<f32>, Vec<bool>)>,
+    /// The demonstrations, validated once and laid out as a rollout (one copy, the episodes
+    /// one after another), so that they are read by the same code as the policy's samples.
+    demos: Rollout,
 }
 
 fn phi_slot(mode: PhiMode) -> bool {
@@ -335,8 +335,7 @@ where
             discs,
             widths,
             iteration: 0,
-            demos: demos.clone(),
-            zs_steps: Vec::new(),
+            demos: Rollout::from_episodes(demos),
         };
         t.encode_expert()
             .map_err(|e| MagailError::Config(format!("demonstrations: {e}")))?;
@@ -356,26 +355,12 @@ where
                 t.learners.set_anchor(g, anchor)?;
             }
         }
-        if t.cfg.prior == Prior::ZeroSum {
-            if t.demos.n_steps() == 0 {
-                return Err(MagailError::Config(
-                    "the zero-sum prior trains on expert time steps, and the demonstrations have \
-                     none (every episode is empty)"
-                        .into(),
-                ));
-            }
-            t.zs_steps = (0..n)
-                .map(|i| {
-                    let (d, w) = (dims[i], spaces[i].width());
-                    let (mut o, mut a, mut acted) = (Vec::new(), Vec::new(), Vec::new());
-                    for ep in &t.demos.episodes {
-                        o.extend_from_slice(&ep.agents[i].obs[..ep.len * d]);
-                        a.extend_from_slice(&ep.agents[i].actions[..ep.len * w]);
-                        acted.extend_from_slice(&ep.agents[i].acted[..ep.len]);
-                    }
-                    (o, a, acted)
-                })
-                .collect();
+        if t.cfg.prior == Prior::ZeroSum && t.demos.steps == 0 {
+            return Err(MagailError::Config(
+                "the zero-sum prior trains on expert time steps, and the demonstrations have \
+                 none (every episode is empty)"
+                    .into(),
+            ));
         }
         Ok(t)
     }
@@ -386,15 +371,17 @@ where
     fn demo_pairs(&self, g: usize) -> Result<Option<(Tensor, Tensor)>, MagailError> {
         let dev = self.learners.device().clone();
         let agents = &self.learners.groups()[g].agents;
-        let d = self.demos.obs_dims[agents[0]];
-        let space = self.demos.action_spaces[agents[0]];
+        let d = self.collector.obs_dim(agents[0]);
+        let space = self.spec.action_space(agents[0]);
         let w = space.width();
         let every_step = self.cfg.learner.phi_as_action;
         let (mut obs, mut acts) = (Vec::new(), Vec::new());
-        for ep in &self.demos.episodes {
+        // Episode by episode, then agent by agent: the rows' order is the cloning's shuffle's
+        // input, so it is part of the result.
+        for ep in self.demos.episode_ranges() {
             for &i in agents {
-                let a = &ep.agents[i];
-                for t in (0..ep.len).filter(|&t| every_step || a.acted[t]) {
+                let a = &self.demos.agents[i];
+                for t in ep.clone().filter(|&t| every_step || a.acted[t]) {
                     obs.extend_from_slice(&a.obs[t * d..(t + 1) * d]);
                     acts.extend_from_slice(&a.actions[t * w..(t + 1) * w]);
                 }
@@ -415,30 +402,12 @@ where
     }
 
     fn encode_expert(&mut self) -> Result<(), GailError> {
-        let slot = phi_slot(self.cfg.phi);
-        let (dims, spaces) = (&self.demos.obs_dims, &self.demos.action_spaces);
-        for ep in &self.demos.episodes {
-            for t in 0..ep.len {
-                let agent = |i: usize| {
-                    let (a, d, w) = (&ep.agents[i], dims[i], spaces[i].width());
-                    AgentStep {
-                        obs: &a.obs[t * d..(t + 1) * d],
-                        action: &a.actions[t * w..(t + 1) * w],
-                        acted: a.acted[t],
-                    }
-                };
-                for k in 0..self.widths.len() {
-                    self.cfg.prior.encode_step(
-                        k,
-                        agent,
-                        spaces,
-                        slot,
-                        false,
-                        &mut self.expert[k],
-                        Some(&mut self.expert_mask[k]),
-                    )?;
-                }
-            }
+        let mut rows = Vec::new();
+        for k in 0..self.widths.len() {
+            let (mut x, mut mask) = (Vec::new(), Vec::new());
+            self.encode_policy(&self.demos, k, false, &mut x, &mut rows, Some(&mut mask))?;
+            self.expert[k] = x;
+            self.expert_mask[k] = mask;
         }
         Ok(())
     }
@@ -564,7 +533,8 @@ where
         Ok(c.loss)
     }
 
-    /// Encodes the policy samples of a rollout for discriminator `k` (all steps when `all`);
+    /// Encodes the samples of a rollout (the policy's, or the demonstrations') for
+    /// discriminator `k` (all steps when `all`);
     /// for a joint discriminator that filters φ, `mask` (if given) receives the weights of its
     /// logits.
     fn encode_policy(
@@ -763,15 +733,20 @@ where
         policies: &[&dyn Policy],
         m: usize,
     ) -> Result<DiscStats, GailError> {
-        let steps = self.zs_steps[0].0.len() / self.demos.obs_dims[0].max(1);
+        let steps = self.demos.steps;
         let m = m.max(1);
         let picks: Vec<usize> = (0..m).map(|_| self.rng.random_range(0..steps)).collect();
         let mut obs = Vec::new();
         let mut expert = Vec::new();
         let mut policy = Vec::new();
         for (i, pol) in policies.iter().enumerate().take(2) {
-            let (d, w) = (self.demos.obs_dims[i], self.demos.action_spaces[i].width());
-            let (o, a, acted) = &self.zs_steps[i];
+            let (d, w) = (self.collector.obs_dim(i), self.spec.action_space(i).width());
+            let AgentSteps {
+                obs: o,
+                actions: a,
+                acted,
+                ..
+            } = &self.demos.agents[i];
             let oi: Vec<f32> = picks
                 .iter()
                 .flat_map(|&r| o[r * d..(r + 1) * d].iter().copied())
@@ -791,7 +766,7 @@ where
             // pairs then differ only in what the acting players chose, and φ itself tells
             // nothing (otherwise "a1 = φ" would mark the expert's pairs).
             let mut answers = out.actions;
-            let space = self.demos.action_spaces[i];
+            let space = self.spec.action_space(i);
             for (r, &step) in picks.iter().enumerate() {
                 if !acted[step] {
                     space.phi_fill(&mut answers[r * w..(r + 1) * w]);
@@ -801,12 +776,12 @@ where
             expert.push(ai);
             policy.push(answers);
         }
-        let space = |i: usize| self.demos.action_spaces[i];
+        let space = |i: usize| self.spec.action_space(i);
         let encode = |use_expert: [bool; 2]| -> Result<Vec<f32>, GailError> {
             let mut x = Vec::new();
             for r in 0..m {
                 for i in 0..2 {
-                    let (d, w) = (self.demos.obs_dims[i], space(i).width());
+                    let (d, w) = (self.collector.obs_dim(i), space(i).width());
                     let acts = if use_expert[i] {
                         &expert[i]
                     } else {

@@ -153,6 +153,71 @@ pub struct Rollout {
 }
 
 impl Rollout {
+    /// A recorded set of episodes (demonstrations) in the layout of a rollout, so that both are
+    /// read by the same code: one copy whose steps are the episodes one after another, each
+    /// episode's first step marked in `episode_start` and its end listed in `ends` (with its
+    /// returns and final observations). Log-probabilities are 0: a recording has none. The set
+    /// is taken as validated ([`Trajectories::validate`]).
+    pub fn from_episodes(set: &Trajectories) -> Rollout {
+        let n = set.obs_dims.len();
+        let total = set.n_steps();
+        let mut out = Rollout {
+            envs: 1,
+            steps: total,
+            agents: (0..n)
+                .map(|i| AgentSteps {
+                    obs: Vec::with_capacity(total * set.obs_dims[i]),
+                    actions: Vec::with_capacity(total * set.action_spaces[i].width()),
+                    logp: vec![0.0; total],
+                    rewards: Vec::with_capacity(total),
+                    acted: Vec::with_capacity(total),
+                    last_obs: vec![0.0; set.obs_dims[i]],
+                })
+                .collect(),
+            terminated: vec![false; total],
+            truncated: vec![false; total],
+            episode_start: vec![false; total],
+            ends: Vec::with_capacity(set.episodes.len()),
+        };
+        let mut at = 0;
+        for ep in set.episodes.iter().filter(|ep| ep.len > 0) {
+            for (i, (a, tr)) in out.agents.iter_mut().zip(&ep.agents).enumerate() {
+                let (d, w) = (set.obs_dims[i], set.action_spaces[i].width());
+                a.obs.extend_from_slice(&tr.obs[..ep.len * d]);
+                a.actions.extend_from_slice(&tr.actions[..ep.len * w]);
+                a.rewards.extend_from_slice(&tr.rewards[..ep.len]);
+                a.acted.extend_from_slice(&tr.acted[..ep.len]);
+                if tr.final_obs.len() == d {
+                    a.last_obs.copy_from_slice(&tr.final_obs);
+                }
+            }
+            let last = at + ep.len - 1;
+            out.episode_start[at] = true;
+            out.terminated[last] = ep.terminated;
+            out.truncated[last] = ep.truncated;
+            out.ends.push(EpisodeEnd {
+                env: 0,
+                step: last,
+                len: ep.len,
+                returns: ep.returns(),
+                terminated: ep.terminated,
+                final_obs: ep.agents.iter().map(|a| a.final_obs.clone()).collect(),
+            });
+            at += ep.len;
+        }
+        out
+    }
+
+    /// The flat step ranges (`env · steps + step`) of the episodes that ended, in `ends`' order;
+    /// an episode that began before this rollout is cut to its part in it. For a recording made
+    /// by [`from_episodes`](Self::from_episodes), every episode whole.
+    pub fn episode_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.ends.iter().map(|e| {
+            let end = e.env * self.steps + e.step + 1;
+            end - e.len.min(e.step + 1)..end
+        })
+    }
+
     /// Number of steps where agent `i` acted.
     pub fn active_steps(&self, i: usize) -> usize {
         self.agents[i].acted.iter().filter(|a| **a).count()

@@ -276,3 +276,41 @@ fn bad_policies_and_mismatches_are_clear_errors() {
         Err(RolloutError::Config(_))
     ));
 }
+
+#[test]
+fn a_recording_in_the_rollout_layout_keeps_every_episode_in_order() {
+    let g = AmagailGame::StochasticNavigation;
+    let cfg = RolloutConfig {
+        envs: 3,
+        workers: 1,
+        seed: 5,
+        history_k: 1,
+    };
+    let mut c = Collector::new(ParticleEnv::new(g.env_config()).unwrap(), g.player(), cfg).unwrap();
+    let pols = random_policies(c.spec());
+    let set = c.collect_episodes(&as_dyn(&pols), 5).unwrap();
+    let ro = magail_async::Rollout::from_episodes(&set);
+    assert_eq!((ro.envs, ro.steps), (1, set.n_steps()));
+    let ranges: Vec<_> = ro.episode_ranges().collect();
+    assert_eq!(ranges.len(), set.episodes.len());
+    for (ep, r) in set.episodes.iter().zip(&ranges) {
+        assert_eq!(r.len(), ep.len);
+        assert!(ro.episode_start[r.start]);
+        assert_eq!(ro.terminated[r.end - 1], ep.terminated);
+        assert_eq!(ro.truncated[r.end - 1], ep.truncated);
+        for (i, tr) in ep.agents.iter().enumerate() {
+            let d = set.obs_dims[i];
+            let w = set.action_spaces[i].width();
+            let a = &ro.agents[i];
+            assert_eq!(&a.obs[r.start * d..r.end * d], &tr.obs[..]);
+            assert_eq!(&a.actions[r.start * w..r.end * w], &tr.actions[..]);
+            assert_eq!(&a.acted[r.clone()], &tr.acted[..]);
+            assert_eq!(&a.rewards[r.clone()], &tr.rewards[..]);
+        }
+    }
+    // Episodes follow one another with no gap, and the ends carry each episode's returns.
+    assert_eq!(ranges.last().unwrap().end, ro.steps);
+    let returns: Vec<Vec<f64>> = set.episodes.iter().map(|e| e.returns()).collect();
+    let ends: Vec<Vec<f64>> = ro.ends.iter().map(|e| e.returns.clone()).collect();
+    assert_eq!(ends, returns);
+}
