@@ -1,0 +1,344 @@
+//! One cell of an experiment's table: a method trained on one demonstration set of one game,
+//! from one seed, and scored. A cell's settings are all in its [`CellSpec`]; its id is derived
+//! from them, so a cell made under other settings is another cell with another folder.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use envs::GameChoice;
+use magail_async::run::{self, BcCache, Existing, Method, RunFolder, RunSettings};
+use magail_async::{MagailConfig, MagailError, MagailTrainer, Policy};
+use mg_core::MarkovGame;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::checkpoint::load_checkpoint;
+use crate::error::{ExperimentError, Result};
+use crate::evaluate::{Who, evaluate, play};
+
+/// How each adversarial cell's generator trains: iterations, rollout copies (× 50 steps), trust
+/// region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    /// Adversarial iterations (none for behaviour cloning).
+    pub iterations: usize,
+    /// Environment copies per rollout, each running 50 steps.
+    pub envs: usize,
+    /// TRPO trust-region radius.
+    pub max_kl: f64,
+    /// Fisher-vector products on every k-th sample.
+    pub fisher: usize,
+    /// Discriminator Adam steps per iteration.
+    pub disc_steps: usize,
+    /// Critic epochs per iteration.
+    pub vf_epochs: usize,
+    /// Critic minibatches per epoch.
+    pub vf_minibatches: usize,
+}
+
+impl Generator {
+    /// The quick preset: the paper-shape generator (docs/results.md, point 8), the cheapest
+    /// setting found under which the adversarial methods end above their BC start at 100
+    /// demonstrations.
+    pub const QUICK: Generator = Generator {
+        iterations: 1000,
+        envs: 41,
+        max_kl: 0.002,
+        fisher: 4,
+        disc_steps: 10,
+        vf_epochs: 3,
+        vf_minibatches: 4,
+    };
+
+    /// The full preset: twice the iterations, the library's discriminator and critic steps
+    /// (docs/results.md, point 7).
+    pub const FULL: Generator = Generator {
+        iterations: 2000,
+        envs: 41,
+        max_kl: 0.002,
+        fisher: 4,
+        disc_steps: 5,
+        vf_epochs: 10,
+        vf_minibatches: 16,
+    };
+
+    /// The smoke preset: a few iterations of a few copies, to try the machinery (tests, a first
+    /// run on a cluster). Its numbers mean nothing.
+    pub const SMOKE: Generator = Generator {
+        iterations: 12,
+        envs: 4,
+        max_kl: 0.01,
+        fisher: 1,
+        disc_steps: 2,
+        vf_epochs: 2,
+        vf_minibatches: 2,
+    };
+
+    /// Writes these settings into a method's configuration.
+    pub fn apply(&self, cfg: &mut MagailConfig) {
+        cfg.rollout.envs = self.envs;
+        cfg.learner.trpo.max_kl = self.max_kl;
+        cfg.learner.trpo.fisher_subsample = self.fisher;
+        cfg.disc.steps = self.disc_steps;
+        cfg.learner.trpo.vf_epochs = self.vf_epochs;
+        cfg.learner.trpo.vf_minibatches = self.vf_minibatches;
+    }
+
+    /// The settings in words, for table headers.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} iterations of {} copies x 50 steps, max KL {}, Fisher on every {} samples, {} \
+             discriminator steps, critic {} epochs x {} minibatches",
+            self.iterations,
+            self.envs,
+            self.max_kl,
+            self.fisher,
+            self.disc_steps,
+            self.vf_epochs,
+            self.vf_minibatches
+        )
+    }
+}
+
+/// Who records a cell's demonstrations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Demonstrator {
+    /// The scripted reference policy of the game (docs/envs.md).
+    Scripted,
+    /// An expert checkpoint folder, as given (a relative path is read from the project root the
+    /// cell is run with, so the same cell has the same id on every machine).
+    Expert(PathBuf),
+}
+
+impl Demonstrator {
+    /// The checkpoint's path on this machine, or `None` for the scripted reference.
+    pub fn path(&self, root: &Path) -> Option<PathBuf> {
+        match self {
+            Demonstrator::Scripted => None,
+            Demonstrator::Expert(p) if p.is_relative() => Some(root.join(p)),
+            Demonstrator::Expert(p) => Some(p.clone()),
+        }
+    }
+
+    /// A name for tables: `scripted` or the checkpoint's path as given.
+    pub fn describe(&self) -> String {
+        match self {
+            Demonstrator::Scripted => "scripted".into(),
+            Demonstrator::Expert(p) => format!("expert {}", p.display()),
+        }
+    }
+}
+
+/// Everything that makes a cell: a re-run with other settings is another cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellSpec {
+    /// The experiment (table) it belongs to: `navigation`, `stoch_navigation`, …
+    pub experiment: String,
+    /// The game.
+    pub game: GameChoice,
+    /// The method.
+    pub method: Method,
+    /// Demonstration episodes.
+    pub demos: usize,
+    /// The replicate: its own demonstration draw and its own training seed.
+    pub seed: u64,
+    /// Who demonstrates.
+    pub demonstrator: Demonstrator,
+    /// How the generator trains.
+    pub generator: Generator,
+    /// Behaviour-cloning epochs (BC cells, and the start of every adversarial cell).
+    pub bc_epochs: usize,
+    /// Evaluation episodes.
+    pub episodes: usize,
+}
+
+impl CellSpec {
+    /// The stable id: readable parts and a digest of every setting, e.g.
+    /// `navigation-magail-c-100-s0-3f2a9c01d4`.
+    pub fn id(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        let digest = Sha256::digest(text.as_bytes());
+        let hex: String = digest[..5].iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-s{}-{hex}",
+            self.experiment,
+            self.method.name(),
+            self.demos,
+            self.seed
+        )
+    }
+
+    /// Refuses settings no cell can run with, naming the setting and the accepted range.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |field: &'static str, v: usize| {
+            if v == 0 {
+                Err(ExperimentError::Settings {
+                    field,
+                    reason: "is 0: expected at least 1".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("demos", self.demos)?;
+        positive("episodes", self.episodes)?;
+        positive("envs", self.generator.envs)?;
+        positive("fisher-subsample", self.generator.fisher)?;
+        positive("vf-minibatches", self.generator.vf_minibatches)?;
+        if self.method.adversarial() {
+            positive("iterations", self.generator.iterations)?;
+            positive("disc-steps", self.generator.disc_steps)?;
+            positive("vf-epochs", self.generator.vf_epochs)?;
+        }
+        if !(self.generator.max_kl.is_finite() && self.generator.max_kl > 0.0) {
+            return Err(ExperimentError::Settings {
+                field: "max-kl",
+                reason: format!("is {}: expected a positive number", self.generator.max_kl),
+            });
+        }
+        self.game.build()?;
+        Ok(())
+    }
+
+    /// A rough cost in seconds of one core, from the quick preset's measured cells (a joint
+    /// discriminator about 0.14 s an iteration, one per agent about 0.25 s, at 41 copies and
+    /// ten discriminator steps; cloning about 0.1 ms per epoch and demonstration), scaled by
+    /// copies and discriminator steps.
+    pub fn estimated_seconds(&self) -> f64 {
+        let g = &self.generator;
+        let per_iter = match self.method {
+            Method::Bc | Method::BcPhi => 0.0,
+            Method::MagailC | Method::MagailZs => 0.14,
+            Method::Gail | Method::MagailD | Method::MagailPhi | Method::Amagail => 0.25,
+        } * (g.envs as f64 / 41.0)
+            * (1.0 / 3.0 + (2.0 / 3.0) * g.disc_steps as f64 / 10.0);
+        let iterations = if self.method.adversarial() {
+            g.iterations as f64
+        } else {
+            0.0
+        };
+        5.0 + 1e-4 * (self.bc_epochs * self.demos) as f64 + per_iter * iterations
+    }
+}
+
+/// A finished cell: its settings and its scores on the evaluation episodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// The cell's id.
+    pub id: String,
+    /// The cell's settings.
+    pub spec: CellSpec,
+    /// Team mean return of the imitator on the evaluation episodes.
+    pub score: f64,
+    /// Team mean return of random actions on the same episodes.
+    pub random: f64,
+    /// Team mean return of the demonstrator on the same episodes.
+    pub expert: f64,
+    /// (score − random) / (expert − random).
+    pub normalized: f64,
+}
+
+/// Trains (or resumes) a cell in its folder `dir` (the run folder is `dir/run`), scores it and
+/// writes its result to `dir/result.json`.
+/// `root` resolves a relative demonstrator path; `cache` shares behaviour clonings between the
+/// cells of one process (the same bytes as cloning in each).
+pub fn run_cell(
+    spec: &CellSpec,
+    root: &Path,
+    dir: &Path,
+    cache: Option<&BcCache>,
+    progress: &mut dyn FnMut(run::Progress<'_>),
+) -> Result<CellResult> {
+    spec.validate()?;
+    let expert = match spec.demonstrator.path(root) {
+        Some(path) => Some(load_checkpoint(&path)?),
+        None => None,
+    };
+    let expert_pols = expert
+        .as_ref()
+        .map(|(_, l)| l.policies(false))
+        .transpose()
+        .map_err(|e| ExperimentError::Checkpoint {
+            path: spec.demonstrator.path(root).unwrap_or_default(),
+            reason: format!("its policies cannot be built: {e}"),
+        })?
+        .unwrap_or_default();
+    let expert_refs: Vec<&dyn Policy> = expert_pols.iter().map(|p| p as &dyn Policy).collect();
+    let demonstrator = || {
+        if expert_refs.is_empty() {
+            Who::Scripted
+        } else {
+            Who::Learned(&expert_refs)
+        }
+    };
+    let demos = play(
+        &spec.game,
+        demonstrator(),
+        spec.demos,
+        spec.seed.wrapping_add(7),
+    )?;
+    let (env, player) = spec.game.build()?;
+    let mut cfg = spec.method.config(env.spec(), spec.seed);
+    cfg.bc_epochs = spec.bc_epochs;
+    spec.generator.apply(&mut cfg);
+    let trainer = MagailTrainer::new(env, player, &demos, cfg).map_err(|e| match e {
+        e @ MagailError::Config(_) => ExperimentError::Setup(format!("invalid settings: {e}")),
+        e => ExperimentError::Setup(format!(
+            "the demonstrations do not fit {}: {e}",
+            spec.game.env
+        )),
+    })?;
+    let settings = RunSettings {
+        method: spec.method,
+        iterations: spec.generator.iterations,
+        checkpoint_every: 25,
+    };
+    let folder = RunFolder::open(&dir.join("run"))?;
+    let t = run::train_imitator(
+        &folder,
+        &spec.game,
+        &demos,
+        trainer,
+        &settings,
+        Existing::ResumeOrReplace,
+        cache,
+        progress,
+    )?;
+    let pols = t
+        .learners()
+        .policies(false)
+        .map_err(|e| ExperimentError::Score(format!("the trained policies: {e}")))?;
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let e = evaluate(&spec.game, &refs, demonstrator(), spec.episodes)?;
+    let Some(normalized) = e.normalized() else {
+        return Err(ExperimentError::Score(format!(
+            "{} at {} demonstrations: the normalized score is undefined (return {}, random {}, \
+             demonstrator {} over {} episodes)",
+            spec.method.label(),
+            spec.demos,
+            e.score,
+            e.random,
+            e.reference,
+            spec.episodes
+        )));
+    };
+    let result = CellResult {
+        id: spec.id(),
+        spec: spec.clone(),
+        score: e.score,
+        random: e.random,
+        expert: e.reference,
+        normalized,
+    };
+    // Written while the run folder is still locked: one process finishes a cell.
+    run::write_atomic(&dir.join(RESULT_FILE), |w| {
+        serde_json::to_writer_pretty(&mut *w, &result)?;
+        w.write_all(b"\n")
+    })?;
+    drop(folder);
+    Ok(result)
+}
+
+/// A finished cell's result, in its folder.
+pub const RESULT_FILE: &str = "result.json";

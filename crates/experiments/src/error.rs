@@ -1,0 +1,56 @@
+//! The crate's one error type: each variant is a heading a user can act on.
+
+use std::path::PathBuf;
+
+use magail_async::run::RunError;
+use thiserror::Error;
+
+/// What went wrong, under the heading a user acts on.
+#[derive(Debug, Error)]
+pub enum ExperimentError {
+    /// A game name, variant or game parameter that is not known.
+    #[error(transparent)]
+    Game(#[from] envs::ConfigError),
+    /// A run folder, its settings, or training failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A checkpoint that is missing, unreadable, or does not fit where it is used.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The folder or file given.
+        path: PathBuf,
+        /// What is wrong, and what was expected.
+        reason: String,
+    },
+    /// A setting of a cell or an executor out of its range.
+    #[error("invalid settings: `{field}` {reason}")]
+    Settings {
+        /// The setting.
+        field: &'static str,
+        /// The value given and what is accepted.
+        reason: String,
+    },
+    /// A plan or result file that is missing or not what it should be.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A trainer that cannot be built from the cell's settings and demonstrations.
+    #[error("{0}")]
+    Setup(String),
+    /// The cell's normalized score is undefined (the reference scores no better than random).
+    #[error("{0}")]
+    Score(String),
+    /// Slurm refused or could not be reached.
+    #[error("slurm: {0}")]
+    Slurm(String),
+    /// Cells that failed; the finished ones are kept.
+    #[error("{} cells failed (finished cells are kept; run the same command again to retry):\n{}", .0.len(), .0.join("\n"))]
+    Cells(Vec<String>),
+}
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, ExperimentError>;

@@ -1,0 +1,69 @@
+//! Playing and scoring particle games: the scripted reference, random play and learned policies,
+//! on fixed seeds, with the one normalization every command reports ([`run::Evaluation`]).
+
+use envs::scripted::ScriptedPolicy;
+use envs::{GameChoice, ParticleEnv};
+use magail_async::run::{self, return_stats};
+use magail_async::{FnPolicy, Policy, RandomPolicy};
+use mg_core::{MarkovGame, Trajectories};
+
+use crate::error::Result;
+
+/// Which policies act.
+#[derive(Clone, Copy)]
+pub enum Who<'a> {
+    /// Uniformly random actions.
+    Random,
+    /// The scripted reference.
+    Scripted,
+    /// Learned policies (one per agent).
+    Learned(&'a [&'a dyn Policy]),
+}
+
+/// The scripted reference of every agent of `env`, as rollout policies.
+pub fn scripted_policies(env: &ParticleEnv) -> Vec<Box<dyn Policy>> {
+    let scripted = ScriptedPolicy::new(env);
+    let spec = env.spec();
+    (0..spec.n_agents())
+        .map(|i| {
+            let s = scripted.clone();
+            let (d, w) = (spec.obs_dim(i), spec.action_space(i).width());
+            Box::new(FnPolicy::new(d, w, move |o: &[f32], a: &mut [f32]| {
+                s.act(i, o, a)
+            })) as Box<dyn Policy>
+        })
+        .collect()
+}
+
+/// Plays `episodes` episodes on fixed seeds (stream `seed`) and returns them.
+pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Result<Trajectories> {
+    let (env, player) = game.build()?;
+    let spec = env.spec().clone();
+    let fns = scripted_policies(&env);
+    let randoms = RandomPolicy::for_game(&spec);
+    let pols: Vec<&dyn Policy> = match who {
+        Who::Random => randoms.iter().map(|p| p as &dyn Policy).collect(),
+        Who::Scripted => fns.iter().map(|p| p.as_ref()).collect(),
+        Who::Learned(p) => p.to_vec(),
+    };
+    Ok(run::play(env, player, &pols, episodes, seed)?)
+}
+
+/// The evaluation every command reports ([`run::Evaluation`]): `policies`, random actions and
+/// `reference`, each on the same `episodes` episodes of [`run::EVAL_SEED`].
+pub fn evaluate(
+    game: &GameChoice,
+    policies: &[&dyn Policy],
+    reference: Who<'_>,
+    episodes: usize,
+) -> Result<run::Evaluation> {
+    let team =
+        |who| -> Result<f64> { Ok(return_stats(&play(game, who, episodes, run::EVAL_SEED)?).1) };
+    Ok(run::Evaluation {
+        episodes,
+        seed: run::EVAL_SEED,
+        score: team(Who::Learned(policies))?,
+        random: team(Who::Random)?,
+        reference: team(reference)?,
+    })
+}

@@ -1,0 +1,49 @@
+//! The papers' experiments on the particle games, as a library: what `cargo xtask reproduce`
+//! runs, usable without xtask.
+//!
+//! - [`checkpoint`]: expert checkpoint folders (sidecar and parameters), and which games a
+//!   checkpoint can play.
+//! - [`evaluate`]: playing scripted, random or learned policies on fixed seeds, and the one
+//!   normalization every command reports.
+//! - [`cell`]: one table cell ([`CellSpec`]: game, method, demonstrations, seed, demonstrator,
+//!   generator) with a stable id from its settings; [`run_cell`] trains or resumes it in its own
+//!   folder and writes its result atomically.
+//! - [`plan`]: a reproduction's cells ([`Plan`], written to `plan.json`), where each stands
+//!   ([`CellState`]), and the local executor ([`run_local`]: N worker threads).
+//! - [`slurm`]: the same cells as a Slurm job array, one cell per task, and a dependent job
+//!   that builds the tables.
+//! - [`report`]: tables over seeds from finished cells.
+//!
+//! ```
+//! use experiments::{Demonstrator, Plan, PlanOptions, Preset};
+//!
+//! let quick = Plan::new(&PlanOptions::new(Preset::Quick, Demonstrator::Scripted));
+//! assert_eq!(quick.cells.len(), 16);
+//! // Ids are stable and differ whenever a setting does.
+//! let a = quick.cells[0].clone();
+//! let mut b = a.clone();
+//! b.seed = 1;
+//! assert_eq!(a.id(), quick.cells[0].id());
+//! assert_ne!(a.id(), b.id());
+//! assert!(a.id().starts_with("navigation-bc-100-s0-"));
+//! ```
+
+pub mod cell;
+pub mod checkpoint;
+pub mod error;
+pub mod evaluate;
+pub mod plan;
+pub mod report;
+pub mod slurm;
+
+pub use cell::{CellResult, CellSpec, Demonstrator, Generator, RESULT_FILE, run_cell};
+pub use checkpoint::{
+    CheckpointMeta, checkpoint_paths, game_for, load_checkpoint, read_sidecar, save_checkpoint,
+};
+pub use error::{ExperimentError, Result};
+pub use evaluate::{Who, evaluate, play, scripted_policies};
+pub use plan::{
+    CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,
+    cell_state, run_local, run_recorded,
+};
+pub use slurm::{SlurmOptions, Submission};

@@ -1,0 +1,420 @@
+//! A plan: the cells of a reproduction, written once to `DIR/plan.json`, each with its own
+//! folder `DIR/cells/<id>/` (its run folder and, once finished, `result.json`). Any process that
+//! can read the folder can run any cell of it (`run_recorded`), which is what the local workers
+//! and a Slurm array task both do.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use envs::GameChoice;
+use magail_async::run::{self, BcCache, Method, RunError};
+use serde::{Deserialize, Serialize};
+
+use crate::cell::{CellResult, CellSpec, Demonstrator, Generator, RESULT_FILE, run_cell};
+use crate::checkpoint::{game_for, read_sidecar};
+use crate::error::{ExperimentError, Result};
+
+/// The plan file in a reproduction's folder.
+pub const PLAN_FILE: &str = "plan.json";
+/// Written in a cell's folder when its run failed (the error), removed when it is run again.
+pub const FAILED_FILE: &str = "failed.txt";
+
+/// Which cells a reproduction runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Four cells of a few iterations: the machinery end to end in well under two minutes.
+    Smoke,
+    /// Cooperative navigation (BC, GAIL, MAGAIL-C, MAGAIL-D at 100, 200, 400 demonstrations)
+    /// and stochastic navigation (BC-φ, BC, MAGAIL-φ, AMAGAIL at 200), the quick generator.
+    Quick,
+    /// The quick preset's cells with the full generator.
+    Full,
+}
+
+impl Preset {
+    /// The preset's generator.
+    pub fn generator(self) -> Generator {
+        match self {
+            Preset::Smoke => Generator::SMOKE,
+            Preset::Quick => Generator::QUICK,
+            Preset::Full => Generator::FULL,
+        }
+    }
+
+    /// The preset's behaviour-cloning epochs.
+    pub fn bc_epochs(self) -> usize {
+        match self {
+            Preset::Smoke => 20,
+            Preset::Quick | Preset::Full => 1000,
+        }
+    }
+
+    /// The preset's evaluation episodes.
+    pub fn episodes(self) -> usize {
+        match self {
+            Preset::Smoke => 10,
+            Preset::Quick | Preset::Full => 100,
+        }
+    }
+
+    /// The name in titles.
+    pub fn title(self) -> &'static str {
+        match self {
+            Preset::Smoke => "Smoke",
+            Preset::Quick => "Quick",
+            Preset::Full => "Full",
+        }
+    }
+}
+
+/// What a plan is made from: a preset and the settings given in place of its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanOptions {
+    /// The cells.
+    pub preset: Preset,
+    /// The generator of every adversarial cell.
+    pub generator: Generator,
+    /// Behaviour-cloning epochs.
+    pub bc_epochs: usize,
+    /// Evaluation episodes per cell.
+    pub episodes: usize,
+    /// One replicate of every cell per seed.
+    pub seeds: Vec<u64>,
+    /// Who demonstrates in cooperative navigation.
+    pub demonstrator: Demonstrator,
+    /// Who demonstrates in stochastic navigation.
+    pub stoch_demonstrator: Demonstrator,
+}
+
+impl PlanOptions {
+    /// The preset with its own settings, seed 0, and `demonstrator` in both games.
+    pub fn new(preset: Preset, demonstrator: Demonstrator) -> Self {
+        Self {
+            preset,
+            generator: preset.generator(),
+            bc_epochs: preset.bc_epochs(),
+            episodes: preset.episodes(),
+            seeds: vec![0],
+            stoch_demonstrator: demonstrator.clone(),
+            demonstrator,
+        }
+    }
+}
+
+/// The cells of a reproduction, in table order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// What the tables are called.
+    pub title: String,
+    /// Every cell.
+    pub cells: Vec<CellSpec>,
+}
+
+/// Where a cell stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CellState {
+    /// Finished; its result.
+    Done(Box<CellResult>),
+    /// Another process holds its run folder.
+    Running,
+    /// Its last run failed (the error), or was stopped partway (how far it got).
+    Failed(String),
+    /// Never started.
+    ToDo,
+}
+
+impl CellState {
+    /// `done`, `running`, `failed` or `to do`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            CellState::Done(_) => "done",
+            CellState::Running => "running",
+            CellState::Failed(_) => "failed",
+            CellState::ToDo => "to do",
+        }
+    }
+}
+
+/// A cell's folder in the reproduction folder `dir`.
+pub fn cell_dir(dir: &Path, id: &str) -> PathBuf {
+    dir.join("cells").join(id)
+}
+
+impl Plan {
+    /// The plan of a preset.
+    pub fn new(o: &PlanOptions) -> Self {
+        let nav = GameChoice::new("cooperative_navigation", "paper");
+        let stoch = GameChoice::new("stoch_navigation", "paper");
+        let (nav_demos, nav_methods, stoch_demos, stoch_methods): (
+            &[usize],
+            &[Method],
+            usize,
+            &[Method],
+        ) = match o.preset {
+            Preset::Smoke => (
+                &[20],
+                &[Method::Bc, Method::MagailC, Method::MagailD],
+                20,
+                &[Method::Amagail],
+            ),
+            Preset::Quick | Preset::Full => (
+                &[100, 200, 400],
+                &[Method::Bc, Method::Gail, Method::MagailC, Method::MagailD],
+                200,
+                &[
+                    Method::BcPhi,
+                    Method::Bc,
+                    Method::MagailPhi,
+                    Method::Amagail,
+                ],
+            ),
+        };
+        let cell =
+            |experiment: &str, game: &GameChoice, who: &Demonstrator, method, demos, seed| {
+                CellSpec {
+                    experiment: experiment.into(),
+                    game: game.clone(),
+                    method,
+                    demos,
+                    seed,
+                    demonstrator: who.clone(),
+                    generator: o.generator,
+                    bc_epochs: o.bc_epochs,
+                    episodes: o.episodes,
+                }
+            };
+        let mut cells = Vec::new();
+        for &seed in &o.seeds {
+            for &demos in nav_demos {
+                for &m in nav_methods {
+                    cells.push(cell("navigation", &nav, &o.demonstrator, m, demos, seed));
+                }
+            }
+            for &m in stoch_methods {
+                cells.push(cell(
+                    "stoch_navigation",
+                    &stoch,
+                    &o.stoch_demonstrator,
+                    m,
+                    stoch_demos,
+                    seed,
+                ));
+            }
+        }
+        Plan {
+            title: o.preset.title().into(),
+            cells,
+        }
+    }
+
+    /// Refuses a plan that cannot run, before any cell starts: settings out of range, and each
+    /// demonstrator checkpoint missing or unable to play its cells' game (one clear error, not
+    /// one per cell).
+    pub fn validate(&self, root: &Path) -> Result<()> {
+        if self.cells.is_empty() {
+            return Err(ExperimentError::Settings {
+                field: "cells",
+                reason: "the plan has none: expected at least one cell".into(),
+            });
+        }
+        let mut checked: Vec<(PathBuf, GameChoice)> = Vec::new();
+        for c in &self.cells {
+            c.validate()?;
+            if let Some(path) = c.demonstrator.path(root) {
+                if checked.iter().any(|(p, g)| *p == path && *g == c.game) {
+                    continue;
+                }
+                let (meta, _) = read_sidecar(&path)?;
+                game_for(&meta, Some(&c.game.env), Some(&c.game.variant))?;
+                checked.push((path, c.game.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the plan to `dir/plan.json` (atomically).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| ExperimentError::File {
+            path: dir.join(PLAN_FILE),
+            reason: e.to_string(),
+        })?;
+        run::write_atomic(&dir.join(PLAN_FILE), |w| {
+            std::io::Write::write_all(w, text.as_bytes())
+        })?;
+        Ok(())
+    }
+
+    /// Reads `dir/plan.json`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(PLAN_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::File {
+            path: path.clone(),
+            reason: format!(
+                "cannot read the plan ({e}): expected the folder of a reproduction, written by \
+                 `cargo xtask reproduce`"
+            ),
+        })?;
+        serde_json::from_str(&text).map_err(|e| ExperimentError::File {
+            path,
+            reason: format!("is not a reproduction plan: {e}"),
+        })
+    }
+
+    /// The cell of an id.
+    pub fn cell(&self, id: &str) -> Result<&CellSpec> {
+        self.cells
+            .iter()
+            .find(|c| c.id() == id)
+            .ok_or_else(|| ExperimentError::Settings {
+                field: "cell",
+                reason: format!(
+                    "`{id}` is not a cell of this plan ({} cells; `--plan` lists them)",
+                    self.cells.len()
+                ),
+            })
+    }
+
+    /// Where each cell stands.
+    pub fn states(&self, dir: &Path) -> Vec<CellState> {
+        self.cells.iter().map(|c| cell_state(dir, c)).collect()
+    }
+}
+
+/// Where one cell stands in the reproduction folder `dir`.
+pub fn cell_state(dir: &Path, spec: &CellSpec) -> CellState {
+    let cdir = cell_dir(dir, &spec.id());
+    if let Some(r) = std::fs::read_to_string(cdir.join(RESULT_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str::<CellResult>(&t).ok())
+        .filter(|r| r.spec == *spec)
+    {
+        return CellState::Done(Box::new(r));
+    }
+    let run_dir = cdir.join("run");
+    if !run_dir.is_dir() {
+        return CellState::ToDo;
+    }
+    match run::RunFolder::open(&run_dir) {
+        Err(RunError::Busy(_)) => return CellState::Running,
+        Err(e) => return CellState::Failed(e.to_string()),
+        Ok(_) => {}
+    }
+    if let Ok(t) = std::fs::read_to_string(cdir.join(FAILED_FILE)) {
+        return CellState::Failed(t.trim().to_string());
+    }
+    let iterations = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0);
+    CellState::Failed(format!(
+        "stopped after {iterations} of {} iterations (its checkpoint resumes it)",
+        if spec.method.adversarial() {
+            spec.generator.iterations
+        } else {
+            0
+        }
+    ))
+}
+
+/// Runs (or resumes) one cell of the reproduction folder `dir`, recording a failure in its
+/// folder (`failed.txt`, removed once it finishes). A cell already done is returned as it is.
+pub fn run_recorded(
+    spec: &CellSpec,
+    root: &Path,
+    dir: &Path,
+    cache: Option<&BcCache>,
+    progress: &mut dyn FnMut(run::Progress<'_>),
+) -> Result<CellResult> {
+    if let CellState::Done(r) = cell_state(dir, spec) {
+        return Ok(*r);
+    }
+    let cdir = cell_dir(dir, &spec.id());
+    let failed = cdir.join(FAILED_FILE);
+    let res = run_cell(spec, root, &cdir, cache, progress);
+    match &res {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&failed);
+        }
+        // A cell another process is running has not failed; its own run records how it ends.
+        Err(ExperimentError::Run(RunError::Busy(_))) => {}
+        Err(e) => {
+            let text = format!("{e}\n");
+            run::write_atomic(&failed, |w| std::io::Write::write_all(w, text.as_bytes()))?;
+        }
+    }
+    res
+}
+
+/// What the local executor tells its caller as cells go.
+pub trait Observer: Sync {
+    /// A cell starts.
+    fn started(&self, cell: &CellSpec);
+    /// A cell's run reports progress.
+    fn progress(&self, cell: &CellSpec, p: &run::Progress<'_>);
+    /// A cell ended, with its result or error.
+    fn finished(
+        &self,
+        cell: &CellSpec,
+        outcome: std::result::Result<&CellResult, &ExperimentError>,
+    );
+}
+
+/// An observer that says nothing.
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn started(&self, _: &CellSpec) {}
+    fn progress(&self, _: &CellSpec, _: &run::Progress<'_>) {}
+    fn finished(&self, _: &CellSpec, _: std::result::Result<&CellResult, &ExperimentError>) {}
+}
+
+/// Runs every cell of `plan` not yet done on `workers` threads of this process, the costliest
+/// first; cells of one demonstration set share their behaviour cloning. Killing the process
+/// stops every cell; running the same plan again resumes them. Errors name every failed cell.
+pub fn run_local(
+    plan: &Plan,
+    root: &Path,
+    dir: &Path,
+    workers: usize,
+    observer: &dyn Observer,
+) -> Result<()> {
+    if workers == 0 {
+        return Err(ExperimentError::Settings {
+            field: "workers",
+            reason: "is 0: expected at least 1".into(),
+        });
+    }
+    let mut todo: Vec<&CellSpec> = plan
+        .cells
+        .iter()
+        .filter(|c| !matches!(cell_state(dir, c), CellState::Done(_)))
+        .collect();
+    todo.sort_by(|a, b| b.estimated_seconds().total_cmp(&a.estimated_seconds()));
+    let queue = Mutex::new(todo.into_iter());
+    let cache = BcCache::default();
+    let errors = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                    let Some(cell) = next else { break };
+                    observer.started(cell);
+                    let res = run_recorded(cell, root, dir, Some(&cache), &mut |p| {
+                        observer.progress(cell, &p)
+                    });
+                    observer.finished(cell, res.as_ref());
+                    if let (Err(e), Ok(mut v)) = (res, errors.lock()) {
+                        v.push(format!("{}: {e}", cell.id()));
+                    }
+                }
+            });
+        }
+    });
+    let errors = errors.into_inner().unwrap_or_default();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ExperimentError::Cells(errors))
+    }
+}

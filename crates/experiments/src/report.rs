@@ -1,0 +1,163 @@
+//! Tables from finished cells: one per experiment, demonstration counts down and methods across,
+//! the normalized reward's mean over seeds (± the standard deviation when there are several).
+
+use std::fmt::Write as _;
+
+use magail_async::run::Method;
+
+use crate::cell::CellResult;
+
+/// Mean and sample standard deviation (0 for one value).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = xs.iter().sum::<f64>() / n;
+    if xs.len() < 2 {
+        return (m, 0.0);
+    }
+    let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
+    (m, v.sqrt())
+}
+
+/// A column's heading.
+pub fn column(m: Method) -> &'static str {
+    match m {
+        Method::Bc => "BC",
+        Method::BcPhi => "BC (φ as an action)",
+        Method::Gail => "GAIL (independent)",
+        Method::MagailC => "MAGAIL centralized",
+        Method::MagailD => "MAGAIL decentralized",
+        Method::MagailZs => "MAGAIL zero-sum",
+        Method::MagailPhi => "MAGAIL (φ as an action)",
+        Method::Amagail => "AMAGAIL",
+    }
+}
+
+/// An experiment's heading.
+pub fn heading(experiment: &str) -> String {
+    match experiment {
+        "navigation" => "Cooperative navigation (MAGAIL paper variant)".into(),
+        "stoch_navigation" => "Stochastic cooperative navigation (AMAGAIL)".into(),
+        other => other.into(),
+    }
+}
+
+/// One experiment's table: `(demonstrations, method, values over seeds)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    /// The experiment.
+    pub experiment: String,
+    /// Its methods, in the plan's order.
+    pub methods: Vec<Method>,
+    /// Its demonstration counts, ascending.
+    pub demos: Vec<usize>,
+    /// Normalized rewards of each (demonstrations, method), one per finished seed.
+    pub values: Vec<(usize, Method, Vec<f64>)>,
+}
+
+impl Table {
+    /// The values of a (demonstrations, method) pair.
+    pub fn get(&self, demos: usize, m: Method) -> &[f64] {
+        self.values
+            .iter()
+            .find(|(d, mm, _)| *d == demos && *mm == m)
+            .map_or(&[], |(_, _, v)| v.as_slice())
+    }
+}
+
+/// The tables of the finished `results`, experiments in the order they first appear.
+pub fn tables(results: &[CellResult]) -> Vec<Table> {
+    let mut out: Vec<Table> = Vec::new();
+    for r in results {
+        let s = &r.spec;
+        let t = match out.iter_mut().position(|t| t.experiment == s.experiment) {
+            Some(k) => &mut out[k],
+            None => {
+                out.push(Table {
+                    experiment: s.experiment.clone(),
+                    methods: Vec::new(),
+                    demos: Vec::new(),
+                    values: Vec::new(),
+                });
+                let k = out.len() - 1;
+                &mut out[k]
+            }
+        };
+        if !t.methods.contains(&s.method) {
+            t.methods.push(s.method);
+        }
+        if !t.demos.contains(&s.demos) {
+            t.demos.push(s.demos);
+            t.demos.sort_unstable();
+        }
+        match t
+            .values
+            .iter_mut()
+            .find(|(d, m, _)| *d == s.demos && *m == s.method)
+        {
+            Some((_, _, v)) => v.push(r.normalized),
+            None => t.values.push((s.demos, s.method, vec![r.normalized])),
+        }
+    }
+    out
+}
+
+/// A value as the tables show it: `0.713`, or `0.713 ± 0.021` over several seeds, `–` if none.
+pub fn cell_text(v: &[f64]) -> String {
+    match v.len() {
+        0 => "–".into(),
+        1 => format!("{:.3}", v[0]),
+        n => {
+            let (m, s) = mean_std(v);
+            format!("{m:.3} ± {s:.3} (n={n})")
+        }
+    }
+}
+
+/// The markdown tables.
+pub fn markdown(tables: &[Table]) -> String {
+    let mut md = String::new();
+    for t in tables {
+        let _ = writeln!(md, "## {}\n", heading(&t.experiment));
+        let _ = write!(md, "| demos |");
+        for m in &t.methods {
+            let _ = write!(md, " {} |", column(*m));
+        }
+        let _ = write!(md, "\n|---|");
+        for _ in &t.methods {
+            md.push_str("---|");
+        }
+        md.push('\n');
+        for &d in &t.demos {
+            let _ = write!(md, "| {d} |");
+            for m in &t.methods {
+                let _ = write!(md, " {} |", cell_text(t.get(d, *m)));
+            }
+            md.push('\n');
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// One CSV line per finished cell.
+pub fn csv(results: &[CellResult]) -> String {
+    let mut s = String::from("experiment,method,demos,seed,score,random,expert,normalized\n");
+    for r in results {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{:.4},{:.4},{:.4},{:.4}",
+            r.spec.experiment,
+            r.spec.method.label(),
+            r.spec.demos,
+            r.spec.seed,
+            r.score,
+            r.random,
+            r.expert,
+            r.normalized
+        );
+    }
+    s
+}
