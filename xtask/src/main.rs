@@ -14,6 +14,7 @@ mod eval;
 mod expert;
 mod gpu;
 mod imitate;
+mod progress;
 mod render;
 mod reproduce;
 mod tidy;

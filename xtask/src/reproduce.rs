@@ -6,21 +6,17 @@
 //! where they stand; `--cell ID` runs (or resumes) one; `--report` builds the tables from the
 //! finished ones. Finished cells are never redone; interrupted ones resume exactly.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use experiments::report;
 use experiments::{
-    CellResult, CellSpec, CellState, Demonstrator, ExperimentError, Observer, Plan, PlanOptions,
-    Preset, SlurmOptions,
+    CellSpec, CellState, Demonstrator, Observer, Plan, PlanOptions, Preset, SlurmOptions,
 };
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use magail_async::run;
 
 use crate::common::{Series, line_plot, write_atomic};
+use crate::progress::Bars;
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
@@ -202,84 +198,6 @@ impl CellArgs {
     }
 }
 
-/// Progress bars, one per running cell.
-struct Bars {
-    multi: MultiProgress,
-    bars: Mutex<HashMap<String, ProgressBar>>,
-}
-
-impl Bars {
-    fn new() -> Self {
-        Self {
-            multi: MultiProgress::new(),
-            bars: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn with(&self, cell: &CellSpec, f: impl FnOnce(&ProgressBar)) {
-        if let Ok(m) = self.bars.lock() {
-            if let Some(b) = m.get(&cell.id()) {
-                f(b);
-            }
-        }
-    }
-}
-
-fn name(c: &CellSpec) -> String {
-    format!(
-        "{} {} {} demos s{}",
-        c.experiment,
-        c.method.label(),
-        c.demos,
-        c.seed
-    )
-}
-
-impl Observer for Bars {
-    fn started(&self, cell: &CellSpec) {
-        let n = if cell.method.adversarial() {
-            cell.generator.iterations
-        } else {
-            0
-        };
-        let bar = self.multi.add(ProgressBar::new(n as u64));
-        bar.set_style(
-            ProgressStyle::with_template("{bar:25} {pos}/{len} {elapsed_precise} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_message(format!("{}: demonstrations, BC", name(cell)));
-        if let Ok(mut m) = self.bars.lock() {
-            m.insert(cell.id(), bar);
-        }
-    }
-
-    fn progress(&self, cell: &CellSpec, p: &run::Progress<'_>) {
-        self.with(cell, |bar| match p {
-            run::Progress::Cloned { .. } => bar.set_message(name(cell)),
-            run::Progress::Resumed(i) => bar.set_position(*i as u64),
-            run::Progress::Iteration(s) => {
-                bar.set_position(s.iteration as u64);
-                if let Some(r) = s.true_return.first() {
-                    bar.set_message(format!("{} return {r:.1}", name(cell)));
-                }
-            }
-        });
-    }
-
-    fn finished(&self, cell: &CellSpec, outcome: Result<&CellResult, &ExperimentError>) {
-        if let Ok(mut m) = self.bars.lock() {
-            if let Some(b) = m.remove(&cell.id()) {
-                b.finish_and_clear();
-            }
-        }
-        let line = match outcome {
-            Ok(r) => format!("{}: normalized {:.3}", name(cell), r.normalized),
-            Err(e) => format!("{}: failed: {e}", name(cell)),
-        };
-        let _ = self.multi.println(line);
-    }
-}
-
 pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     let root = crate::project_root();
     let preset = match (a.quick, a.full, a.smoke) {
@@ -335,7 +253,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     }
     let states = plan.states(&dir);
     if a.plan {
-        print_plan(&plan, &states, &dir);
+        print!("{}", experiments::plan::listing(&plan, &states, &dir));
         return Ok(());
     }
     let done = states
@@ -412,51 +330,10 @@ fn submit(a: &ReproduceArgs, plan: &Plan, states: &[CellState], dir: &Path) -> R
     Ok(())
 }
 
-fn print_plan(plan: &Plan, states: &[CellState], dir: &Path) {
-    println!("plan of {} cells in {}", plan.cells.len(), dir.display());
-    println!("{:<48} {:<8} {:>9}  note", "cell", "state", "estimate");
-    let mut left = 0.0;
-    for (c, s) in plan.cells.iter().zip(states) {
-        let est = c.estimated_seconds();
-        let note = match s {
-            CellState::Done(r) => format!("normalized {:.3}", r.normalized),
-            CellState::Failed(why) => why.lines().next().unwrap_or("").to_string(),
-            _ => String::new(),
-        };
-        if !matches!(s, CellState::Done(_)) {
-            left += est;
-        }
-        println!("{:<48} {:<8} {:>8.0}s  {note}", c.id(), s.word(), est);
-    }
-    let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
-    println!(
-        "{} done, {} running, {} failed, {} to do; about {:.0} core-minutes left (estimates \
-         from the quick preset's cells on a 2-core machine)",
-        count("done"),
-        count("running"),
-        count("failed"),
-        count("to do"),
-        left / 60.0
-    );
-}
-
 /// The tables (markdown, CSV) and plots of the finished cells; names the cells not finished.
 fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
     let states = plan.states(dir);
-    let results: Vec<CellResult> = states
-        .iter()
-        .filter_map(|s| match s {
-            CellState::Done(r) => Some((**r).clone()),
-            _ => None,
-        })
-        .collect();
-    let missing: Vec<String> = plan
-        .cells
-        .iter()
-        .zip(&states)
-        .filter(|(_, s)| !matches!(s, CellState::Done(_)))
-        .map(|(c, s)| format!("{} ({})", c.id(), s.word()))
-        .collect();
+    let (md, results, missing) = report::document(plan, &states);
     write_atomic(&dir.join("results.csv"), |w| {
         Ok(std::io::Write::write_all(
             w,
@@ -464,50 +341,6 @@ fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
         )?)
     })?;
     let tables = report::tables(&results);
-    let first = plan.cells.first();
-    let mut md = format!(
-        "# {} reproduction: normalized team reward (demonstrator = 1, random = 0)\n\n",
-        plan.title
-    );
-    if let Some(c) = first {
-        let whos: Vec<String> = {
-            let mut v: Vec<String> = plan
-                .cells
-                .iter()
-                .map(|c| format!("{} in {}", c.demonstrator.describe(), c.game.env))
-                .collect();
-            v.dedup();
-            v.sort();
-            v.dedup();
-            v
-        };
-        let seeds: Vec<u64> = {
-            let mut v: Vec<u64> = plan.cells.iter().map(|c| c.seed).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        md.push_str(&format!(
-            "Settings: {}; {} BC epochs; {} evaluation episodes; seeds {seeds:?}; demonstrators: {}.\n\n",
-            c.generator.describe(),
-            c.bc_epochs,
-            c.episodes,
-            whos.join(", ")
-        ));
-    }
-    md.push_str(&report::markdown(&tables));
-    md.push_str(
-        "The baselines of the AMAGAIL paper (BC and MAGAIL) treat φ as an ordinary action: their \
-         policies clone and may choose it. AMAGAIL, and the BC beside it, know who acted and \
-         leave φ out.\n\nRaw team returns (score, random, expert) per cell are in results.csv.\n",
-    );
-    if !missing.is_empty() {
-        md.push_str(&format!(
-            "\nNot finished ({}): {}.\n",
-            missing.len(),
-            missing.join(", ")
-        ));
-    }
     write_atomic(&dir.join("results.md"), |w| {
         Ok(std::io::Write::write_all(w, md.as_bytes())?)
     })?;

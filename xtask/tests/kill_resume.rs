@@ -153,3 +153,64 @@ fn an_expert_run_killed_and_resumed_writes_the_uninterrupted_bytes() {
         &["curve.csv", "expert.safetensors"],
     );
 }
+
+/// `reproduce` killed while its workers run cells, then run again with the same command,
+/// finishes every cell with the bytes of a run never stopped; and each cell run on its own with
+/// `--cell ID` (what a Slurm array task runs) writes the same bytes too.
+#[test]
+fn a_reproduction_killed_and_run_again_writes_the_uninterrupted_bytes() {
+    let root = scratch("reproduce");
+    let run = |out: &Path| {
+        strings(&[
+            "reproduce",
+            "--smoke",
+            "--iterations",
+            "300",
+            "--workers",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let (a, b, c) = (root.join("a"), root.join("b"), root.join("c"));
+    finish(&run(&a));
+    let hits = kill_and_resume(&run(&b), &run(&b), &[300, 900, 1600, 2400]);
+    assert!(hits >= 2, "no kill landed while the cells were running");
+    // The plan alone, then each cell by its id.
+    finish(&[run(&c), strings(&["--plan"])].concat());
+    let ids: Vec<String> = std::fs::read_dir(a.join("cells"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        finish(&strings(&[
+            "reproduce",
+            "--out",
+            c.to_str().unwrap(),
+            "--cell",
+            id,
+        ]));
+    }
+    finish(&strings(&[
+        "reproduce",
+        "--out",
+        c.to_str().unwrap(),
+        "--report",
+    ]));
+    for id in &ids {
+        let cell = Path::new("cells").join(id);
+        for f in ["result.json", "run/imitator.safetensors"] {
+            same_bytes(&a.join(&cell).join(f), &b.join(&cell).join(f));
+            same_bytes(&a.join(&cell).join(f), &c.join(&cell).join(f));
+        }
+        if !id.starts_with("navigation-bc-") {
+            same_bytes(
+                &a.join(&cell).join("run/metrics.jsonl"),
+                &b.join(&cell).join("run/metrics.jsonl"),
+            );
+        }
+    }
+    same_bytes(&a.join("results.csv"), &c.join("results.csv"));
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -292,16 +292,18 @@ pub fn cell_state(dir: &Path, spec: &CellSpec) -> CellState {
         return CellState::Done(Box::new(r));
     }
     let run_dir = cdir.join("run");
-    if !run_dir.is_dir() {
-        return CellState::ToDo;
-    }
-    match run::RunFolder::open(&run_dir) {
-        Err(RunError::Busy(_)) => return CellState::Running,
-        Err(e) => return CellState::Failed(e.to_string()),
-        Ok(_) => {}
+    if run_dir.is_dir() {
+        match run::RunFolder::open(&run_dir) {
+            Err(RunError::Busy(_)) => return CellState::Running,
+            Err(e) => return CellState::Failed(e.to_string()),
+            Ok(_) => {}
+        }
     }
     if let Ok(t) = std::fs::read_to_string(cdir.join(FAILED_FILE)) {
         return CellState::Failed(t.trim().to_string());
+    }
+    if !run_dir.is_dir() {
+        return CellState::ToDo;
     }
     let iterations = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
         .map(|t| t.lines().count())
@@ -417,4 +419,36 @@ pub fn run_local(
     } else {
         Err(ExperimentError::Cells(errors))
     }
+}
+
+/// The plan as `--plan` prints it: each cell's id, state and estimated cost, then the counts.
+pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("plan of {} cells in {}\n", plan.cells.len(), dir.display());
+    let _ = writeln!(out, "{:<48} {:<8} {:>9}  note", "cell", "state", "estimate");
+    let mut left = 0.0;
+    for (c, s) in plan.cells.iter().zip(states) {
+        let est = c.estimated_seconds();
+        let note = match s {
+            CellState::Done(r) => format!("normalized {:.3}", r.normalized),
+            CellState::Failed(why) => why.lines().next().unwrap_or("").to_string(),
+            _ => String::new(),
+        };
+        if !matches!(s, CellState::Done(_)) {
+            left += est;
+        }
+        let _ = writeln!(out, "{:<48} {:<8} {:>8.0}s  {note}", c.id(), s.word(), est);
+    }
+    let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
+    let _ = writeln!(
+        out,
+        "{} done, {} running, {} failed, {} to do; about {:.0} core-minutes left (estimates from \
+         the quick preset's cells on a 2-core machine)",
+        count("done"),
+        count("running"),
+        count("failed"),
+        count("to do"),
+        left / 60.0
+    );
+    out
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use magail_async::run::Method;
 
 use crate::cell::CellResult;
+use crate::plan::{CellState, Plan};
 
 /// Mean and sample standard deviation (0 for one value).
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
@@ -160,4 +161,63 @@ pub fn csv(results: &[CellResult]) -> String {
         );
     }
     s
+}
+
+/// The report of a plan: its markdown (title, settings, a table per experiment, the cells not
+/// finished), the finished results, and the ids and states of the cells not finished.
+pub fn document(plan: &Plan, states: &[CellState]) -> (String, Vec<CellResult>, Vec<String>) {
+    let results: Vec<CellResult> = states
+        .iter()
+        .filter_map(|s| match s {
+            CellState::Done(r) => Some((**r).clone()),
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<String> = plan
+        .cells
+        .iter()
+        .zip(states)
+        .filter(|(_, s)| !matches!(s, CellState::Done(_)))
+        .map(|(c, s)| format!("{} ({})", c.id(), s.word()))
+        .collect();
+    let mut md = format!(
+        "# {} reproduction: normalized team reward (demonstrator = 1, random = 0)\n\n",
+        plan.title
+    );
+    if let Some(c) = plan.cells.first() {
+        let mut whos: Vec<String> = plan
+            .cells
+            .iter()
+            .map(|c| format!("{} in {}", c.demonstrator.describe(), c.game.env))
+            .collect();
+        whos.sort();
+        whos.dedup();
+        let mut seeds: Vec<u64> = plan.cells.iter().map(|c| c.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        let _ = write!(
+            md,
+            "Settings: {}; {} BC epochs; {} evaluation episodes; seeds {seeds:?}; \
+             demonstrators: {}.\n\n",
+            c.generator.describe(),
+            c.bc_epochs,
+            c.episodes,
+            whos.join(", ")
+        );
+    }
+    md.push_str(&markdown(&tables(&results)));
+    md.push_str(
+        "The baselines of the AMAGAIL paper (BC and MAGAIL) treat φ as an ordinary action: their \
+         policies clone and may choose it. AMAGAIL, and the BC beside it, know who acted and \
+         leave φ out.\n\nRaw team returns (score, random, expert) per cell are in results.csv.\n",
+    );
+    if !missing.is_empty() {
+        let _ = write!(
+            md,
+            "\nNot finished ({}): {}.\n",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    (md, results, missing)
 }

@@ -1,0 +1,241 @@
+//! Plans of cells: stable ids, states, the local executor against cells run one at a time (what
+//! a Slurm array task does), Slurm scripts, and tables over seeds.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use experiments::report::{cell_text, mean_std, tables};
+use experiments::slurm::{SlurmOptions, prepare};
+use experiments::{
+    CellState, Demonstrator, ExperimentError, FAILED_FILE, Plan, PlanOptions, Preset, Quiet,
+    cell_dir, cell_state, run_local, run_recorded,
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("magail-plan-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn smoke() -> Plan {
+    let expert = Demonstrator::Expert("assets/experts/simple_spread-paper-s0".into());
+    Plan::new(&PlanOptions::new(Preset::Smoke, expert))
+}
+
+/// Ids are a pure function of the settings: the same on every machine and in every version that
+/// keeps the settings' meaning (results committed under `results/` stay findable).
+#[test]
+fn cell_ids_are_stable_and_follow_every_setting() {
+    let plan = smoke();
+    assert_eq!(plan.cells.len(), 4);
+    assert_eq!(plan.cells[0].id(), "navigation-bc-20-s0-0374733a85");
+    let mut ids: Vec<String> = plan.cells.iter().map(|c| c.id()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    let base = plan.cells[1].clone();
+    let mut changed = Vec::new();
+    let mut c = base.clone();
+    c.generator.max_kl = 0.02;
+    changed.push(c);
+    let mut c = base.clone();
+    c.episodes += 1;
+    changed.push(c);
+    let mut c = base.clone();
+    c.demonstrator = Demonstrator::Scripted;
+    changed.push(c);
+    for c in changed {
+        assert_ne!(c.id(), base.id());
+    }
+    // Several seeds: one replicate of every cell per seed.
+    let mut o = PlanOptions::new(Preset::Quick, Demonstrator::Scripted);
+    o.seeds = vec![0, 1, 2, 3, 4];
+    assert_eq!(Plan::new(&o).cells.len(), 80);
+}
+
+/// Settings no cell can run with are refused before anything runs, naming the setting.
+#[test]
+fn bad_plans_are_refused_before_any_cell_runs() {
+    let mut plan = smoke();
+    plan.cells[0].episodes = 0;
+    let err = plan.validate(&root()).unwrap_err().to_string();
+    assert!(
+        err.contains("episodes") && err.contains("at least 1"),
+        "{err}"
+    );
+    let mut plan = smoke();
+    plan.cells[2].generator.max_kl = f64::NAN;
+    let err = plan.validate(&root()).unwrap_err().to_string();
+    assert!(err.contains("max-kl") && err.contains("NaN"), "{err}");
+    let mut plan = smoke();
+    plan.cells[3].demonstrator = Demonstrator::Expert("assets/experts/nowhere".into());
+    let err = plan.validate(&root()).unwrap_err().to_string();
+    assert!(
+        err.contains("nowhere") && err.contains("does not exist"),
+        "{err}"
+    );
+    let err = Plan::load(Path::new("/nonexistent/repro"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("plan.json") && err.contains("cargo xtask reproduce"),
+        "{err}"
+    );
+    assert!(smoke().cell("no-such-cell").is_err());
+    assert!(smoke().validate(&root()).is_ok());
+}
+
+/// The local executor (two workers, shared clonings) and each cell run alone in a fresh process
+/// state (no shared cloning, as a Slurm array task runs it) write the same bytes; states move
+/// from to-do to done, and a done cell is not run again.
+#[test]
+fn local_workers_and_cells_run_alone_write_the_same_bytes() {
+    let plan = smoke();
+    let (a, b) = (scratch("local"), scratch("alone"));
+    plan.save(&a).unwrap();
+    plan.save(&b).unwrap();
+    assert!(plan.states(&a).iter().all(|s| *s == CellState::ToDo));
+    run_local(&plan, &root(), &a, 2, &Quiet).unwrap();
+    for c in Plan::load(&b).unwrap().cells.iter().rev() {
+        run_recorded(c, &root(), &b, None, &mut |_| {}).unwrap();
+    }
+    for c in &plan.cells {
+        let (da, db) = (cell_dir(&a, &c.id()), cell_dir(&b, &c.id()));
+        let mut files = vec![
+            "result.json",
+            "run/imitator.safetensors",
+            "run/imitator.json",
+        ];
+        if c.method.adversarial() {
+            files.push("run/metrics.jsonl");
+        }
+        for f in files {
+            let (x, y) = (
+                std::fs::read(da.join(f)).unwrap(),
+                std::fs::read(db.join(f)).unwrap(),
+            );
+            assert!(x == y, "{} {f} differs", c.id());
+        }
+        let CellState::Done(r) = cell_state(&a, c) else {
+            panic!("{} not done", c.id())
+        };
+        assert!(r.normalized.is_finite() && r.expert > r.random);
+    }
+    // Done cells are returned as they are: nothing is rewritten.
+    let p = cell_dir(&a, &plan.cells[1].id()).join("run/imitator.safetensors");
+    let before = std::fs::metadata(&p).unwrap().modified().unwrap();
+    run_local(&plan, &root(), &a, 2, &Quiet).unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), before);
+}
+
+/// A cell that fails records why in its folder, and its state says so; a run stopped partway is
+/// failed with how far it got.
+#[test]
+fn failures_and_interruptions_are_recorded() {
+    let dir = scratch("fail");
+    let mut plan = smoke();
+    // A demonstrator that is not there fails the cell (a plan's `validate` would have refused
+    // it before any cell ran; one cell run on its own meets it here).
+    plan.cells.truncate(1);
+    plan.cells[0].demonstrator = Demonstrator::Expert("/nonexistent/expert".into());
+    let err = run_local(&plan, &root(), &dir, 1, &Quiet).unwrap_err();
+    assert!(
+        matches!(err, ExperimentError::Cells(ref v) if v.len() == 1),
+        "{err}"
+    );
+    let why =
+        std::fs::read_to_string(cell_dir(&dir, &plan.cells[0].id()).join(FAILED_FILE)).unwrap();
+    assert!(why.contains("/nonexistent/expert"), "{why}");
+    match cell_state(&dir, &plan.cells[0]) {
+        CellState::Failed(w) => assert_eq!(w, why.trim()),
+        s => panic!("{s:?}"),
+    }
+    // A run folder left with a checkpoint but no result: interrupted.
+    let plan = smoke();
+    let c = &plan.cells[1];
+    std::fs::create_dir_all(cell_dir(&dir, &c.id()).join("run")).unwrap();
+    std::fs::write(
+        cell_dir(&dir, &c.id()).join("run/metrics.jsonl"),
+        "{}\n{}\n",
+    )
+    .unwrap();
+    match cell_state(&dir, c) {
+        CellState::Failed(why) => assert!(why.contains("2 of 12"), "{why}"),
+        s => panic!("{s:?}"),
+    }
+    std::fs::write(cell_dir(&dir, &c.id()).join(FAILED_FILE), "boom\n").unwrap();
+    assert_eq!(cell_state(&dir, c), CellState::Failed("boom".into()));
+}
+
+/// The array script runs one cell per task from a list, throttled, with the time, memory and
+/// flags asked for, and quotes paths for the shell.
+#[test]
+fn slurm_scripts_say_what_was_asked() {
+    let plan = smoke();
+    let cells: Vec<_> = plan.cells.iter().collect();
+    let dir = Path::new("/shared/it's here");
+    let o = SlurmOptions {
+        throttle: 3,
+        mem_mb: 1500,
+        partition: Some("short".into()),
+        account: Some("lab".into()),
+        extra: vec!["--qos=low".into()],
+        ..SlurmOptions::default()
+    };
+    let s = prepare(dir, Path::new("/opt/xtask"), &cells, &o).unwrap();
+    let a = &s.array_script;
+    for want in [
+        "#SBATCH --array=0-3%3",
+        "#SBATCH --mem=1500M",
+        "#SBATCH --partition=short",
+        "#SBATCH --account=lab",
+        "#SBATCH --qos=low",
+        "#SBATCH --time=11",
+        "SLURM_ARRAY_TASK_ID + 1",
+        "exec '/opt/xtask' reproduce --out '/shared/it'\\''s here' --cell \"$ID\"",
+    ] {
+        assert!(a.contains(want), "missing {want} in\n{a}");
+    }
+    assert!(s.report_script.contains("--report") && s.report_script.contains("--partition=short"));
+    assert_eq!(s.cells.len(), 4);
+    assert_eq!(s.cells_file, dir.join("slurm/cells-0.txt"));
+    let bad = SlurmOptions {
+        throttle: 0,
+        ..SlurmOptions::default()
+    };
+    let err = prepare(dir, Path::new("/opt/xtask"), &cells, &bad).unwrap_err();
+    assert!(err.to_string().contains("throttle 0"), "{err}");
+    assert!(prepare(dir, Path::new("/opt/xtask"), &[], &o).is_err());
+}
+
+/// Tables average over seeds and show the spread.
+#[test]
+fn tables_average_over_seeds() {
+    let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+    assert!((m - 2.0).abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
+    assert_eq!(cell_text(&[0.5]), "0.500");
+    assert_eq!(cell_text(&[1.0, 2.0, 3.0]), "2.000 ± 1.000 (n=3)");
+    assert_eq!(cell_text(&[]), "–");
+    let plan = smoke();
+    let mk = |k: usize, seed: u64, v: f64| experiments::CellResult {
+        id: String::new(),
+        spec: experiments::CellSpec {
+            seed,
+            ..plan.cells[k].clone()
+        },
+        score: 0.0,
+        random: 0.0,
+        expert: 1.0,
+        normalized: v,
+    };
+    let t = tables(&[mk(0, 0, 0.2), mk(1, 0, 0.4), mk(0, 1, 0.6), mk(3, 0, 0.9)]);
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].get(20, plan.cells[0].method), &[0.2, 0.6]);
+    assert_eq!(t[1].experiment, "stoch_navigation");
+}
