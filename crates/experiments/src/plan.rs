@@ -442,7 +442,7 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
     let _ = writeln!(
         out,
-        "{} done, {} running, {} failed, {} to do; about {:.0} core-minutes left (estimates from \
+        "{} done, {} running, {} failed, {} to do; about {:.1} core-minutes left (estimates from \
          the quick preset's cells on a 2-core machine)",
         count("done"),
         count("running"),
