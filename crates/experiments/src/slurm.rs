@@ -35,7 +35,7 @@ impl Default for SlurmOptions {
         Self {
             throttle: 32,
             time_minutes: None,
-            mem_mb: 2048,
+            mem_mb: 1024,
             partition: None,
             account: None,
             extra: Vec::new(),

@@ -1,0 +1,188 @@
+//! `cargo xtask reproduce`'s arguments: the preset, what to do with the plan, the executor and
+//! its Slurm settings, and the settings given in place of the preset's.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use clap::{Args, ValueEnum};
+use experiments::{Demonstrator, PlanOptions, Preset};
+
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// The quick experiment: the paper-shape generator, 1000 adversarial iterations of 2,050
+    /// steps per cell, max KL 0.002, ten discriminator steps, the critic in 3 × 4 steps (15–21
+    /// minutes on 2 cores).
+    #[arg(long, conflicts_with_all = ["full", "smoke"])]
+    pub quick: bool,
+    /// The full experiment: the same cells with 2000 iterations, the library's five
+    /// discriminator steps and critic in 10 × 16; results in `target/reproduce-full/`.
+    #[arg(long, conflicts_with = "smoke")]
+    pub full: bool,
+    /// Four cells of a few iterations (well under two minutes): a first try of the machinery,
+    /// on a laptop or a cluster. Its numbers mean nothing.
+    #[arg(long)]
+    pub smoke: bool,
+    /// List the cells with their state (done, running, failed, to do) and estimated cost, and
+    /// stop.
+    #[arg(long)]
+    pub plan: bool,
+    /// Run (or resume) the one cell of this id from the plan in `--out` (what a Slurm array task
+    /// runs).
+    #[arg(long, conflicts_with_all = ["quick", "full", "smoke", "report", "plan"])]
+    pub cell: Option<String>,
+    /// Build the tables and plots from the finished cells of the plan in `--out`.
+    #[arg(long, conflicts_with_all = ["quick", "full", "smoke", "plan"])]
+    pub report: bool,
+    /// Where the cells run.
+    #[arg(long, value_enum, default_value_t = Executor::Local)]
+    pub executor: Executor,
+    /// Local workers (default: the machine's cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+    #[command(flatten)]
+    pub settings: CellArgs,
+    /// Output folder (default target/reproduce, target/reproduce-full or target/reproduce-smoke).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Where cells run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Executor {
+    /// Worker threads of this process.
+    Local,
+    /// A Slurm job array (one cell per task) and a job that builds the tables after it.
+    Slurm,
+}
+
+/// How the Slurm array is submitted.
+#[derive(Args, Debug)]
+pub struct SlurmArgs {
+    /// Print the sbatch scripts instead of submitting them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Slurm account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// A further sbatch flag for both jobs, e.g. `--sbatch-flag=--qos=short` (repeatable).
+    #[arg(long = "sbatch-flag", allow_hyphen_values = true)]
+    pub sbatch_flags: Vec<String>,
+    /// At most this many array tasks at once (`%K`).
+    #[arg(long, default_value_t = 32)]
+    pub throttle: usize,
+    /// Minutes per task (default: twice the costliest cell's estimate, plus ten).
+    #[arg(long)]
+    pub time_minutes: Option<u64>,
+    /// MiB of memory per task.
+    #[arg(long, default_value_t = 1024)]
+    pub mem_mb: u64,
+}
+
+/// Settings given in place of the preset's.
+#[derive(Args, Debug)]
+pub struct CellArgs {
+    /// Adversarial iterations per cell (quick 1000, full 2000, smoke 12).
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// Environment copies per iteration, each running 50 steps (quick and full 41).
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// TRPO trust-region radius of the generators (quick and full 0.002).
+    #[arg(long)]
+    pub max_kl: Option<f64>,
+    /// Fisher-vector products on every k-th sample of a rollout (quick and full 4).
+    #[arg(long)]
+    pub fisher_subsample: Option<usize>,
+    /// Discriminator Adam steps per iteration (quick 10, full 5).
+    #[arg(long)]
+    pub disc_steps: Option<usize>,
+    /// Critic epochs per iteration (quick 3, full 10).
+    #[arg(long)]
+    pub vf_epochs: Option<usize>,
+    /// Critic minibatches per epoch (quick 4, full 16).
+    #[arg(long)]
+    pub vf_minibatches: Option<usize>,
+    /// Behaviour-cloning epochs (quick and full 1000).
+    #[arg(long)]
+    pub bc_epochs: Option<usize>,
+    /// Evaluation episodes per cell (quick and full 100).
+    #[arg(long)]
+    pub episodes: Option<usize>,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Replicates: seeds `seed`, `seed + 1`, … (each its own demonstrations and training).
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// Who demonstrates.
+    #[arg(long, value_enum, default_value_t = Who::Expert)]
+    pub demonstrator: Who,
+    /// The expert checkpoint used with `--demonstrator expert`.
+    #[arg(long, default_value = "assets/experts/simple_spread-paper-s0")]
+    pub expert: PathBuf,
+    /// The expert for the stochastic-navigation cells (default: `--expert`, which acts whenever
+    /// the player function lets it). `assets/experts/stoch_navigation-s0` is the navigation
+    /// expert fine-tuned in that game.
+    #[arg(long)]
+    pub stoch_expert: Option<PathBuf>,
+}
+
+/// Who demonstrates: the shipped expert or the scripted reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Who {
+    /// The shipped cooperative-navigation expert (`--expert`), trained by TRPO in the synchronous
+    /// game; in the asynchronous game it acts whenever the player function lets it (or
+    /// `--stoch-expert` demonstrates there).
+    Expert,
+    /// The scripted reference policy (docs/envs.md).
+    Scripted,
+}
+
+/// A checkpoint path as the plan records it: relative to the project root when given so (the
+/// same cell id on every clone), absolute when it names a folder under the current one instead.
+fn expert_at(p: &Path) -> Demonstrator {
+    let root = crate::project_root();
+    if p.is_relative() && !root.join(p).exists() && p.exists() {
+        if let Ok(abs) = std::path::absolute(p) {
+            return Demonstrator::Expert(abs);
+        }
+    }
+    Demonstrator::Expert(p.to_path_buf())
+}
+
+impl CellArgs {
+    pub fn options(&self, preset: Preset) -> Result<PlanOptions> {
+        if self.seeds == 0 {
+            bail!("--seeds 0: expected at least 1 replicate");
+        }
+        let mut o = PlanOptions::new(preset, Demonstrator::Scripted);
+        let g = &mut o.generator;
+        let set = |dst: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut g.iterations, self.iterations);
+        set(&mut g.envs, self.envs);
+        set(&mut g.fisher, self.fisher_subsample);
+        set(&mut g.disc_steps, self.disc_steps);
+        set(&mut g.vf_epochs, self.vf_epochs);
+        set(&mut g.vf_minibatches, self.vf_minibatches);
+        if let Some(v) = self.max_kl {
+            g.max_kl = v;
+        }
+        set(&mut o.bc_epochs, self.bc_epochs);
+        set(&mut o.episodes, self.episodes);
+        o.seeds = (0..self.seeds).map(|k| self.seed.wrapping_add(k)).collect();
+        if self.demonstrator == Who::Expert {
+            o.demonstrator = expert_at(&self.expert);
+            o.stoch_demonstrator = expert_at(self.stoch_expert.as_ref().unwrap_or(&self.expert));
+        }
+        Ok(o)
+    }
+}
