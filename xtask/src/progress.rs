@@ -22,10 +22,10 @@ impl Bars {
     }
 
     fn with(&self, cell: &CellSpec, f: impl FnOnce(&ProgressBar)) {
-        if let Ok(m) = self.bars.lock() {
-            if let Some(b) = m.get(&cell.id()) {
-                f(b);
-            }
+        if let Ok(m) = self.bars.lock()
+            && let Some(b) = m.get(&cell.id())
+        {
+            f(b);
         }
     }
 }
@@ -77,10 +77,10 @@ impl Observer for Bars {
         cell: &CellSpec,
         outcome: std::result::Result<&CellResult, &ExperimentError>,
     ) {
-        if let Ok(mut m) = self.bars.lock() {
-            if let Some(b) = m.remove(&cell.id()) {
-                b.finish_and_clear();
-            }
+        if let Ok(mut m) = self.bars.lock()
+            && let Some(b) = m.remove(&cell.id())
+        {
+            b.finish_and_clear();
         }
         let line = match outcome {
             Ok(r) => format!("{}: normalized {:.3}", name(cell), r.normalized),

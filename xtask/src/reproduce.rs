@@ -65,13 +65,12 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     if a.report {
         return write_report(&dir, &plan);
     }
-    if preset.is_none() {
-        if !a.plan {
-            bail!(
-                "say which experiment (`--quick`, `--full`, `--smoke`), or `--cell ID`, `--report` or `--plan` for the plan in {}",
-                dir.display()
-            );
-        }
+    if preset.is_none() && !a.plan {
+        bail!(
+            "say which experiment (`--quick`, `--full`, `--smoke`), or `--cell ID`, `--report` \
+             or `--plan` for the plan in {}",
+            dir.display()
+        );
     }
     let states = plan.states(&dir);
     if a.plan {

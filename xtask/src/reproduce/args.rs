@@ -147,10 +147,12 @@ pub enum Who {
 /// same cell id on every clone), absolute when it names a folder under the current one instead.
 fn expert_at(p: &Path) -> Demonstrator {
     let root = crate::project_root();
-    if p.is_relative() && !root.join(p).exists() && p.exists() {
-        if let Ok(abs) = std::path::absolute(p) {
-            return Demonstrator::Expert(abs);
-        }
+    if p.is_relative()
+        && !root.join(p).exists()
+        && p.exists()
+        && let Ok(abs) = std::path::absolute(p)
+    {
+        return Demonstrator::Expert(abs);
     }
     Demonstrator::Expert(p.to_path_buf())
 }
