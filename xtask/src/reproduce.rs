@@ -154,14 +154,18 @@ fn submit(a: &ReproduceArgs, plan: &Plan, states: &[CellState], dir: &Path) -> R
 /// The tables (markdown, CSV) and plots of the finished cells; names the cells not finished.
 fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
     let states = plan.states(dir);
-    let (md, results, missing) = report::document(plan, &states);
+    let report::Report {
+        markdown: md,
+        results,
+        tables,
+        missing,
+    } = report::document(plan, &states);
     write_atomic(&dir.join("results.csv"), |w| {
         Ok(std::io::Write::write_all(
             w,
             report::csv(&results).as_bytes(),
         )?)
     })?;
-    let tables = report::tables(&results);
     write_atomic(&dir.join("results.md"), |w| {
         Ok(std::io::Write::write_all(w, md.as_bytes())?)
     })?;

@@ -163,9 +163,21 @@ pub fn csv(results: &[CellResult]) -> String {
     s
 }
 
-/// The report of a plan: its markdown (title, settings, a table per experiment, the cells not
-/// finished), the finished results, and the ids and states of the cells not finished.
-pub fn document(plan: &Plan, states: &[CellState]) -> (String, Vec<CellResult>, Vec<String>) {
+/// A plan's report, built once from where its cells stand.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// Title, settings, a table per experiment, the cells not finished.
+    pub markdown: String,
+    /// The finished cells, in plan order.
+    pub results: Vec<CellResult>,
+    /// Their tables, one per experiment.
+    pub tables: Vec<Table>,
+    /// The ids and states of the cells not finished.
+    pub missing: Vec<String>,
+}
+
+/// The report of a plan whose cells stand at `states`.
+pub fn document(plan: &Plan, states: &[CellState]) -> Report {
     let results: Vec<CellResult> = states
         .iter()
         .filter_map(|s| match s {
@@ -205,7 +217,8 @@ pub fn document(plan: &Plan, states: &[CellState]) -> (String, Vec<CellResult>, 
             whos.join(", ")
         );
     }
-    md.push_str(&markdown(&tables(&results)));
+    let tables = tables(&results);
+    md.push_str(&markdown(&tables));
     md.push_str(
         "The baselines of the AMAGAIL paper (BC and MAGAIL) treat φ as an ordinary action: their \
          policies clone and may choose it. AMAGAIL, and the BC beside it, know who acted and \
@@ -219,5 +232,10 @@ pub fn document(plan: &Plan, states: &[CellState]) -> (String, Vec<CellResult>, 
             missing.join(", ")
         );
     }
-    (md, results, missing)
+    Report {
+        markdown: md,
+        results,
+        tables,
+        missing,
+    }
 }
