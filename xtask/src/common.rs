@@ -26,10 +26,7 @@ pub fn write_atomic(
     })?)
 }
 
-pub use experiments::{
-    CheckpointMeta, Who, checkpoint_paths, evaluate, game_for, load_checkpoint, play, read_sidecar,
-    save_checkpoint, scripted_policies,
-};
+pub use experiments::{Who, evaluate, game_for, load_checkpoint, play, scripted_policies};
 
 /// Optional overrides of a method's configuration, for experiments.
 #[derive(Clone, Debug, Default, clap::Args)]

@@ -192,7 +192,7 @@ fn real_main() -> Result<()> {
             Ok(())
         }
         Task::Render(args) => render::run_render(&args),
-        Task::Expert(args) => expert::run_expert(&args).map(|_| ()),
+        Task::Expert(args) => expert::run(&args).map(|_| ()),
         Task::Eval(args) => eval::run_eval(&args),
         Task::Demos(args) => demos::run_demos(&args),
         Task::Imitate(args) => imitate::run_imitate(&args),

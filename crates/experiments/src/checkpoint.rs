@@ -158,8 +158,8 @@ pub fn game_for(
             .collect()
     };
     if sizes(&theirs) != sizes(&ours) {
-        return Err(ExperimentError::Checkpoint {
-            path: PathBuf::from(&meta.game_name),
+        return Err(ExperimentError::GameMismatch {
+            checkpoint: meta.game_name.clone(),
             reason: format!(
                 "cannot play {}: its agents' (observation size, action space) are {:?}, but the \
                  checkpoint was trained in {} with {:?}",

@@ -14,6 +14,17 @@ pub enum ExperimentError {
     /// A run folder, its settings, or training failed.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// Training an expert failed.
+    #[error(transparent)]
+    Train(#[from] magail_async::TrainError),
+    /// A checkpoint of one game used where another game is asked for.
+    #[error("the checkpoint of {checkpoint}: {reason}")]
+    GameMismatch {
+        /// The checkpoint: its folder, or its game's name when the folder is not known.
+        checkpoint: String,
+        /// Which game it holds, and which was asked for.
+        reason: String,
+    },
     /// A checkpoint that is missing, unreadable, or does not fit where it is used.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint {

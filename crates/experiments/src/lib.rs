@@ -3,6 +3,8 @@
 //!
 //! - [`checkpoint`]: expert checkpoint folders (sidecar and parameters), and which games a
 //!   checkpoint can play.
+//! - [`expert`]: one expert run on the true reward (new, resumed, or started from another
+//!   game's checkpoint), with its checkpoints and learning curve.
 //! - [`evaluate`]: playing scripted, random or learned policies on fixed seeds, and the one
 //!   normalization every command reports.
 //! - [`cell`]: one table cell ([`CellSpec`]: game, method, demonstrations, seed, demonstrator,
@@ -32,6 +34,7 @@ pub mod cell;
 pub mod checkpoint;
 pub mod error;
 pub mod evaluate;
+pub mod expert;
 pub mod plan;
 pub mod report;
 pub mod slurm;
@@ -42,6 +45,7 @@ pub use checkpoint::{
 };
 pub use error::{ExperimentError, Result};
 pub use evaluate::{Who, evaluate, play, scripted_policies};
+pub use expert::{ExpertEvent, ExpertSpec, Fixed, Side, Start, run_expert};
 pub use plan::{
     CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,
     cell_state, run_local, run_recorded,
