@@ -216,9 +216,6 @@ pub fn run(a: &ExpertArgs) -> Result<PathBuf> {
     plot?;
     plot_curve(&spec.out, &spec.game)?;
     bar.finish();
-    println!(
-        "expert saved in {} (return {score:?})",
-        spec.out.display()
-    );
+    println!("expert saved in {} (return {score:?})", spec.out.display());
     Ok(spec.out)
 }

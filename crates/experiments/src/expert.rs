@@ -267,7 +267,10 @@ pub fn run_expert(spec: &ExpertSpec, mut on: impl FnMut(&ExpertEvent)) -> Result
             if meta.game != spec.game {
                 return Err(ExperimentError::GameMismatch {
                     checkpoint: out.display().to_string(),
-                    reason: format!("holds a checkpoint for {:?}, not {:?}", meta.game, spec.game),
+                    reason: format!(
+                        "holds a checkpoint for {:?}, not {:?}",
+                        meta.game, spec.game
+                    ),
                 });
             }
             trainer.resume(&load_tensors(&st)?)?;

@@ -57,7 +57,10 @@ fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
     let mut events = Vec::new();
     run_expert(&a, |e| events.push(e.clone())).expect("fine-tune run");
     assert!(
-        matches!(events.first(), Some(experiments::ExpertEvent::Initialized { .. })),
+        matches!(
+            events.first(),
+            Some(experiments::ExpertEvent::Initialized { .. })
+        ),
         "{events:?}"
     );
     let Start::Init(init_dir) = &a.start else {
@@ -74,7 +77,11 @@ fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
     let vf: Vec<&String> = before.keys().filter(|k| k.contains(".vf.")).collect();
     assert!(!pi.is_empty() && !vf.is_empty(), "{:?}", before.keys());
     for k in pi {
-        assert_eq!(flat(&before, k), flat(&after, k), "{k} moved during warm-up");
+        assert_eq!(
+            flat(&before, k),
+            flat(&after, k),
+            "{k} moved during warm-up"
+        );
     }
     assert!(
         vf.iter().any(|k| flat(&before, k) != flat(&after, k)),
@@ -92,7 +99,9 @@ fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
 
     let mut b = spec("det_navigation", &dir);
     b.centralized_value = false;
-    let err = run_expert(&b, |_| {}).expect_err("critic kinds differ").to_string();
+    let err = run_expert(&b, |_| {})
+        .expect_err("critic kinds differ")
+        .to_string();
     assert!(err.contains("--centralized-value"), "{err}");
     let err = run_expert(&spec("det_reaching", &dir), |_| {})
         .expect_err("12 observations, not 16")
@@ -106,7 +115,8 @@ fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
 #[test]
 fn settings_out_of_range_are_refused_by_name() {
     let dir = temp("bad");
-    let cases: Vec<(&str, Box<dyn Fn(&mut ExpertSpec)>)> = vec![
+    type Change = Box<dyn Fn(&mut ExpertSpec)>;
+    let cases: Vec<(&str, Change)> = vec![
         ("envs", Box::new(|s| s.envs = 0)),
         ("rollout_steps", Box::new(|s| s.rollout_steps = 0)),
         ("steps", Box::new(|s| s.steps = 0)),
