@@ -10,7 +10,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use experiments::report;
-use experiments::{CellSpec, CellState, Observer, Plan, Preset, SlurmOptions};
+use experiments::{CellSpec, CellState, Experiment, Observer, Plan, Preset, SlurmOptions};
 
 use crate::common::{Series, line_plot, write_atomic};
 use crate::progress::Bars;
@@ -22,17 +22,33 @@ pub use args::ReproduceArgs;
 
 pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     let root = crate::project_root();
+    if a.list {
+        for e in Experiment::ALL {
+            println!("{}", e.describe());
+        }
+        return Ok(());
+    }
+    let papers = a
+        .paper
+        .as_deref()
+        .map(|p| Experiment::select(p, &a.only))
+        .transpose()?;
     let preset = match (a.quick, a.full, a.smoke) {
         (true, _, _) => Some(Preset::Quick),
         (_, true, _) => Some(Preset::Full),
         (_, _, true) => Some(Preset::Smoke),
+        // The papers' experiments train with the quick generator unless told otherwise.
+        _ if papers.is_some() => Some(Preset::Quick),
         _ => None,
     };
     let default_out = |p: Preset| {
-        root.join(match p {
-            Preset::Quick => "target/reproduce",
-            Preset::Full => "target/reproduce-full",
-            Preset::Smoke => "target/reproduce-smoke",
+        root.join(match (p, papers.is_some()) {
+            (Preset::Quick, false) => "target/reproduce",
+            (Preset::Full, false) => "target/reproduce-full",
+            (Preset::Smoke, false) => "target/reproduce-smoke",
+            (Preset::Quick, true) => "results/papers",
+            (Preset::Full, true) => "results/papers-full",
+            (Preset::Smoke, true) => "target/reproduce-papers-smoke",
         })
     };
     let dir = match (&a.out, preset) {
@@ -45,7 +61,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     };
     let plan = match preset {
         Some(p) => {
-            let plan = Plan::new(&a.settings.options(p)?);
+            let plan = Plan::new(&a.settings.options(p, papers.clone())?);
             plan.validate(&root)?;
             plan.save(&dir)?;
             plan

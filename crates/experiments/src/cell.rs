@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use envs::GameChoice;
 use magail_async::run::{self, BcCache, Existing, Method, RunFolder, RunSettings};
 use magail_async::{MagailConfig, MagailError, MagailTrainer, Policy};
-use mg_core::MarkovGame;
+use mg_core::{MarkovGame, Trajectories};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::load_checkpoint;
 use crate::error::{ExperimentError, Result};
-use crate::evaluate::{Who, evaluate, play};
+use crate::evaluate::{VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play};
 
 /// How each adversarial cell's generator trains: iterations, rollout copies (× 50 steps), trust
 /// region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
@@ -149,8 +149,13 @@ pub struct CellSpec {
     pub generator: Generator,
     /// Behaviour-cloning epochs (BC cells, and the start of every adversarial cell).
     pub bc_epochs: usize,
-    /// Evaluation episodes.
+    /// Evaluation episodes (of each set: validation and test).
     pub episodes: usize,
+    /// Competitive games: the cloning method (`bc`, or `bc-phi` where φ is an action) whose
+    /// agents and adversaries, cloned from the same demonstrations and seed, the trained
+    /// adversaries and agents also play ([`MatchScore`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opponents: Option<Method>,
 }
 
 impl CellSpec {
@@ -222,14 +227,10 @@ impl CellSpec {
     }
 }
 
-/// A finished cell: its settings and its scores on the evaluation episodes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CellResult {
-    /// The cell's id.
-    pub id: String,
-    /// The cell's settings.
-    pub spec: CellSpec,
-    /// Team mean return of the imitator on the evaluation episodes.
+/// Scores on one set of evaluation episodes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Team mean return of the imitator.
     pub score: f64,
     /// Team mean return of random actions on the same episodes.
     pub random: f64,
@@ -237,6 +238,77 @@ pub struct CellResult {
     pub expert: f64,
     /// (score − random) / (expert − random).
     pub normalized: f64,
+}
+
+/// One pairing of a competitive table: the good agents' mean return when `agents` play the
+/// good side and `adversaries` the adversaries.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatchScore {
+    /// Who trained the good agents.
+    pub agents: Method,
+    /// Who trained the adversaries.
+    pub adversaries: Method,
+    /// On the validation episodes.
+    pub validation: f64,
+    /// On the test episodes.
+    pub test: f64,
+}
+
+/// A finished cell: its settings and its scores. The top-level scores are on the **test**
+/// episodes (what tables report); `validation` holds the same on the validation episodes (what
+/// settings may be chosen on).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// The cell's id.
+    pub id: String,
+    /// The cell's settings.
+    pub spec: CellSpec,
+    /// Team mean return of the imitator on the test episodes.
+    pub score: f64,
+    /// Team mean return of random actions on the same episodes.
+    pub random: f64,
+    /// Team mean return of the demonstrator on the same episodes.
+    pub expert: f64,
+    /// (score − random) / (expert − random).
+    pub normalized: f64,
+    /// The same on the validation episodes.
+    pub validation: Scores,
+    /// Competitive cells: the pairings with behaviour-cloned opponents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<MatchScore>,
+}
+
+/// A new trainer for `spec` on `demos`, configured as the cell says.
+fn trainer(
+    spec: &CellSpec,
+    demos: &Trajectories,
+) -> Result<MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>> {
+    let (env, player) = spec.game.build()?;
+    let mut cfg = spec.method.config(env.spec(), spec.seed);
+    cfg.bc_epochs = spec.bc_epochs;
+    spec.generator.apply(&mut cfg);
+    MagailTrainer::new(env, player, demos, cfg).map_err(|e| match e {
+        e @ MagailError::Config(_) => ExperimentError::Setup(format!("invalid settings: {e}")),
+        e => ExperimentError::Setup(format!(
+            "the demonstrations do not fit {}: {e}",
+            spec.game.env
+        )),
+    })
+}
+
+fn normalized(spec: &CellSpec, e: &run::Evaluation, which: &str) -> Result<f64> {
+    e.normalized().ok_or_else(|| {
+        ExperimentError::Score(format!(
+            "{} at {} demonstrations: the normalized score on the {which} episodes is undefined \
+             (return {}, random {}, demonstrator {} over {} episodes)",
+            spec.method.label(),
+            spec.demos,
+            e.score,
+            e.random,
+            e.reference,
+            spec.episodes
+        ))
+    })
 }
 
 /// Trains (or resumes) a cell in its folder `dir` (the run folder is `dir/run`), scores it and
@@ -278,17 +350,7 @@ pub fn run_cell(
         spec.demos,
         spec.seed.wrapping_add(7),
     )?;
-    let (env, player) = spec.game.build()?;
-    let mut cfg = spec.method.config(env.spec(), spec.seed);
-    cfg.bc_epochs = spec.bc_epochs;
-    spec.generator.apply(&mut cfg);
-    let trainer = MagailTrainer::new(env, player, &demos, cfg).map_err(|e| match e {
-        e @ MagailError::Config(_) => ExperimentError::Setup(format!("invalid settings: {e}")),
-        e => ExperimentError::Setup(format!(
-            "the demonstrations do not fit {}: {e}",
-            spec.game.env
-        )),
-    })?;
+    let trainer = trainer(spec, &demos)?;
     let settings = RunSettings {
         method: spec.method,
         iterations: spec.generator.iterations,
@@ -310,26 +372,32 @@ pub fn run_cell(
         .policies(false)
         .map_err(|e| ExperimentError::Score(format!("the trained policies: {e}")))?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-    let e = evaluate(&spec.game, &refs, demonstrator(), spec.episodes)?;
-    let Some(normalized) = e.normalized() else {
-        return Err(ExperimentError::Score(format!(
-            "{} at {} demonstrations: the normalized score is undefined (return {}, random {}, \
-             demonstrator {} over {} episodes)",
-            spec.method.label(),
-            spec.demos,
-            e.score,
-            e.random,
-            e.reference,
-            spec.episodes
-        )));
+    let test = evaluate(&spec.game, &refs, demonstrator(), spec.episodes)?;
+    let val = evaluate_on(
+        &spec.game,
+        &refs,
+        demonstrator(),
+        spec.episodes,
+        VALIDATION_SEED,
+    )?;
+    let matches = match spec.opponents {
+        Some(by) => crossplay(spec, by, &demos, &refs, cache)?,
+        None => Vec::new(),
     };
     let result = CellResult {
         id: spec.id(),
         spec: spec.clone(),
-        score: e.score,
-        random: e.random,
-        expert: e.reference,
-        normalized,
+        score: test.score,
+        random: test.random,
+        expert: test.reference,
+        normalized: normalized(spec, &test, "test")?,
+        validation: Scores {
+            score: val.score,
+            random: val.random,
+            expert: val.reference,
+            normalized: normalized(spec, &val, "validation")?,
+        },
+        matches,
     };
     // Written while the run folder is still locked: one process finishes a cell.
     run::write_atomic(&dir.join(RESULT_FILE), |w| {
@@ -338,6 +406,55 @@ pub fn run_cell(
     })?;
     drop(folder);
     Ok(result)
+}
+
+/// The pairings of a competitive cell with cloned opponents (`by`): its agents against cloned
+/// adversaries and cloned agents against its adversaries (one pairing, the clone against
+/// itself, for the cloning cell). The clone is that cell's, same demonstrations and seed (the
+/// same bytes).
+fn crossplay(
+    spec: &CellSpec,
+    by: Method,
+    demos: &Trajectories,
+    trained: &[&dyn Policy],
+    cache: Option<&BcCache>,
+) -> Result<Vec<MatchScore>> {
+    let bc_spec = CellSpec {
+        method: by,
+        ..spec.clone()
+    };
+    let mut t = trainer(&bc_spec, demos)?;
+    match cache {
+        Some(c) => c.clone_or_adopt(&mut t).map(|_| ()),
+        None => t.behaviour_clone().map(|_| ()),
+    }
+    .map_err(|e| ExperimentError::Setup(format!("behaviour cloning the opponents: {e}")))?;
+    let bc = t
+        .learners()
+        .policies(false)
+        .map_err(|e| ExperimentError::Score(format!("the cloned opponents: {e}")))?;
+    let bc: Vec<&dyn Policy> = bc.iter().map(|p| p as &dyn Policy).collect();
+    type Pairing<'a> = (Method, Method, &'a [&'a dyn Policy], &'a [&'a dyn Policy]);
+    let pairs: Vec<Pairing<'_>> = if spec.method == by {
+        vec![(by, by, trained, trained)]
+    } else {
+        vec![
+            (spec.method, by, trained, &bc),
+            (by, spec.method, &bc, trained),
+        ]
+    };
+    pairs
+        .into_iter()
+        .map(|(agents, adversaries, a, b)| {
+            let on = |seed| match_return(&spec.game, a, b, spec.episodes, seed);
+            Ok(MatchScore {
+                agents,
+                adversaries,
+                validation: on(VALIDATION_SEED)?,
+                test: on(run::EVAL_SEED)?,
+            })
+        })
+        .collect()
 }
 
 /// A finished cell's result, in its folder.

@@ -49,21 +49,65 @@ pub fn play(game: &GameChoice, who: Who<'_>, episodes: usize, seed: u64) -> Resu
     Ok(run::play(env, player, &pols, episodes, seed)?)
 }
 
+/// The seed of the validation episodes: disjoint from the test episodes ([`run::EVAL_SEED`],
+/// which every command reports) and from every training stream. Settings may be chosen on
+/// these; never on the test episodes.
+pub const VALIDATION_SEED: u64 = 2_000_003;
+
 /// The evaluation every command reports ([`run::Evaluation`]): `policies`, random actions and
-/// `reference`, each on the same `episodes` episodes of [`run::EVAL_SEED`].
+/// `reference`, each on the same `episodes` test episodes of [`run::EVAL_SEED`].
 pub fn evaluate(
     game: &GameChoice,
     policies: &[&dyn Policy],
     reference: Who<'_>,
     episodes: usize,
 ) -> Result<run::Evaluation> {
-    let team =
-        |who| -> Result<f64> { Ok(return_stats(&play(game, who, episodes, run::EVAL_SEED)?).1) };
+    evaluate_on(game, policies, reference, episodes, run::EVAL_SEED)
+}
+
+/// [`evaluate`] on the episodes of another seed ([`VALIDATION_SEED`] for validation).
+pub fn evaluate_on(
+    game: &GameChoice,
+    policies: &[&dyn Policy],
+    reference: Who<'_>,
+    episodes: usize,
+    seed: u64,
+) -> Result<run::Evaluation> {
+    let team = |who| -> Result<f64> { Ok(return_stats(&play(game, who, episodes, seed)?).1) };
     Ok(run::Evaluation {
         episodes,
-        seed: run::EVAL_SEED,
+        seed,
         score: team(Who::Learned(policies))?,
         random: team(Who::Random)?,
         reference: team(reference)?,
     })
+}
+
+/// The mean return of the good (non-adversary) agents when `agents` play the good side and
+/// `adversaries` the adversaries (one policy per agent in each; the other side's are unused),
+/// over `episodes` episodes of `seed`: the competitive tables' "agent's reward".
+pub fn match_return(
+    game: &GameChoice,
+    agents: &[&dyn Policy],
+    adversaries: &[&dyn Policy],
+    episodes: usize,
+    seed: u64,
+) -> Result<f64> {
+    let (env, _) = game.build()?;
+    let n = env.spec().n_agents();
+    let mixed: Vec<&dyn Policy> = (0..n)
+        .map(|i| {
+            if env.is_adversary(i) {
+                adversaries[i]
+            } else {
+                agents[i]
+            }
+        })
+        .collect();
+    let (per_agent, _) = return_stats(&play(game, Who::Learned(&mixed), episodes, seed)?);
+    let good: Vec<f64> = (0..n)
+        .filter(|&i| !env.is_adversary(i))
+        .map(|i| per_agent[i].0)
+        .collect();
+    Ok(good.iter().sum::<f64>() / good.len().max(1) as f64)
 }

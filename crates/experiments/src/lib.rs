@@ -10,11 +10,15 @@
 //! - [`cell`]: one table cell ([`CellSpec`]: game, method, demonstrations, seed, demonstrator,
 //!   generator) with a stable id from its settings; [`run_cell`] trains or resumes it in its own
 //!   folder and writes its result atomically.
+//! - [`papers`]: the eight experiments of the two papers ([`Experiment`]): game, shipped
+//!   expert, methods and demonstration counts.
 //! - [`plan`]: a reproduction's cells ([`Plan`], written to `plan.json`), where each stands
 //!   ([`CellState`]), and the local executor ([`run_local`]: N worker threads).
 //! - [`slurm`]: the same cells as a Slurm job array, one cell per task, and a dependent job
 //!   that builds the tables.
 //! - [`report`]: tables over seeds from finished cells.
+//! - [`stats`]: means, bootstrap intervals and paired differences over seeds.
+//! - [`claims`]: the papers' claims and their verdicts on the finished cells.
 //!
 //! ```
 //! use experiments::{Demonstrator, Plan, PlanOptions, Preset};
@@ -32,20 +36,28 @@
 
 pub mod cell;
 pub mod checkpoint;
+pub mod claims;
 pub mod error;
 pub mod evaluate;
 pub mod expert;
+pub mod papers;
 pub mod plan;
 pub mod report;
 pub mod slurm;
+pub mod stats;
 
-pub use cell::{CellResult, CellSpec, Demonstrator, Generator, RESULT_FILE, run_cell};
+pub use cell::{
+    CellResult, CellSpec, Demonstrator, Generator, MatchScore, RESULT_FILE, Scores, run_cell,
+};
 pub use checkpoint::{
     CheckpointMeta, checkpoint_paths, game_for, load_checkpoint, read_sidecar, save_checkpoint,
 };
 pub use error::{ExperimentError, Result};
-pub use evaluate::{Who, evaluate, play, scripted_policies};
+pub use evaluate::{
+    VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play, scripted_policies,
+};
 pub use expert::{ExpertEvent, ExpertSpec, Fixed, Side, Start, run_expert};
+pub use papers::{Experiment, Paper};
 pub use plan::{
     CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,
     cell_state, run_local, run_recorded,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cell::{CellResult, CellSpec, Demonstrator, Generator, RESULT_FILE, run_cell};
 use crate::checkpoint::{game_for, read_sidecar};
 use crate::error::{ExperimentError, Result};
+use crate::papers::Experiment;
 
 /// The plan file in a reproduction's folder.
 pub const PLAN_FILE: &str = "plan.json";
@@ -85,6 +86,9 @@ pub struct PlanOptions {
     pub demonstrator: Demonstrator,
     /// Who demonstrates in stochastic navigation.
     pub stoch_demonstrator: Demonstrator,
+    /// The papers' experiments instead of the preset's cells (each with its own game, methods,
+    /// demonstrations and shipped expert), trained with the preset's generator.
+    pub papers: Option<Vec<Experiment>>,
 }
 
 impl PlanOptions {
@@ -98,6 +102,7 @@ impl PlanOptions {
             seeds: vec![0],
             stoch_demonstrator: demonstrator.clone(),
             demonstrator,
+            papers: None,
         }
     }
 }
@@ -182,8 +187,12 @@ impl Plan {
                     generator: o.generator,
                     bc_epochs: o.bc_epochs,
                     episodes: o.episodes,
+                    opponents: None,
                 }
             };
+        if let Some(experiments) = &o.papers {
+            return Plan::papers(o, experiments);
+        }
         let mut cells = Vec::new();
         for &seed in &o.seeds {
             for &demos in nav_demos {
@@ -204,6 +213,36 @@ impl Plan {
         }
         Plan {
             title: o.preset.title().into(),
+            cells,
+        }
+    }
+
+    /// The cells of the papers' `experiments`: every (seed, demonstrations, method) of each,
+    /// demonstrated by its shipped expert, with `o`'s generator, cloning and episodes.
+    fn papers(o: &PlanOptions, experiments: &[Experiment]) -> Self {
+        let mut cells = Vec::new();
+        for &seed in &o.seeds {
+            for e in experiments {
+                for &demos in e.demos() {
+                    for &method in e.methods() {
+                        cells.push(CellSpec {
+                            experiment: e.name().into(),
+                            game: e.game(),
+                            method,
+                            demos,
+                            seed,
+                            demonstrator: Demonstrator::Expert(e.expert()),
+                            generator: o.generator,
+                            bc_epochs: o.bc_epochs,
+                            episodes: o.episodes,
+                            opponents: e.opponents(),
+                        });
+                    }
+                }
+            }
+        }
+        Plan {
+            title: format!("The papers ({} generator)", o.preset.title()),
             cells,
         }
     }

@@ -6,21 +6,12 @@ use std::fmt::Write as _;
 use magail_async::run::Method;
 
 use crate::cell::CellResult;
+use crate::claims;
+use crate::papers::Experiment;
 use crate::plan::{CellState, Plan};
+use crate::stats::summarize;
 
-/// Mean and sample standard deviation (0 for one value).
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let m = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (m, 0.0);
-    }
-    let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0);
-    (m, v.sqrt())
-}
+pub use crate::stats::mean_std;
 
 /// A column's heading.
 pub fn column(m: Method) -> &'static str {
@@ -38,11 +29,7 @@ pub fn column(m: Method) -> &'static str {
 
 /// An experiment's heading.
 pub fn heading(experiment: &str) -> String {
-    match experiment {
-        "navigation" => "Cooperative navigation (MAGAIL paper variant)".into(),
-        "stoch_navigation" => "Stochastic cooperative navigation (AMAGAIL)".into(),
-        other => other.into(),
-    }
+    Experiment::from_name(experiment).map_or_else(|_| experiment.into(), |e| e.title().into())
 }
 
 /// One experiment's table: `(demonstrations, method, values over seeds)`.
@@ -105,16 +92,65 @@ pub fn tables(results: &[CellResult]) -> Vec<Table> {
     out
 }
 
-/// A value as the tables show it: `0.713`, or `0.713 ± 0.021` over several seeds, `–` if none.
+/// A value as the tables show it: `0.713`, or over several seeds the mean ± standard
+/// deviation with the 95 % bootstrap interval, `0.713 ± 0.021 [0.695, 0.731] (n=5)`; `–` if
+/// none.
 pub fn cell_text(v: &[f64]) -> String {
-    match v.len() {
-        0 => "–".into(),
-        1 => format!("{:.3}", v[0]),
-        n => {
-            let (m, s) = mean_std(v);
-            format!("{m:.3} ± {s:.3} (n={n})")
+    match (v.len(), summarize(v)) {
+        (0, _) => "–".into(),
+        (_, Some(s)) => format!(
+            "{:.3} ± {:.3} [{:.3}, {:.3}] (n={})",
+            s.mean, s.std, s.lo, s.hi, s.n
+        ),
+        _ => format!("{:.3}", v[0]),
+    }
+}
+
+/// The competitive tables in the papers' Table 1 layout: the good agents' test return when the
+/// cloned agents play each method's adversaries, and each method's agents play the cloned
+/// adversaries (mean over seeds, higher is better for the agents' side).
+pub fn match_tables(results: &[CellResult]) -> String {
+    let mut md = String::new();
+    let mut experiments: Vec<&str> = Vec::new();
+    for r in results.iter().filter(|r| !r.matches.is_empty()) {
+        if !experiments.contains(&r.spec.experiment.as_str()) {
+            experiments.push(&r.spec.experiment);
         }
     }
+    for e in experiments {
+        let of: Vec<&CellResult> = results.iter().filter(|r| r.spec.experiment == e).collect();
+        let mut pairs: Vec<(Method, Method)> = Vec::new();
+        for m in of.iter().flat_map(|r| &r.matches) {
+            if !pairs.contains(&(m.agents, m.adversaries)) {
+                pairs.push((m.agents, m.adversaries));
+            }
+        }
+        // The clone against itself first, then its agents against each method's adversaries,
+        // then each method's agents against its adversaries.
+        let clone = pairs.iter().find(|(a, b)| a == b).map(|p| p.0);
+        let rank = |m: Method| Method::ALL.iter().position(|&x| x == m).unwrap_or(0);
+        pairs.sort_by_key(|&(a, b)| match (a == b, Some(a) == clone) {
+            (true, _) => (0, 0),
+            (false, true) => (1, rank(b)),
+            (false, false) => (2, rank(a)),
+        });
+        let _ = writeln!(
+            md,
+            "## {}: the good agents' return (test episodes)\n\n| agents | adversaries | return |\n|---|---|---|",
+            heading(e)
+        );
+        for (a, b) in pairs {
+            let v: Vec<f64> = of
+                .iter()
+                .flat_map(|r| &r.matches)
+                .filter(|m| m.agents == a && m.adversaries == b)
+                .map(|m| m.test)
+                .collect();
+            let _ = writeln!(md, "| {} | {} | {} |", a.label(), b.label(), cell_text(&v));
+        }
+        md.push('\n');
+    }
+    md
 }
 
 /// The markdown tables.
@@ -145,11 +181,13 @@ pub fn markdown(tables: &[Table]) -> String {
 
 /// One CSV line per finished cell.
 pub fn csv(results: &[CellResult]) -> String {
-    let mut s = String::from("experiment,method,demos,seed,score,random,expert,normalized\n");
+    let mut s = String::from(
+        "experiment,method,demos,seed,score,random,expert,normalized,validation_normalized\n",
+    );
     for r in results {
         let _ = writeln!(
             s,
-            "{},{},{},{},{:.4},{:.4},{:.4},{:.4}",
+            "{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4}",
             r.spec.experiment,
             r.spec.method.label(),
             r.spec.demos,
@@ -157,7 +195,8 @@ pub fn csv(results: &[CellResult]) -> String {
             r.score,
             r.random,
             r.expert,
-            r.normalized
+            r.normalized,
+            r.validation.normalized
         );
     }
     s
@@ -218,7 +257,24 @@ pub fn document(plan: &Plan, states: &[CellState]) -> Report {
         );
     }
     let tables = tables(&results);
+    md.push_str(
+        "Every number is on the test episodes (seed 1000003); the validation episodes (seed \
+         2000003), on which settings may be chosen, are in each cell's result.json and in \
+         results.csv.\n\n",
+    );
     md.push_str(&markdown(&tables));
+    md.push_str(&match_tables(&results));
+    let seeds = {
+        let mut s: Vec<u64> = results.iter().map(|r| r.spec.seed).collect();
+        s.sort_unstable();
+        s.dedup();
+        s.len()
+    };
+    if seeds >= 2 {
+        md.push_str("## The papers' claims\n\n");
+        md.push_str(&claims::markdown(&claims::evaluate(&results)));
+        md.push('\n');
+    }
     md.push_str(
         "The baselines of the AMAGAIL paper (BC and MAGAIL) treat φ as an ordinary action: their \
          policies clone and may choose it. AMAGAIL, and the BC beside it, know who acted and \

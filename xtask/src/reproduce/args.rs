@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use experiments::{Demonstrator, PlanOptions, Preset};
+use experiments::{Demonstrator, Experiment, PlanOptions, Preset};
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
@@ -22,6 +22,20 @@ pub struct ReproduceArgs {
     /// on a laptop or a cluster. Its numbers mean nothing.
     #[arg(long)]
     pub smoke: bool,
+    /// Every experiment of a paper (`magail`, `amagail` or `all`), each with its own game,
+    /// shipped expert, methods and demonstration counts, trained with the quick generator (or
+    /// `--full`'s, `--smoke`'s); five seeds unless `--seeds` says otherwise. Results go to
+    /// `results/papers/` (committed: every cell's result.json), `results/papers-full/` or
+    /// `target/reproduce-papers-smoke/`.
+    #[arg(long, value_parser = ["magail", "amagail", "all"])]
+    pub paper: Option<String>,
+    /// With `--paper`: only this experiment (repeatable); `--list` names them.
+    #[arg(long, requires = "paper")]
+    pub only: Vec<String>,
+    /// Name every experiment of both papers (game, methods, demonstrations, demonstrator) and
+    /// stop.
+    #[arg(long)]
+    pub list: bool,
     /// List the cells with their state (done, running, failed, to do) and estimated cost, and
     /// stop.
     #[arg(long)]
@@ -116,9 +130,10 @@ pub struct CellArgs {
     /// The first seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Replicates: seeds `seed`, `seed + 1`, … (each its own demonstrations and training).
-    #[arg(long, default_value_t = 1)]
-    pub seeds: u64,
+    /// Replicates: seeds `seed`, `seed + 1`, … (each its own demonstrations and training);
+    /// default 1, or 5 with `--paper`.
+    #[arg(long)]
+    pub seeds: Option<u64>,
     /// Who demonstrates.
     #[arg(long, value_enum, default_value_t = Who::Expert)]
     pub demonstrator: Who,
@@ -158,8 +173,9 @@ fn expert_at(p: &Path) -> Demonstrator {
 }
 
 impl CellArgs {
-    pub fn options(&self, preset: Preset) -> Result<PlanOptions> {
-        if self.seeds == 0 {
+    pub fn options(&self, preset: Preset, papers: Option<Vec<Experiment>>) -> Result<PlanOptions> {
+        let seeds = self.seeds.unwrap_or(if papers.is_some() { 5 } else { 1 });
+        if seeds == 0 {
             bail!("--seeds 0: expected at least 1 replicate");
         }
         let mut o = PlanOptions::new(preset, Demonstrator::Scripted);
@@ -180,7 +196,8 @@ impl CellArgs {
         }
         set(&mut o.bc_epochs, self.bc_epochs);
         set(&mut o.episodes, self.episodes);
-        o.seeds = (0..self.seeds).map(|k| self.seed.wrapping_add(k)).collect();
+        o.seeds = (0..seeds).map(|k| self.seed.wrapping_add(k)).collect();
+        o.papers = papers;
         if self.demonstrator == Who::Expert {
             o.demonstrator = expert_at(&self.expert);
             o.stoch_demonstrator = expert_at(self.stoch_expert.as_ref().unwrap_or(&self.expert));

@@ -1,0 +1,251 @@
+//! The papers' experiments as plans, competitive cells' pairings, and the claims' verdicts.
+
+use std::path::{Path, PathBuf};
+
+use experiments::claims::{self, Quantity, Test};
+use experiments::stats::Verdict;
+use experiments::{
+    CellResult, CellSpec, Demonstrator, Experiment, MatchScore, Plan, PlanOptions, Preset, Scores,
+};
+use magail_async::run::Method;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn papers(preset: Preset, experiments: Vec<Experiment>, seeds: u64) -> Plan {
+    let mut o = PlanOptions::new(preset, Demonstrator::Scripted);
+    o.seeds = (0..seeds).collect();
+    o.papers = Some(experiments);
+    Plan::new(&o)
+}
+
+/// The eight experiments, each paper's selection, and the plan of all of them over five seeds:
+/// every (seed, demonstrations, method) once, demonstrated by a shipped expert that exists and
+/// can play the game.
+#[test]
+fn both_papers_are_eight_experiments_over_five_seeds() {
+    let names: Vec<&str> = Experiment::ALL.iter().map(|e| e.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "navigation",
+            "communication",
+            "keep_away",
+            "predator_prey",
+            "det_navigation",
+            "stoch_navigation",
+            "det_reaching",
+            "stoch_predator_prey"
+        ]
+    );
+    assert_eq!(Experiment::select("magail", &[]).expect("magail").len(), 4);
+    assert_eq!(
+        Experiment::select("amagail", &[]).expect("amagail").len(),
+        4
+    );
+    for (paper, only, field) in [
+        ("both", vec![], "paper"),
+        ("all", vec!["navigaton".to_string()], "only"),
+        ("amagail", vec!["navigation".to_string()], "only"),
+    ] {
+        match Experiment::select(paper, &only) {
+            Err(experiments::ExperimentError::Settings { field: f, reason }) => {
+                assert_eq!(f, field, "{reason}")
+            }
+            other => panic!("{paper} {only:?}: {other:?}"),
+        }
+    }
+    let plan = papers(Preset::Quick, Experiment::ALL.to_vec(), 5);
+    let per_seed: usize = Experiment::ALL
+        .iter()
+        .map(|e| e.methods().len() * e.demos().len())
+        .sum();
+    assert_eq!(plan.cells.len(), 5 * per_seed);
+    let mut ids: Vec<String> = plan.cells.iter().map(CellSpec::id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), plan.cells.len(), "every cell once");
+    plan.validate(&root())
+        .expect("every expert exists and plays its game");
+    assert!(plan.cells.iter().all(|c| c.opponents.is_some()
+        == Experiment::from_name(&c.experiment).map_or(false, |e| e.competitive())));
+}
+
+/// The MAGAIL navigation cells of the papers' plan are the quick preset's cells where their
+/// settings agree (same ids, so finished quick cells count for the papers).
+#[test]
+fn papers_cells_share_ids_with_the_quick_cells_they_equal() {
+    let mut quick = PlanOptions::new(
+        Preset::Quick,
+        Demonstrator::Expert("assets/experts/simple_spread-paper-s0".into()),
+    );
+    quick.seeds = vec![0];
+    let quick = Plan::new(&quick);
+    let paper = papers(Preset::Quick, vec![Experiment::Navigation], 1);
+    let shared = quick
+        .cells
+        .iter()
+        .filter(|c| paper.cells.iter().any(|p| p.id() == c.id()))
+        .count();
+    assert_eq!(shared, 12, "navigation at 100, 200 and 400 demonstrations");
+}
+
+/// A competitive cell plays its agents against cloned adversaries and the reverse, on the
+/// validation and the test episodes; the cloning cell plays itself.
+#[test]
+fn competitive_cells_play_the_cloned_opponents() {
+    let dir = std::env::temp_dir().join(format!("magail-papers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut plan = papers(Preset::Smoke, vec![Experiment::KeepAway], 1);
+    plan.cells
+        .retain(|c| matches!(c.method, Method::Bc | Method::MagailD));
+    for c in &mut plan.cells {
+        c.generator.iterations = 2;
+        c.episodes = 4;
+    }
+    plan.save(&dir).expect("plan");
+    experiments::run_local(&plan, &root(), &dir, 1, &experiments::Quiet).expect("cells");
+    let result = |m: Method| -> CellResult {
+        let c = plan.cells.iter().find(|c| c.method == m).expect("cell");
+        let text = std::fs::read_to_string(
+            experiments::cell_dir(&dir, &c.id()).join(experiments::RESULT_FILE),
+        )
+        .expect("result");
+        serde_json::from_str(&text).expect("json")
+    };
+    let bc = result(Method::Bc);
+    assert_eq!(bc.matches.len(), 1);
+    assert_eq!(
+        (bc.matches[0].agents, bc.matches[0].adversaries),
+        (Method::Bc, Method::Bc)
+    );
+    let d = result(Method::MagailD);
+    let pairs: Vec<(Method, Method)> = d
+        .matches
+        .iter()
+        .map(|m| (m.agents, m.adversaries))
+        .collect();
+    assert_eq!(
+        pairs,
+        [(Method::MagailD, Method::Bc), (Method::Bc, Method::MagailD)]
+    );
+    for m in bc.matches.iter().chain(&d.matches) {
+        assert!(m.test.is_finite() && m.validation.is_finite());
+        assert_ne!(m.test, m.validation, "two disjoint episode sets");
+    }
+    assert_ne!(d.normalized, d.validation.normalized);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn result(e: Experiment, method: Method, demos: usize, seed: u64, v: f64) -> CellResult {
+    let spec = CellSpec {
+        experiment: e.name().into(),
+        game: e.game(),
+        method,
+        demos,
+        seed,
+        demonstrator: Demonstrator::Expert(e.expert()),
+        generator: experiments::Generator::QUICK,
+        bc_epochs: 1000,
+        episodes: 100,
+        opponents: e.opponents(),
+    };
+    let s = Scores {
+        score: v,
+        random: 0.0,
+        expert: 1.0,
+        normalized: v,
+    };
+    CellResult {
+        id: spec.id(),
+        spec,
+        score: v,
+        random: 0.0,
+        expert: 1.0,
+        normalized: v,
+        validation: s,
+        matches: Vec::new(),
+    }
+}
+
+/// Verdicts follow the paired differences: a method above BC on every seed is reproduced, one
+/// below on every seed is not, one that crosses is inconclusive; a claim on a method the
+/// experiment does not run says so; only experiments with results are listed.
+#[test]
+fn claims_get_their_verdicts_from_paired_seeds() {
+    let e = Experiment::Navigation;
+    let bc = [0.70, 0.62, 0.75, 0.66, 0.71];
+    let mut results = Vec::new();
+    for (s, &b) in bc.iter().enumerate() {
+        let s = s as u64;
+        results.push(result(e, Method::Bc, 100, s, b));
+        results.push(result(
+            e,
+            Method::MagailC,
+            100,
+            s,
+            b + 0.05 + 0.01 * s as f64,
+        ));
+        results.push(result(e, Method::MagailD, 100, s, b - 0.04));
+        results.push(result(
+            e,
+            Method::Gail,
+            100,
+            s,
+            b + [0.2, -0.1, 0.15, -0.08, 0.02][s as usize],
+        ));
+    }
+    // A competitive cell without zero-sum in predator-prey.
+    let mut pp = result(Experiment::PredatorPrey, Method::MagailD, 200, 0, 0.5);
+    pp.matches.push(MatchScore {
+        agents: Method::MagailD,
+        adversaries: Method::Bc,
+        validation: -90.0,
+        test: -91.0,
+    });
+    results.push(pp);
+    let outcomes = claims::evaluate(&results);
+    let find = |id: &str, a: Quantity| {
+        outcomes
+            .iter()
+            .find(|o| o.claim.id == id && matches!(o.claim.test, Test::Greater(x, _) if x == a))
+            .and_then(|o| o.verdict)
+    };
+    let at100 = |m| Quantity::Score {
+        method: m,
+        demos: 100,
+    };
+    assert_eq!(
+        find("M1", at100(Method::MagailC)),
+        Some(Verdict::Reproduced)
+    );
+    assert_eq!(
+        find("M2", at100(Method::MagailD)),
+        Some(Verdict::NotReproduced)
+    );
+    assert_eq!(
+        find("M3", at100(Method::MagailC)),
+        Some(Verdict::Inconclusive)
+    );
+    let zs = Quantity::Match {
+        agents: Method::MagailZs,
+        adversaries: Method::Bc,
+    };
+    assert_eq!(find("M13", zs), Some(Verdict::NotRun));
+    let d_pp = Quantity::Match {
+        agents: Method::MagailD,
+        adversaries: Method::Bc,
+    };
+    assert_eq!(find("M13", d_pp), Some(Verdict::Pending));
+    assert!(outcomes.iter().all(|o| matches!(
+        o.claim.experiment,
+        Experiment::Navigation | Experiment::PredatorPrey
+    )));
+    let md = claims::markdown(&outcomes);
+    assert!(
+        md.contains("| M1 | navigation | MAGAIL-C @100 > BC @100"),
+        "{md}"
+    );
+    assert!(md.contains("2 reproduced, 1 not reproduced, 1 inconclusive"), "{md}");
+}
