@@ -247,5 +247,8 @@ fn claims_get_their_verdicts_from_paired_seeds() {
         md.contains("| M1 | navigation | MAGAIL-C @100 > BC @100"),
         "{md}"
     );
-    assert!(md.contains("2 reproduced, 1 not reproduced, 1 inconclusive"), "{md}");
+    assert!(
+        md.contains("2 reproduced, 1 not reproduced, 1 inconclusive"),
+        "{md}"
+    );
 }

@@ -3,7 +3,43 @@
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::{GameError, GameSpec, History, MarkovGame, Participation, PlayerFunction, StepStatus};
+use crate::{
+    GameError, GameSpec, History, MarkovGame, Participation, PlayerFunction, RngState, StepStatus,
+    StreamRng,
+};
+
+/// The participation draws of one episode come from a stream of their own, seeded by one draw
+/// of the caller's random stream the first time the player function asks for randomness (in
+/// `reset`, right after the game's own reset draws). The caller's stream is then used only by
+/// resets, so episode k meets the same start and the same participation sequence whatever the
+/// policies do (an episode that ends early does not shift the next one's draws); rules that
+/// draw nothing (synchronous, schedules) consume nothing, as before.
+struct Participations<'a> {
+    stream: &'a mut Option<StreamRng>,
+    episode: &'a mut dyn RngCore,
+}
+
+impl Participations<'_> {
+    fn rng(&mut self) -> &mut StreamRng {
+        let episode = &mut *self.episode;
+        self.stream.get_or_insert_with(|| {
+            use rand::SeedableRng;
+            StreamRng::seed_from_u64(episode.next_u64())
+        })
+    }
+}
+
+impl RngCore for Participations<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.rng().next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.rng().next_u64()
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        self.rng().fill_bytes(dst)
+    }
+}
 
 /// One agent's move at a step of an extensive game: a real action, or φ ("did not act").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +80,8 @@ pub struct ExtensiveGame<G, P> {
     current: Participation,
     /// The agents of `current` that chose φ for the coming step.
     chose_phi: Participation,
+    /// This episode's participation stream, once the player function has drawn from it.
+    participation_rng: Option<StreamRng>,
 }
 
 impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
@@ -69,21 +107,30 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
             history: History::new(),
             current: Participation::all(n),
             chose_phi: Participation::none(n),
+            participation_rng: None,
         })
     }
 
-    /// The state of the episode in progress (the game's, the history, I_t and the agents that
-    /// chose φ), or `None` when the game saves no state ([`MarkovGame::save_state`]).
+    /// The state of the episode in progress (the game's, the history, I_t, the agents that
+    /// chose φ and the participation stream), or `None` when the game saves no state
+    /// ([`MarkovGame::save_state`]).
     pub fn save_state(&self) -> Option<Vec<u8>> {
         let game = self.game.save_state()?;
-        crate::encode_state(&(game, &self.history, self.current, self.chose_phi)).ok()
+        let stream = self.participation_rng.as_ref().map(RngState::of);
+        crate::encode_state(&(game, &self.history, self.current, self.chose_phi, stream)).ok()
     }
 
     /// Takes a state saved by [`save_state`](Self::save_state) of a game built the same way.
     /// Nothing changes when it is refused.
     pub fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
-        let (game, history, current, chose_phi): (Vec<u8>, History, Participation, Participation) =
-            crate::decode_state(state)?;
+        type Saved = (
+            Vec<u8>,
+            History,
+            Participation,
+            Participation,
+            Option<RngState>,
+        );
+        let (game, history, current, chose_phi, stream): Saved = crate::decode_state(state)?;
         let n = self.spec().n_agents();
         if current.n_agents() != n || chose_phi.n_agents() != n {
             return Err(GameError::State(format!(
@@ -95,6 +142,7 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         self.history = history;
         self.current = current;
         self.chose_phi = chose_phi;
+        self.participation_rng = stream.as_ref().map(RngState::rng);
         Ok(())
     }
 
@@ -143,17 +191,24 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         Ok(())
     }
 
-    /// Starts an episode: resets the game from `rng`, clears the history and draws I_0 ~ ζ.
+    /// Starts an episode: resets the game from `rng`, clears the history and draws I_0 ~ ζ
+    /// (from the episode's participation stream, seeded from `rng` if the rule draws at all).
     pub fn reset(&mut self, rng: &mut dyn RngCore) {
         self.game.reset(rng);
         self.history.clear();
         self.chose_phi = Participation::none(self.current.n_agents());
-        self.current = self.player.sample(&self.history, rng);
+        self.participation_rng = None;
+        let mut draws = Participations {
+            stream: &mut self.participation_rng,
+            episode: rng,
+        };
+        self.current = self.player.sample(&self.history, &mut draws);
     }
 
     /// Applies the actions of the acting agents (other entries are ignored), writes rewards
     /// (zero for inactive agents, whose mask is the returned participation), records I_t in the
-    /// history and draws I_{t+1} from `rng`. Returns the status and I_t.
+    /// history and draws I_{t+1} from the episode's participation stream (`rng` seeds it if
+    /// nothing has yet). Returns the status and I_t.
     pub fn step(
         &mut self,
         actions: &[f32],
@@ -178,7 +233,11 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
             }
         }
         self.history.push(active);
-        self.current = self.player.sample(&self.history, rng);
+        let mut draws = Participations {
+            stream: &mut self.participation_rng,
+            episode: rng,
+        };
+        self.current = self.player.sample(&self.history, &mut draws);
         Ok((status, active))
     }
 

@@ -610,3 +610,43 @@ fn player_rules_loaded_from_a_file_are_checked_like_constructed_ones() {
         assert!(err.contains(why), "{bad}: {err}");
     }
 }
+
+/// Participation draws come from each episode's own stream: an episode that ends earlier in
+/// one run than in another (other policies, other terminations) shifts neither the next
+/// episode's start nor its participation sequence, and deterministic rules draw nothing.
+#[test]
+fn the_next_episode_meets_the_same_starts_and_participations_however_long_this_one_was() {
+    let game = Walk::new(3);
+    let width = game.spec().joint_action_width();
+    let next_episode = |cut: usize| {
+        let rule = Stochastic::new(vec![0.5, 0.5, 0.9]).expect("rule");
+        let mut g = ExtensiveGame::new(Walk::new(3), rule).expect("game");
+        let mut rng = stream_rng(11, 0);
+        let mut r = vec![0.0; 3];
+        g.reset(&mut rng);
+        for _ in 0..cut {
+            g.step(&vec![0.0; width], &mut rng, &mut r).expect("step");
+        }
+        g.reset(&mut rng);
+        let mut seen = vec![(g.participation().bits(), g.game().pos.clone())];
+        for _ in 0..8 {
+            g.step(&vec![0.0; width], &mut rng, &mut r).expect("step");
+            seen.push((g.participation().bits(), g.game().pos.clone()));
+        }
+        seen
+    };
+    let short = next_episode(1);
+    assert_eq!(short, next_episode(6));
+    assert!(
+        short.iter().any(|(b, _)| *b != 0b111),
+        "the rule drew some inactive agents"
+    );
+    // A synchronous game consumes nothing beyond the game's own resets.
+    let mut sync =
+        ExtensiveGame::new(Walk::new(3), Synchronous::new(3).expect("rule")).expect("game");
+    let (mut a, mut b) = (stream_rng(3, 0), stream_rng(3, 0));
+    let mut bare = Walk::new(3);
+    sync.reset(&mut a);
+    bare.reset(&mut b);
+    assert_eq!(a.next_u64(), b.next_u64());
+}
