@@ -199,6 +199,8 @@ pub struct Series {
     pub label: String,
     /// Points.
     pub points: Vec<(f64, f64)>,
+    /// An error band: (x, low, high) per point that has one (drawn shaded under the line).
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// A line plot with markers to PNG and SVG (`base.png`, `base.svg`), written atomically.
@@ -211,9 +213,14 @@ pub fn line_plot(
 ) -> Result<()> {
     use plotters::prelude::*;
     fonts();
-    let pts = series.iter().flat_map(|s| s.points.iter());
+    let pts = series.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .copied()
+            .chain(s.band.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]))
+    });
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in pts {
+    for (x, y) in pts {
         if x.is_finite() && y.is_finite() {
             x0 = x0.min(x);
             x1 = x1.max(x);
@@ -268,6 +275,23 @@ pub fn line_plot(
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             for (k, s) in series.iter().enumerate() {
                 let c = colors[k % colors.len()];
+                if s.band.len() >= 2 {
+                    let outline: Vec<(f64, f64)> = s
+                        .band
+                        .iter()
+                        .map(|&(x, _, hi)| (x, hi))
+                        .chain(s.band.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                        .collect();
+                    chart
+                        .draw_series(std::iter::once(Polygon::new(outline, c.mix(0.15).filled())))
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                } else {
+                    chart
+                        .draw_series(s.band.iter().map(|&(x, lo, hi)| {
+                            PathElement::new(vec![(x, lo), (x, hi)], c.stroke_width(2))
+                        }))
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                }
                 chart
                     .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?

@@ -157,6 +157,7 @@ fn plot_curve(out: &std::path::Path, game: &GameChoice) -> Result<()> {
                 .iter()
                 .map(|r| (r.env_steps as f64, r.team_return))
                 .collect(),
+            band: Vec::new(),
         }],
     )
 }

@@ -191,19 +191,27 @@ fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
             .methods
             .iter()
             .enumerate()
-            .map(|(k, m)| Series {
-                label: m.label().to_string(),
-                points: t
-                    .demos
-                    .iter()
-                    .filter_map(|&d| {
-                        let v = t.get(d, *m);
-                        (!v.is_empty()).then(|| {
-                            let x = if many { d as f64 } else { k as f64 };
-                            (x, report::mean_std(v).0)
+            .map(|(k, m)| {
+                let x = |d: usize| if many { d as f64 } else { k as f64 };
+                Series {
+                    label: m.label().to_string(),
+                    points: t
+                        .demos
+                        .iter()
+                        .filter_map(|&d| {
+                            let v = t.get(d, *m);
+                            (!v.is_empty()).then(|| (x(d), report::mean_std(v).0))
                         })
-                    })
-                    .collect(),
+                        .collect(),
+                    // The 95 % bootstrap interval of the mean over seeds.
+                    band: t
+                        .demos
+                        .iter()
+                        .filter_map(|&d| {
+                            experiments::stats::summarize(t.get(d, *m)).map(|s| (x(d), s.lo, s.hi))
+                        })
+                        .collect(),
+                }
             })
             .collect();
         let labels: Vec<&str> = t.methods.iter().map(|m| m.label()).collect();
@@ -224,7 +232,7 @@ fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
             &dir.join(&t.experiment),
             &title,
             x,
-            "normalized reward",
+            "normalized reward (95 % interval)",
             &series,
         )?;
     }

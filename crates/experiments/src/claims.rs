@@ -315,9 +315,17 @@ pub fn evaluate(results: &[CellResult]) -> Vec<Outcome> {
         .collect()
 }
 
+/// The seeds a claim rests on (`claims.md`); a verdict on fewer is marked provisional.
+pub const SEEDS: usize = 5;
+
 fn interval(s: &Summary) -> String {
+    let provisional = if s.n < SEEDS {
+        format!(", provisional: fewer than {SEEDS} seeds")
+    } else {
+        String::new()
+    };
     format!(
-        "{:+.3} ± {:.3} [{:+.3}, {:+.3}] (n={})",
+        "{:+.3} ± {:.3} [{:+.3}, {:+.3}] (n={}{provisional})",
         s.mean, s.std, s.lo, s.hi, s.n
     )
 }
