@@ -215,7 +215,11 @@ impl CellSpec {
         let per_iter = match self.method {
             Method::Bc | Method::BcPhi => 0.0,
             Method::MagailC | Method::MagailZs => 0.14,
-            Method::Gail | Method::MagailD | Method::MagailPhi | Method::Amagail => 0.25,
+            Method::Gail
+            | Method::MagailD
+            | Method::MagailPhi
+            | Method::MagailPhiKept
+            | Method::Amagail => 0.25,
         } * (g.envs as f64 / 41.0)
             * (1.0 / 3.0 + (2.0 / 3.0) * g.disc_steps as f64 / 10.0);
         let iterations = if self.method.adversarial() {

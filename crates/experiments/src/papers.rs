@@ -173,8 +173,10 @@ impl Experiment {
         }
     }
 
-    /// The methods compared. The AMAGAIL paper's baselines treat φ as an action (`BC-φ`,
-    /// `MAGAIL-φ`); plain BC, which clones only where the expert acted, is kept beside them.
+    /// The methods compared. The AMAGAIL paper's baselines treat φ as an action (`BC-φ`, and
+    /// MAGAIL in both readings: `magail-phi` trains forced φ as if chosen, `magail-phi-kept`
+    /// keeps its own draw there); plain BC, which clones only where the expert acted, is kept
+    /// beside them.
     /// Zero-sum is the two-player prior, so predator-prey (three predators, one prey) has none
     /// yet.
     pub fn methods(self) -> &'static [Method] {
@@ -199,6 +201,7 @@ impl Experiment {
                 Method::BcPhi,
                 Method::Bc,
                 Method::MagailPhi,
+                Method::MagailPhiKept,
                 Method::Amagail,
             ],
         }

@@ -23,6 +23,7 @@ pub fn column(m: Method) -> &'static str {
         Method::MagailD => "MAGAIL decentralized",
         Method::MagailZs => "MAGAIL zero-sum",
         Method::MagailPhi => "MAGAIL (φ as an action)",
+        Method::MagailPhiKept => "MAGAIL (φ as an action, own draw kept where forced)",
         Method::Amagail => "AMAGAIL",
     }
 }

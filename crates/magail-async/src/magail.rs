@@ -39,8 +39,21 @@ pub enum PhiMode {
     /// AMAGAIL: filtered out of the agent's discriminator, value and policy updates.
     Filter,
     /// The MAGAIL baseline: φ is an ordinary action category, for the discriminator and the
-    /// policy (needs `learner.phi_as_action`).
+    /// policy (needs `learner.phi_as_action`). Where the player function forces φ, the sample
+    /// holds φ and the policy is updated on it as if it had chosen it (the AMAGAIL paper's
+    /// recorded placeholder, read as the baseline's action).
     AsAction,
+    /// The other reading of that baseline: where the player function forces φ, the policy still
+    /// samples an action (φ among them), the environment ignores it, and the sample keeps what
+    /// the policy drew, with its log-probability.
+    AsActionKept,
+}
+
+impl PhiMode {
+    /// Whether φ is an action of the policies and the discriminators.
+    pub fn as_action(self) -> bool {
+        self != PhiMode::Filter
+    }
 }
 
 /// Everything a MAGAIL run needs, with defaults after the MAGAIL code where it is sound.
@@ -262,7 +275,7 @@ pub struct MagailTrainer<G, P> {
 }
 
 fn phi_slot(mode: PhiMode) -> bool {
-    mode == PhiMode::AsAction
+    mode.as_action()
 }
 
 impl<G, P> MagailTrainer<G, P>
@@ -278,7 +291,8 @@ where
         cfg: MagailConfig,
     ) -> Result<Self, MagailError> {
         cfg.validate()?;
-        let collector = Collector::new(game, player, cfg.rollout.clone())?;
+        let mut collector = Collector::new(game, player, cfg.rollout.clone())?;
+        collector.set_sample_inactive(cfg.phi == PhiMode::AsActionKept);
         let spec = collector.spec().clone();
         let n = spec.n_agents();
         if cfg.prior == Prior::ZeroSum && n != 2 {
@@ -303,7 +317,7 @@ where
         if demos.episodes.is_empty() {
             return Err(MagailError::Config("no demonstration episodes".into()));
         }
-        if cfg.learner.phi_as_action != (cfg.phi == PhiMode::AsAction) {
+        if cfg.learner.phi_as_action != cfg.phi.as_action() {
             return Err(MagailError::Config(format!(
                 "φ mode {:?} with learner.phi_as_action = {}: φ as an action for the \
                  discriminator goes with φ as an action for the policy, and filtering with neither",
@@ -946,7 +960,7 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
         disc_warmup: 10,
         steps_per_iter: 50,
         learner: LearnerConfig {
-            phi_as_action: phi == PhiMode::AsAction,
+            phi_as_action: phi.as_action(),
             ..LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed)
         },
         rollout: RolloutConfig {

@@ -296,6 +296,9 @@ pub struct Collector<G, P> {
     base_seed: u64,
     obs_dims: Vec<usize>,
     slots: Vec<Slot<G, P>>,
+    /// Ask the policies for agents the player function leaves out too, and record what they
+    /// drew (the environment ignores it): [`Collector::set_sample_inactive`].
+    sample_inactive: bool,
 }
 
 fn observe_into<G: MarkovGame, P: PlayerFunction>(
@@ -377,7 +380,16 @@ where
             cfg,
             obs_dims,
             slots,
+            sample_inactive: false,
         })
+    }
+
+    /// With `on`, the policies are asked for the agents the player function leaves out as
+    /// well, and the rollout records what they drew and its log-probability at those steps (the
+    /// environment ignores it; `acted` stays false): the baseline that keeps its own action where
+    /// φ was forced (`PhiMode::AsActionKept`). Off by default: those steps record φ.
+    pub fn set_sample_inactive(&mut self, on: bool) {
+        self.sample_inactive = on;
     }
 
     /// Restarts every copy from streams derived from (the seed it was built with, `iteration`):
@@ -512,11 +524,13 @@ where
         let spec = &self.spec;
         let obs_dims = &self.obs_dims;
         let k = self.cfg.history_k;
+        let all = self.sample_inactive;
         let results: Vec<Result<Rollout, RolloutError>> = if shard >= self.slots.len() {
             vec![collect_shard(
                 spec,
                 obs_dims,
                 k,
+                all,
                 &mut self.slots,
                 policies,
                 steps,
@@ -527,7 +541,9 @@ where
                     .slots
                     .chunks_mut(shard)
                     .map(|chunk| {
-                        s.spawn(move |_| collect_shard(spec, obs_dims, k, chunk, policies, steps))
+                        s.spawn(move |_| {
+                            collect_shard(spec, obs_dims, k, all, chunk, policies, steps)
+                        })
                     })
                     .collect();
                 handles
@@ -611,6 +627,7 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
     spec: &GameSpec,
     obs_dims: &[usize],
     history_k: usize,
+    sample_inactive: bool,
     slots: &mut [Slot<G, P>],
     policies: &[&dyn Policy],
     steps: usize,
@@ -654,8 +671,9 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
             let d = obs_dims[i];
             rows.clear();
             buf.clear();
+            let asked = |s: &Slot<G, P>| sample_inactive || s.game.participation().is_active(i);
             for (k, s) in slots.iter().enumerate() {
-                if s.game.participation().is_active(i) {
+                if asked(s) {
                     rows.push(k);
                     buf.extend_from_slice(&s.obs[i]);
                 }
@@ -674,7 +692,7 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
             }
             let mut rngs: Vec<&mut StreamRng> = slots
                 .iter_mut()
-                .filter(|s| s.game.participation().is_active(i))
+                .filter(|s| sample_inactive || s.game.participation().is_active(i))
                 .map(|s| &mut s.act_rngs[i])
                 .collect();
             let po = policies[i]
@@ -705,6 +723,13 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
                     return Err(invalid(i, env, format!("log-probability {}", po.logp[r])));
                 }
                 let at = k * steps + t;
+                if !slots[k].game.participation().is_active(i) {
+                    // Left out by the player function: keep the draw, the game ignores it (its
+                    // joint-action slot already holds φ).
+                    a.actions[at * w..(at + 1) * w].copy_from_slice(act);
+                    a.logp[at] = po.logp[r];
+                    continue;
+                }
                 if may_phi && space.is_phi(act) {
                     // φ is one of this policy's own actions: the game moves the agent as one
                     // that does not act, but it stays in the round (rewarded, recorded acting).

@@ -47,15 +47,19 @@ pub enum Method {
     /// MAGAIL, zero-sum prior (two players): one joint discriminator trained on expert states
     /// with the paired labelling, r2 = −r1; centralized critics.
     MagailZs,
-    /// The MAGAIL baseline on an asynchronous game: φ is an ordinary action category.
+    /// The MAGAIL baseline on an asynchronous game: φ is an ordinary action category, and the
+    /// steps where the player function forced φ train the policy as if it had chosen φ.
     MagailPhi,
+    /// The other reading of that baseline: at forced steps the policy's own draw is kept (the
+    /// environment ignores it) and trained on with its log-probability.
+    MagailPhiKept,
     /// AMAGAIL: samples where an agent played φ are filtered out of its updates.
     Amagail,
 }
 
 impl Method {
     /// Every method, in the order of the papers' tables.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 9] = [
         Method::Bc,
         Method::BcPhi,
         Method::Gail,
@@ -63,6 +67,7 @@ impl Method {
         Method::MagailD,
         Method::MagailZs,
         Method::MagailPhi,
+        Method::MagailPhiKept,
         Method::Amagail,
     ];
 
@@ -76,6 +81,7 @@ impl Method {
             Method::MagailD => "magail-d",
             Method::MagailZs => "magail-zs",
             Method::MagailPhi => "magail-phi",
+            Method::MagailPhiKept => "magail-phi-kept",
             Method::Amagail => "amagail",
         }
     }
@@ -104,6 +110,7 @@ impl Method {
             Method::MagailD => "MAGAIL-D",
             Method::MagailZs => "MAGAIL-ZS",
             Method::MagailPhi => "MAGAIL",
+            Method::MagailPhiKept => "MAGAIL-kept",
             Method::Amagail => "AMAGAIL",
         }
     }
@@ -123,6 +130,7 @@ impl Method {
             Method::MagailD => (Prior::Decentralized, PhiMode::Filter, true),
             Method::MagailZs => (Prior::ZeroSum, PhiMode::Filter, true),
             Method::MagailPhi => (Prior::Decentralized, PhiMode::AsAction, true),
+            Method::MagailPhiKept => (Prior::Decentralized, PhiMode::AsActionKept, true),
             Method::Amagail => (Prior::Decentralized, PhiMode::Filter, true),
         };
         let mut cfg = default_config(spec, prior, phi, seed);

@@ -103,7 +103,7 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
     let g = AmagailGame::StochasticNavigation;
     let env = ParticleEnv::new(g.env_config()).unwrap();
     let demos = scripted_demos(&env, g.player(), 16);
-    for mode in [PhiMode::Filter, PhiMode::AsAction] {
+    for mode in [PhiMode::Filter, PhiMode::AsAction, PhiMode::AsActionKept] {
         let mut cfg = default_config(env.spec(), Prior::Decentralized, mode, 3);
         cfg.bc_epochs = 30;
         let mut t = MagailTrainer::new(env.clone(), g.player(), &demos, cfg.clone()).unwrap();
@@ -147,7 +147,7 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
                 assert_eq!(t.iterate().unwrap().phi_chosen, vec![0, 0, 0]);
                 assert_eq!(up.samples, vec![acted]);
             }
-            PhiMode::AsAction => {
+            PhiMode::AsAction | PhiMode::AsActionKept => {
                 let s = t.iterate().unwrap();
                 assert!(s.phi_chosen.iter().all(|&c| c > 0), "{:?}", s.phi_chosen);
                 // The demonstrations hold φ at about half the steps, whatever the state, so

@@ -314,3 +314,60 @@ fn a_recording_in_the_rollout_layout_keeps_every_episode_in_order() {
     let ends: Vec<Vec<f64>> = ro.ends.iter().map(|e| e.returns.clone()).collect();
     assert_eq!(ends, returns);
 }
+
+/// With `set_sample_inactive`, steps the player function left an agent out hold the policy's
+/// own draw and its log-probability (the reading of the φ baseline that keeps its action),
+/// still marked as not acted with no reward; the environment ignores the draw, so the left-out
+/// predators' positions do not move by their own action.
+#[test]
+fn left_out_agents_keep_their_own_draw_when_asked() {
+    let g = AmagailGame::StochasticPredatorPrey;
+    let mut c = Collector::new(
+        ParticleEnv::new(g.env_config()).unwrap(),
+        g.player(),
+        RolloutConfig {
+            envs: 8,
+            workers: 2,
+            seed: 1,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    c.set_sample_inactive(true);
+    let pols = random_policies(c.spec());
+    let r = c.collect(&as_dyn(&pols), 60).unwrap();
+    let mut left_out = 0;
+    for i in 0..3 {
+        let a = &r.agents[i];
+        for at in 0..8 * 60 {
+            assert!(a.actions[at] < 5.0, "a uniform draw over the five moves");
+            assert_eq!(a.logp[at], -(5.0f32).ln());
+            if !a.acted[at] {
+                left_out += 1;
+                assert_eq!(a.rewards[at], 0.0);
+            }
+        }
+    }
+    assert!(left_out > 100, "{left_out}");
+    // The same streams without the flag: the first step's left-out agents record φ instead.
+    let mut plain = Collector::new(
+        ParticleEnv::new(g.env_config()).unwrap(),
+        g.player(),
+        RolloutConfig {
+            envs: 8,
+            workers: 1,
+            seed: 1,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    let p = plain.collect(&as_dyn(&pols), 1).unwrap();
+    for i in 0..3 {
+        for b in 0..8 {
+            assert_eq!(p.agents[i].acted[b], r.agents[i].acted[b * 60]);
+            if !p.agents[i].acted[b] {
+                assert_eq!(p.agents[i].actions[b], 5.0);
+            }
+        }
+    }
+}
