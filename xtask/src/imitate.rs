@@ -24,7 +24,8 @@ pub struct ImitateArgs {
     /// Demonstrations in the binary format (`cargo xtask demos`).
     #[arg(long)]
     pub demos: PathBuf,
-    /// Method: bc, bc-phi, gail, magail-c, magail-d, magail-zs, magail-phi or amagail.
+    /// Method: bc, bc-phi, gail, magail-c, magail-d, magail-zs, magail-phi, magail-phi-kept or
+    /// amagail.
     #[arg(long, default_value = "magail-d", value_parser = |s: &str| s.parse::<Method>().map_err(|e| e.to_string()))]
     pub method: Method,
     /// Adversarial iterations (after behaviour cloning).
