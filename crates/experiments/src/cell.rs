@@ -289,6 +289,11 @@ fn trainer(
 ) -> Result<MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>> {
     let (env, player) = spec.game.build()?;
     let mut cfg = spec.method.config(env.spec(), spec.seed);
+    let n = env.spec().n_agents();
+    if spec.method == Method::MagailZs && n > 2 {
+        // Zero-sum between the adversaries and the good agents (docs/algorithms/magail.md).
+        cfg.teams = (0..n).map(|i| env.is_adversary(i)).collect();
+    }
     cfg.bc_epochs = spec.bc_epochs;
     spec.generator.apply(&mut cfg);
     MagailTrainer::new(env, player, demos, cfg).map_err(|e| match e {

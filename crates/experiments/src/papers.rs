@@ -176,24 +176,20 @@ impl Experiment {
     /// The methods compared. The AMAGAIL paper's baselines treat φ as an action (`BC-φ`, and
     /// MAGAIL in both readings: `magail-phi` trains forced φ as if chosen, `magail-phi-kept`
     /// keeps its own draw there); plain BC, which clones only where the expert acted, is kept
-    /// beside them.
-    /// Zero-sum is the two-player prior, so predator-prey (three predators, one prey) has none
-    /// yet.
+    /// beside them. Zero-sum in predator-prey is between two teams, the three predators and
+    /// the prey.
     pub fn methods(self) -> &'static [Method] {
         match self {
             Experiment::Navigation | Experiment::Communication => {
                 &[Method::Bc, Method::Gail, Method::MagailC, Method::MagailD]
             }
-            Experiment::KeepAway => &[
+            Experiment::KeepAway | Experiment::PredatorPrey => &[
                 Method::Bc,
                 Method::Gail,
                 Method::MagailC,
                 Method::MagailD,
                 Method::MagailZs,
             ],
-            Experiment::PredatorPrey => {
-                &[Method::Bc, Method::Gail, Method::MagailC, Method::MagailD]
-            }
             Experiment::DetNavigation
             | Experiment::StochNavigation
             | Experiment::DetReaching

@@ -171,7 +171,7 @@ fn result(e: Experiment, method: Method, demos: usize, seed: u64, v: f64) -> Cel
 
 /// Verdicts follow the paired differences: a method above BC on every seed is reproduced, one
 /// below on every seed is not, one that crosses is inconclusive; a claim on a method the
-/// experiment does not run says so; only experiments with results are listed.
+/// experiment does not run gives no quantity; only experiments with results are listed.
 #[test]
 fn claims_get_their_verdicts_from_paired_seeds() {
     let e = Experiment::Navigation;
@@ -196,7 +196,7 @@ fn claims_get_their_verdicts_from_paired_seeds() {
             b + [0.2, -0.1, 0.15, -0.08, 0.02][s as usize],
         ));
     }
-    // A competitive cell without zero-sum in predator-prey.
+    // One competitive cell of predator-prey.
     let mut pp = result(Experiment::PredatorPrey, Method::MagailD, 200, 0, 0.5);
     pp.matches.push(MatchScore {
         agents: Method::MagailD,
@@ -228,11 +228,20 @@ fn claims_get_their_verdicts_from_paired_seeds() {
         find("M3", at100(Method::MagailC)),
         Some(Verdict::Inconclusive)
     );
+    // Predator-prey's zero-sum is the two-team prior: its claims wait for cells like the others;
+    // a method an experiment does not run gives no quantity.
     let zs = Quantity::Match {
         agents: Method::MagailZs,
         adversaries: Method::Bc,
     };
-    assert_eq!(find("M13", zs), Some(Verdict::NotRun));
+    assert_eq!(find("M13", zs), Some(Verdict::Pending));
+    assert!(
+        !Quantity::Score {
+            method: Method::MagailZs,
+            demos: 100
+        }
+        .possible(e)
+    );
     let d_pp = Quantity::Match {
         agents: Method::MagailD,
         adversaries: Method::Bc,

@@ -93,6 +93,22 @@ pub struct MagailConfig {
     pub learner: LearnerConfig,
     /// Rollouts.
     pub rollout: RolloutConfig,
+    /// The zero-sum prior between two teams: `teams[i]` puts agent i on the first team (the
+    /// adversaries in the particle games), the others on the second; the first team's reward is
+    /// the discriminator's, the second's its negation. Empty: two players, agent 0 against
+    /// agent 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<bool>,
+}
+
+impl MagailConfig {
+    /// The zero-sum prior's team of agent `i` (0 or 1).
+    pub fn team(&self, i: usize) -> usize {
+        match self.teams.get(i) {
+            Some(&first) => usize::from(!first),
+            None => i.min(1),
+        }
+    }
 }
 
 impl MagailConfig {
@@ -295,10 +311,19 @@ where
         collector.set_sample_inactive(cfg.phi == PhiMode::AsActionKept);
         let spec = collector.spec().clone();
         let n = spec.n_agents();
-        if cfg.prior == Prior::ZeroSum && n != 2 {
+        if cfg.prior == Prior::ZeroSum && cfg.teams.is_empty() && n != 2 {
             return Err(MagailError::Config(format!(
-                "the zero-sum prior is for two-player games (r2 = −r1); {} has {n} agents",
+                "the zero-sum prior is for two-player games (r2 = −r1) or two teams (`teams`); \
+                 {} has {n} agents and no teams",
                 spec.name
+            )));
+        }
+        if !cfg.teams.is_empty()
+            && (cfg.teams.len() != n || cfg.teams.iter().all(|&t| t) || !cfg.teams.contains(&true))
+        {
+            return Err(MagailError::Config(format!(
+                "`teams` is {:?}: expected one entry per agent ({n}) with both teams non-empty",
+                cfg.teams
             )));
         }
         let dims: Vec<usize> = (0..n).map(|i| collector.obs_dim(i)).collect();
@@ -733,6 +758,17 @@ where
                 self.cfg
                     .prior
                     .assign_rewards(self.cfg.reward, k, row, at, &mut rewards);
+                if self.cfg.prior == Prior::ZeroSum && !self.cfg.teams.is_empty() {
+                    // Agent 0 holds the first team's reward; every agent takes its team's.
+                    let first = if self.cfg.team(0) == 0 {
+                        rewards[0][at]
+                    } else {
+                        -rewards[0][at]
+                    };
+                    for (i, rw) in rewards.iter_mut().enumerate() {
+                        rw[at] = if self.cfg.team(i) == 0 { first } else { -first };
+                    }
+                }
             }
         }
         Ok(rewards)
@@ -753,7 +789,13 @@ where
         let mut obs = Vec::new();
         let mut expert = Vec::new();
         let mut policy = Vec::new();
-        for (i, pol) in policies.iter().enumerate().take(2) {
+        // Two players, or every agent of two teams.
+        let n = if self.cfg.teams.is_empty() {
+            2
+        } else {
+            policies.len()
+        };
+        for (i, pol) in policies.iter().enumerate().take(n) {
             let (d, w) = (self.collector.obs_dim(i), self.spec.action_space(i).width());
             let AgentSteps {
                 obs: o,
@@ -794,9 +836,9 @@ where
         let encode = |use_expert: [bool; 2]| -> Result<Vec<f32>, GailError> {
             let mut x = Vec::new();
             for r in 0..m {
-                for i in 0..2 {
+                for i in 0..n {
                     let (d, w) = (self.collector.obs_dim(i), space(i).width());
-                    let acts = if use_expert[i] {
+                    let acts = if use_expert[self.cfg.team(i)] {
                         &expert[i]
                     } else {
                         &policy[i]
@@ -969,5 +1011,6 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
             seed,
             history_k: 0,
         },
+        teams: Vec::new(),
     }
 }

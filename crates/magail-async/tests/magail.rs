@@ -499,6 +499,60 @@ fn the_zero_sum_prior_trains_on_paired_labels_and_gives_opposite_rewards() {
     assert!(err.contains("two-player"), "{err}");
 }
 
+/// Two teams (predator-prey: three predators against the prey): the predators share the
+/// discriminator's reward and the prey takes its negation; teams that do not cover the agents,
+/// or leave one side empty, are refused.
+#[test]
+fn the_zero_sum_prior_plays_two_teams() {
+    let env = ParticleEnv::new(EnvConfig::paper(Scenario::Tag)).unwrap();
+    let n = env.spec().n_agents();
+    assert_eq!(n, 4);
+    let sync = || PlayerRule::Synchronous(Synchronous::new(4).unwrap());
+    let demos = scripted_demos(&env, sync(), 8);
+    let mut cfg = default_config(env.spec(), Prior::ZeroSum, PhiMode::Filter, 4);
+    cfg.bc_epochs = 3;
+    cfg.disc_warmup = 1;
+    cfg.teams = (0..n).map(|i| env.is_adversary(i)).collect();
+    assert_eq!(cfg.teams, [true, true, true, false]);
+    let mut t = MagailTrainer::new(env.clone(), sync(), &demos, cfg.clone()).unwrap();
+    t.behaviour_clone().unwrap();
+    let stats: Vec<_> = (0..3).map(|_| t.iterate().unwrap()).collect();
+    assert!(
+        stats
+            .iter()
+            .all(|s| s.disc.len() == 1 && s.disc[0].loss.is_finite())
+    );
+    let pols = t.learners().policies(false).expect("policies");
+    let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+    let mut c = Collector::new(
+        env.clone(),
+        sync(),
+        RolloutConfig {
+            envs: 3,
+            workers: 1,
+            seed: 2,
+            history_k: 0,
+        },
+    )
+    .unwrap();
+    let ro = c.collect(&refs, 10).unwrap();
+    let r = t.rewards(&ro).unwrap();
+    for at in 0..30 {
+        assert_eq!(r[0][at], r[1][at]);
+        assert_eq!(r[0][at], r[2][at]);
+        assert_eq!(r[3][at], -r[0][at]);
+    }
+    assert!(r[0].iter().any(|x| *x != 0.0));
+    for bad in [vec![true; 4], vec![false; 4], vec![true, false]] {
+        let mut cfg = cfg.clone();
+        cfg.teams = bad;
+        let err = MagailTrainer::new(env.clone(), sync(), &demos, cfg)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("teams"), "{err}");
+    }
+}
+
 /// Mean log-likelihood of agent 0's demonstrated actions under the learned policy.
 fn demo_likelihood<G, P>(t: &MagailTrainer<G, P>, demos: &Trajectories) -> f64
 where
