@@ -137,9 +137,28 @@ pub fn match_tables(results: &[CellResult]) -> String {
         });
         let _ = writeln!(
             md,
-            "## {}: the good agents' return (test episodes)\n\n| agents | adversaries | return |\n|---|---|---|",
+            "## {}: the good agents' return (test episodes)\n\n| agents | adversaries | return | paper |\n|---|---|---|---|",
             heading(e)
         );
+        // The paper's value of a pairing, where its table gives one (the level claims).
+        let paper = |a: Method, b: Method| {
+            claims::all()
+                .into_iter()
+                .find_map(|c| match c.test {
+                    claims::Test::Level(
+                        claims::Quantity::Match {
+                            agents,
+                            adversaries,
+                        },
+                        v,
+                        _,
+                    ) if c.experiment.name() == e && agents == a && adversaries == b => {
+                        Some(format!("{v}"))
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| "–".into())
+        };
         for (a, b) in pairs {
             let v: Vec<f64> = of
                 .iter()
@@ -147,7 +166,14 @@ pub fn match_tables(results: &[CellResult]) -> String {
                 .filter(|m| m.agents == a && m.adversaries == b)
                 .map(|m| m.test)
                 .collect();
-            let _ = writeln!(md, "| {} | {} | {} |", a.label(), b.label(), cell_text(&v));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                a.label(),
+                b.label(),
+                cell_text(&v),
+                paper(a, b)
+            );
         }
         md.push('\n');
     }
