@@ -69,7 +69,7 @@ fn both_papers_are_eight_experiments_over_five_seeds() {
     plan.validate(&root())
         .expect("every expert exists and plays its game");
     assert!(plan.cells.iter().all(|c| c.opponents.is_some()
-        == Experiment::from_name(&c.experiment).map_or(false, |e| e.competitive())));
+        == Experiment::from_name(&c.experiment).is_ok_and(|e| e.competitive())));
 }
 
 /// The MAGAIL navigation cells of the papers' plan are the quick preset's cells where their
