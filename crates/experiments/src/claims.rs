@@ -182,7 +182,7 @@ pub fn all() -> Vec<Claim> {
     // other reading of its BC.
     let grid = [100, 200, 300, 400, 500];
     for d in grid {
-        for base in [MagailPhi, BcPhi, Bc] {
+        for base in [MagailPhi, MagailPhiKept, BcPhi, Bc] {
             add(
                 "A1",
                 StochNavigation,
@@ -199,16 +199,12 @@ pub fn all() -> Vec<Claim> {
             );
         }
     }
-    add(
-        "A3",
-        DetNavigation,
-        Test::Greater(score(MagailPhi, 200), score(Amagail, 200)),
-    );
-    add(
-        "A4",
-        DetNavigation,
-        Test::Greater(score(Amagail, 500), score(MagailPhi, 500)),
-    );
+    // The MAGAIL baseline in both readings of "φ as an ordinary action".
+    for magail in [MagailPhi, MagailPhiKept] {
+        let at = |d| (score(magail, d), score(Amagail, d));
+        add("A3", DetNavigation, Test::Greater(at(200).0, at(200).1));
+        add("A4", DetNavigation, Test::Greater(at(500).1, at(500).0));
+    }
     for d in [200, 300, 400, 500] {
         for bc in [BcPhi, Bc] {
             add(
@@ -224,7 +220,7 @@ pub fn all() -> Vec<Claim> {
         }
     }
     for d in grid {
-        for base in [BcPhi, MagailPhi, Bc] {
+        for base in [BcPhi, MagailPhi, MagailPhiKept, Bc] {
             add(
                 "A6",
                 DetReaching,
@@ -233,20 +229,22 @@ pub fn all() -> Vec<Claim> {
         }
     }
     let e = StochPredatorPrey;
-    add(
-        "A8",
-        e,
-        Test::Greater(pair(Amagail, BcPhi), pair(MagailPhi, BcPhi)),
-    );
+    for magail in [MagailPhi, MagailPhiKept] {
+        add(
+            "A8",
+            e,
+            Test::Greater(pair(Amagail, BcPhi), pair(magail, BcPhi)),
+        );
+        add(
+            "A9",
+            e,
+            Test::Greater(pair(BcPhi, magail), pair(BcPhi, Amagail)),
+        );
+    }
     add(
         "A8",
         e,
         Test::Greater(pair(Amagail, BcPhi), pair(BcPhi, BcPhi)),
-    );
-    add(
-        "A9",
-        e,
-        Test::Greater(pair(BcPhi, MagailPhi), pair(BcPhi, Amagail)),
     );
     add(
         "A9",
@@ -256,8 +254,10 @@ pub fn all() -> Vec<Claim> {
     for (q, v) in [
         (pair(BcPhi, BcPhi), -5.0),
         (pair(BcPhi, MagailPhi), -9.0),
+        (pair(BcPhi, MagailPhiKept), -9.0),
         (pair(BcPhi, Amagail), -14.0),
         (pair(MagailPhi, BcPhi), -3.6),
+        (pair(MagailPhiKept, BcPhi), -3.6),
         (pair(Amagail, BcPhi), -2.1),
     ] {
         add("A10", e, Test::Level(q, v, None));
