@@ -347,3 +347,29 @@ fn landmarks_are_assigned_at_least_total_cost() {
         vec![None, Some(0), None]
     );
 }
+
+/// A game state saved before participation had its own stream (no stream in it) still loads:
+/// the saved episode continues, and the next participation draw seeds a stream.
+#[test]
+fn extensive_states_saved_without_a_participation_stream_still_load() {
+    let g = envs::amagail::AmagailGame::StochasticNavigation;
+    let mut a =
+        mg_core::ExtensiveGame::new(ParticleEnv::new(g.env_config()).unwrap(), g.player()).unwrap();
+    let mut rng = mg_core::stream_rng(5, 0);
+    a.reset(&mut rng);
+    let saved = a.save_state().expect("particle games save their state");
+    type Now = (
+        Vec<u8>,
+        mg_core::History,
+        Participation,
+        Participation,
+        Option<mg_core::RngState>,
+    );
+    let (game, history, current, chose, _): Now = mg_core::decode_state(&saved).unwrap();
+    let before = mg_core::encode_state(&(game, history, current, chose)).unwrap();
+    let mut b =
+        mg_core::ExtensiveGame::new(ParticleEnv::new(g.env_config()).unwrap(), g.player()).unwrap();
+    b.load_state(&before).expect("the earlier format loads");
+    assert_eq!(b.participation(), a.participation());
+    assert!(b.load_state(&[1, 2, 3]).is_err());
+}

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::checkpoint::load_checkpoint;
 use crate::error::{ExperimentError, Result};
-use crate::evaluate::{VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play};
+use crate::evaluate::{TEST_SEED, VALIDATION_SEED, Who, evaluate_on, match_return, play};
 
 /// How each adversarial cell's generator trains: iterations, rollout copies (× 50 steps), trust
 /// region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
@@ -381,7 +381,7 @@ pub fn run_cell(
         .policies(false)
         .map_err(|e| ExperimentError::Score(format!("the trained policies: {e}")))?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-    let test = evaluate(&spec.game, &refs, demonstrator(), spec.episodes)?;
+    let test = evaluate_on(&spec.game, &refs, demonstrator(), spec.episodes, TEST_SEED)?;
     let val = evaluate_on(
         &spec.game,
         &refs,
@@ -460,7 +460,7 @@ fn crossplay(
                 agents,
                 adversaries,
                 validation: on(VALIDATION_SEED)?,
-                test: on(run::EVAL_SEED)?,
+                test: on(TEST_SEED)?,
             })
         })
         .collect()

@@ -54,7 +54,7 @@ pub use checkpoint::{
 };
 pub use error::{ExperimentError, Result};
 pub use evaluate::{
-    VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play, scripted_policies,
+    TEST_SEED, VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play, scripted_policies,
 };
 pub use expert::{ExpertEvent, ExpertSpec, Fixed, Side, Start, run_expert};
 pub use papers::{Experiment, Paper};

@@ -285,9 +285,9 @@ pub fn document(plan: &Plan, states: &[CellState]) -> Report {
     }
     let tables = tables(&results);
     md.push_str(
-        "Every number is on the test episodes (seed 1000003); the validation episodes (seed \
-         2000003), on which settings may be chosen, are in each cell's result.json and in \
-         results.csv.\n\n",
+        "Every number is on the test episodes (seed 3000017), never used to choose a setting; the \
+         validation episodes (seed 1000003, those `eval` and `imitate` report and every setting \
+         so far was chosen on) are in each cell's result.json and in results.csv.\n\n",
     );
     md.push_str(&markdown(&tables));
     md.push_str(&match_tables(&results));

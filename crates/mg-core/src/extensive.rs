@@ -130,7 +130,16 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
             Participation,
             Option<RngState>,
         );
-        let (game, history, current, chose_phi, stream): Saved = crate::decode_state(state)?;
+        type SavedBefore = (Vec<u8>, History, Participation, Participation);
+        // States saved before participation had its own stream hold no stream: the episode's
+        // next draw seeds one (for rules that never draw, nothing changes).
+        let (game, history, current, chose_phi, stream): Saved = match crate::decode_state(state) {
+            Ok(s) => s,
+            Err(e) => match crate::decode_state::<SavedBefore>(state) {
+                Ok((g, h, c, p)) => (g, h, c, p, None),
+                Err(_) => return Err(e),
+            },
+        };
         let n = self.spec().n_agents();
         if current.n_agents() != n || chose_phi.n_agents() != n {
             return Err(GameError::State(format!(
