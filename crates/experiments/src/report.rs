@@ -118,6 +118,8 @@ pub fn match_tables(results: &[CellResult]) -> String {
             experiments.push(&r.spec.experiment);
         }
     }
+    // The claims are built once; each pairing looks its paper value up in them.
+    let stated = claims::all();
     for e in experiments {
         let of: Vec<&CellResult> = results.iter().filter(|r| r.spec.experiment == e).collect();
         let mut pairs: Vec<(Method, Method)> = Vec::new();
@@ -142,8 +144,8 @@ pub fn match_tables(results: &[CellResult]) -> String {
         );
         // The paper's value of a pairing, where its table gives one (the level claims).
         let paper = |a: Method, b: Method| {
-            claims::all()
-                .into_iter()
+            stated
+                .iter()
                 .find_map(|c| match c.test {
                     claims::Test::Level(
                         claims::Quantity::Match {

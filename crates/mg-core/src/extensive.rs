@@ -200,6 +200,16 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         Ok(())
     }
 
+    /// Draws the coming step's participation from the episode's stream (`rng` seeds it if
+    /// nothing has yet).
+    fn draw_participation(&mut self, rng: &mut dyn RngCore) {
+        let mut draws = Participations {
+            stream: &mut self.participation_rng,
+            episode: rng,
+        };
+        self.current = self.player.sample(&self.history, &mut draws);
+    }
+
     /// Starts an episode: resets the game from `rng`, clears the history and draws I_0 ~ ζ
     /// (from the episode's participation stream, seeded from `rng` if the rule draws at all).
     pub fn reset(&mut self, rng: &mut dyn RngCore) {
@@ -207,11 +217,7 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
         self.history.clear();
         self.chose_phi = Participation::none(self.current.n_agents());
         self.participation_rng = None;
-        let mut draws = Participations {
-            stream: &mut self.participation_rng,
-            episode: rng,
-        };
-        self.current = self.player.sample(&self.history, &mut draws);
+        self.draw_participation(rng);
     }
 
     /// Applies the actions of the acting agents (other entries are ignored), writes rewards
@@ -242,11 +248,7 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
             }
         }
         self.history.push(active);
-        let mut draws = Participations {
-            stream: &mut self.participation_rng,
-            episode: rng,
-        };
-        self.current = self.player.sample(&self.history, &mut draws);
+        self.draw_participation(rng);
         Ok((status, active))
     }
 
