@@ -3,19 +3,19 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use magail_async::Policy;
-use mg_core::{MarkovGame, Trajectories, encode_demos};
+use mg_core::{DemoColumns, Trajectories, encode_demos};
 use npyz::WriterBuilder;
 
-use crate::common::{GameChoice, Who, load_checkpoint, play, return_stats, write_atomic};
+use crate::common::{return_stats, write_atomic};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Format {
     /// The versioned binary format (bincode 2.0.1), read by our loaders.
     Bin,
-    /// numpy's `.npz` (obs_<i>, actions_<i>, rewards_<i>, acted_<i>, episode_len).
+    /// numpy's `.npz`: episode_len, terminated, truncated, and per agent obs_<i>, final_obs_<i>,
+    /// actions_<i>, rewards_<i>, acted_<i> (`mg_core::DemoColumns`).
     Npz,
 }
 
@@ -51,55 +51,14 @@ pub struct DemosArgs {
 
 /// Records demonstrations; returns them with the agent names.
 pub fn record(a: &DemosArgs) -> Result<(Trajectories, Vec<String>)> {
-    if a.episodes == 0 {
-        bail!("--episodes must be at least 1");
-    }
-    let (game, set) = if a.expert == "scripted" {
-        let Some(env) = &a.env else {
-            bail!("--expert scripted needs --env");
-        };
-        let g = GameChoice {
-            env: env.clone(),
-            variant: a.variant.clone(),
-        };
-        let set = play(&g, Who::Scripted, a.episodes, a.seed)?;
-        (g, set)
-    } else {
-        let (meta, learners) = load_checkpoint(std::path::Path::new(&a.expert))?;
-        let game = match &a.env {
-            Some(env) => {
-                let g = GameChoice {
-                    env: env.clone(),
-                    variant: a.variant.clone(),
-                };
-                let (theirs, _) = meta.game.build()?;
-                let (ours, _) = g.build()?;
-                let shape = |s: &mg_core::GameSpec| {
-                    s.agents
-                        .iter()
-                        .map(|x| (x.obs_dim, x.action_space))
-                        .collect::<Vec<_>>()
-                };
-                if shape(theirs.spec()) != shape(ours.spec()) {
-                    bail!(
-                        "the expert in {} was trained on {}, whose agents' observation sizes and action spaces differ from {}'s",
-                        a.expert,
-                        theirs.spec().name,
-                        ours.spec().name
-                    );
-                }
-                g
-            }
-            None => meta.game,
-        };
-        let pols = learners.policies(a.greedy)?;
-        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-        let set = play(&game, Who::Learned(&refs), a.episodes, a.seed)?;
-        (game, set)
-    };
-    let (env, _) = game.build()?;
-    let names = env.spec().agents.iter().map(|x| x.name.clone()).collect();
-    Ok((set, names))
+    Ok(experiments::record_demos(
+        &a.expert,
+        a.env.as_deref(),
+        Some(&a.variant),
+        a.episodes,
+        a.seed,
+        a.greedy,
+    )?)
 }
 
 pub fn run_demos(a: &DemosArgs) -> Result<()> {
@@ -128,71 +87,43 @@ pub fn run_demos(a: &DemosArgs) -> Result<()> {
 }
 
 fn write_npz(path: &std::path::Path, set: &Trajectories) -> Result<()> {
-    let n = set.obs_dims.len();
+    let cols = DemoColumns::of(set);
     let steps = set.n_steps() as u64;
+    let episodes = cols.episode_len.len() as u64;
     write_atomic(path, |w| {
         let mut z = npyz::npz::NpzWriter::new(w);
-        let lens: Vec<i64> = set.episodes.iter().map(|e| e.len as i64).collect();
-        let mut wr = z
-            .array::<i64>("episode_len", Default::default())?
-            .default_dtype()
-            .shape(&[lens.len() as u64])
-            .begin_nd()?;
-        wr.extend(lens)?;
-        wr.finish()?;
-        for i in 0..n {
+        let lens: Vec<i64> = cols.episode_len.iter().map(|&l| l as i64).collect();
+        npz_array(&mut z, "episode_len", &[episodes], lens)?;
+        let flags = |v: &[bool]| v.iter().map(|&b| u8::from(b)).collect::<Vec<_>>();
+        npz_array(&mut z, "terminated", &[episodes], flags(&cols.terminated))?;
+        npz_array(&mut z, "truncated", &[episodes], flags(&cols.truncated))?;
+        for (i, col) in cols.agents.into_iter().enumerate() {
             let d = set.obs_dims[i] as u64;
             let aw = set.action_spaces[i].width() as u64;
-            let obs: Vec<f32> = set
-                .episodes
-                .iter()
-                .flat_map(|e| e.agents[i].obs.iter().copied())
-                .collect();
-            let acts: Vec<f32> = set
-                .episodes
-                .iter()
-                .flat_map(|e| e.agents[i].actions.iter().copied())
-                .collect();
-            let rew: Vec<f64> = set
-                .episodes
-                .iter()
-                .flat_map(|e| e.agents[i].rewards.iter().copied())
-                .collect();
-            let acted: Vec<u8> = set
-                .episodes
-                .iter()
-                .flat_map(|e| e.agents[i].acted.iter().map(|&b| u8::from(b)))
-                .collect();
-            let mut wr = z
-                .array::<f32>(&format!("obs_{i}"), Default::default())?
-                .default_dtype()
-                .shape(&[steps, d])
-                .begin_nd()?;
-            wr.extend(obs)?;
-            wr.finish()?;
-            let mut wr = z
-                .array::<f32>(&format!("actions_{i}"), Default::default())?
-                .default_dtype()
-                .shape(&[steps, aw])
-                .begin_nd()?;
-            wr.extend(acts)?;
-            wr.finish()?;
-            let mut wr = z
-                .array::<f64>(&format!("rewards_{i}"), Default::default())?
-                .default_dtype()
-                .shape(&[steps])
-                .begin_nd()?;
-            wr.extend(rew)?;
-            wr.finish()?;
-            let mut wr = z
-                .array::<u8>(&format!("acted_{i}"), Default::default())?
-                .default_dtype()
-                .shape(&[steps])
-                .begin_nd()?;
-            wr.extend(acted)?;
-            wr.finish()?;
+            npz_array(&mut z, &format!("obs_{i}"), &[steps, d], col.obs)?;
+            npz_array(&mut z, &format!("final_obs_{i}"), &[episodes, d], col.final_obs)?;
+            npz_array(&mut z, &format!("actions_{i}"), &[steps, aw], col.actions)?;
+            npz_array(&mut z, &format!("rewards_{i}"), &[steps], col.rewards)?;
+            npz_array(&mut z, &format!("acted_{i}"), &[steps], flags(&col.acted))?;
         }
         z.zip_writer().finish()?;
         Ok(())
     })
+}
+
+/// Writes one array of the `.npz` export.
+fn npz_array<W: std::io::Write + std::io::Seek, T: npyz::Serialize + npyz::AutoSerialize>(
+    z: &mut npyz::npz::NpzWriter<W>,
+    name: &str,
+    shape: &[u64],
+    values: Vec<T>,
+) -> Result<()> {
+    let mut wr = z
+        .array::<T>(name, Default::default())?
+        .default_dtype()
+        .shape(shape)
+        .begin_nd()?;
+    wr.extend(values)?;
+    wr.finish()?;
+    Ok(())
 }

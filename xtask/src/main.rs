@@ -3,7 +3,7 @@
 //! task, so contributors and users need nothing but cargo.
 //!
 //! Tasks: `test`, `tidy`, `bench`, `check --cuda`, `gpu-check`, `gpu-compare`, `conformance DIR`,
-//! `render`, `expert`, `eval`, `demos`, `imitate`, `crossplay`, `reproduce`.
+//! `render`, `expert`, `eval`, `demos`, `imitate`, `crossplay`, `reproduce`, `python`.
 
 mod bench;
 mod check;
@@ -15,6 +15,7 @@ mod expert;
 mod gpu;
 mod imitate;
 mod progress;
+mod python;
 mod render;
 mod reproduce;
 mod tidy;
@@ -74,6 +75,10 @@ enum Task {
     Reproduce(reproduce::ReproduceArgs),
     /// Cross-play table of a competitive expert against scripted and random opponents.
     Crossplay(crossplay::CrossplayArgs),
+    /// Build the Python package (PettingZoo environments, a batched numpy environment,
+    /// demonstrations, experts) and install it into a virtual environment (default `.venv`);
+    /// `--test` runs its checks, `--bench` its benchmark beside mpe2 and VMAS.
+    Python(python::PythonArgs),
 }
 
 /// The workspace root (the parent of this crate's folder).
@@ -198,5 +203,6 @@ fn real_main() -> Result<()> {
         Task::Imitate(args) => imitate::run_imitate(&args),
         Task::Reproduce(args) => reproduce::run_reproduce(&args),
         Task::Crossplay(args) => crossplay::run_crossplay(&args),
+        Task::Python(args) => python::run_python(&args),
     }
 }

@@ -151,9 +151,10 @@ impl ParticleEnv {
                 let mut nm = vec!["adversary_0".to_string()];
                 nm.extend(names("agent", *n_good));
                 let n = agents.len();
+                // mpe2 places N landmarks for N good agents (one of them the goal).
                 (
                     agents,
-                    (0..2)
+                    (0..*n_good)
                         .map(|_| agent(0.08, false, false, [0.15, 0.15, 0.15]))
                         .collect(),
                     2,
@@ -260,8 +261,8 @@ impl ParticleEnv {
                     + 2 * (p.n_good - usize::from(!self.adversary[i]))
             }
             ScenarioParams::Reference => 21,
-            ScenarioParams::Adversary { .. } => {
-                let base = 4 + 2 * (n - 1);
+            ScenarioParams::Adversary { n_good } => {
+                let base = 2 * n_good + 2 * (n - 1);
                 if self.adversary[i] { base } else { base + 2 }
             }
         }

@@ -115,3 +115,48 @@ pub fn match_return(
         .collect();
     Ok(good.iter().sum::<f64>() / good.len().max(1) as f64)
 }
+
+/// Records `episodes` demonstration episodes (seed `seed`): of the expert checkpoint at
+/// `expert` in its own game or in `env` (a game with the same agents, `variant` defaulting to
+/// `paper`), or of the scripted reference when `expert` is `scripted` (which needs `env`).
+/// Returns them with the agent names. `cargo xtask demos` and the Python package's
+/// `record_demos` both record through here, so the same arguments give the same episodes.
+pub fn record_demos(
+    expert: &str,
+    env: Option<&str>,
+    variant: Option<&str>,
+    episodes: usize,
+    seed: u64,
+    greedy: bool,
+) -> Result<(Trajectories, Vec<String>)> {
+    use crate::error::ExperimentError;
+    if episodes == 0 {
+        return Err(ExperimentError::Settings {
+            field: "episodes",
+            reason: "is 0: expected at least 1".into(),
+        });
+    }
+    let (game, set) = if expert == "scripted" {
+        let Some(env) = env else {
+            return Err(ExperimentError::Settings {
+                field: "env",
+                reason: "the scripted reference needs the game to play".into(),
+            });
+        };
+        let game = GameChoice::new(env, variant.unwrap_or("paper"));
+        let set = play(&game, Who::Scripted, episodes, seed)?;
+        (game, set)
+    } else {
+        let (meta, learners) = crate::load_checkpoint(std::path::Path::new(expert))?;
+        let game = crate::game_for(&meta, env, variant)?;
+        let pols = learners.policies(greedy).map_err(|e| {
+            ExperimentError::Setup(format!("the policies of {expert} cannot be built: {e}"))
+        })?;
+        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let set = play(&game, Who::Learned(&refs), episodes, seed)?;
+        (game, set)
+    };
+    let (built, _) = game.build()?;
+    let names = built.spec().agents.iter().map(|a| a.name.clone()).collect();
+    Ok((set, names))
+}

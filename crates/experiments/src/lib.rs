@@ -54,7 +54,8 @@ pub use checkpoint::{
 };
 pub use error::{ExperimentError, Result};
 pub use evaluate::{
-    TEST_SEED, VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play, scripted_policies,
+    TEST_SEED, VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play, record_demos,
+    scripted_policies,
 };
 pub use expert::{ExpertEvent, ExpertSpec, Fixed, Side, Start, run_expert};
 pub use papers::{Experiment, Paper};

@@ -232,3 +232,136 @@ pub fn check_demos_for(found: DemoShape<'_>, expected: DemoShape<'_>) -> Result<
     }
     Ok(())
 }
+
+/// One agent's part of a [`DemoColumns`]: every episode's steps one after another.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentColumns {
+    /// `steps × obs_dim` observations.
+    pub obs: Vec<f32>,
+    /// `episodes × obs_dim`: each episode's observation after its last step.
+    pub final_obs: Vec<f32>,
+    /// `steps × action width` flat actions (φ where the agent did not act).
+    pub actions: Vec<f32>,
+    /// `steps` rewards (0 where the agent did not act).
+    pub rewards: Vec<f64>,
+    /// `steps` participation flags.
+    pub acted: Vec<bool>,
+}
+
+/// A demonstration set as flat columns: the layout of the `.npz` export and of the Python
+/// package's arrays (`episode_len`, then per agent `obs_<i>`, `actions_<i>`, ...). Episodes are
+/// told apart by `episode_len` alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DemoColumns {
+    /// Steps of each episode.
+    pub episode_len: Vec<usize>,
+    /// Per episode: it ended in a terminal state.
+    pub terminated: Vec<bool>,
+    /// Per episode: it was cut by a time limit.
+    pub truncated: Vec<bool>,
+    /// Per agent.
+    pub agents: Vec<AgentColumns>,
+}
+
+impl DemoColumns {
+    /// The columns of `set`.
+    pub fn of(set: &Trajectories) -> Self {
+        let n = set.obs_dims.len();
+        let mut agents = vec![AgentColumns::default(); n];
+        for ep in &set.episodes {
+            for (col, a) in agents.iter_mut().zip(&ep.agents) {
+                col.obs.extend_from_slice(&a.obs);
+                col.final_obs.extend_from_slice(&a.final_obs);
+                col.actions.extend_from_slice(&a.actions);
+                col.rewards.extend_from_slice(&a.rewards);
+                col.acted.extend_from_slice(&a.acted);
+            }
+        }
+        Self {
+            episode_len: set.episodes.iter().map(|e| e.len).collect(),
+            terminated: set.episodes.iter().map(|e| e.terminated).collect(),
+            truncated: set.episodes.iter().map(|e| e.truncated).collect(),
+            agents,
+        }
+    }
+
+    /// Splits the columns back into the episodes of a set for a game with these sizes, and
+    /// checks them ([`Trajectories::validate`]). Column lengths that disagree with
+    /// `episode_len` or the sizes are refused with the column's name.
+    pub fn into_trajectories(
+        self,
+        game: &str,
+        obs_dims: &[usize],
+        action_spaces: &[ActionSpace],
+    ) -> Result<Trajectories, DemoError> {
+        let n = obs_dims.len();
+        let episodes = self.episode_len.len();
+        if action_spaces.len() != n || self.agents.len() != n {
+            return Err(DemoError::Header(format!(
+                "{n} observation sizes, {} action spaces and columns for {} agents",
+                action_spaces.len(),
+                self.agents.len()
+            )));
+        }
+        for (what, len) in [
+            ("terminated", self.terminated.len()),
+            ("truncated", self.truncated.len()),
+        ] {
+            if len != episodes {
+                return Err(DemoError::Header(format!(
+                    "`{what}` has {len} entries for {episodes} episodes"
+                )));
+            }
+        }
+        let steps: usize = self.episode_len.iter().sum();
+        for (i, col) in self.agents.iter().enumerate() {
+            let (d, w) = (obs_dims[i], action_spaces[i].width());
+            for (what, len, want) in [
+                ("obs", col.obs.len(), steps * d),
+                ("final_obs", col.final_obs.len(), episodes * d),
+                ("actions", col.actions.len(), steps * w),
+                ("rewards", col.rewards.len(), steps),
+                ("acted", col.acted.len(), steps),
+            ] {
+                if len != want {
+                    return Err(DemoError::Header(format!(
+                        "`{what}_{i}` has {len} values, expected {want} ({steps} steps in {episodes} episodes)"
+                    )));
+                }
+            }
+        }
+        let mut set = Trajectories {
+            game: game.to_string(),
+            obs_dims: obs_dims.to_vec(),
+            action_spaces: action_spaces.to_vec(),
+            episodes: Vec::with_capacity(episodes),
+        };
+        let mut start = 0;
+        for (e, &len) in self.episode_len.iter().enumerate() {
+            let agents = self
+                .agents
+                .iter()
+                .enumerate()
+                .map(|(i, col)| {
+                    let (d, w) = (obs_dims[i], action_spaces[i].width());
+                    crate::AgentTrajectory {
+                        obs: col.obs[start * d..(start + len) * d].to_vec(),
+                        final_obs: col.final_obs[e * d..(e + 1) * d].to_vec(),
+                        actions: col.actions[start * w..(start + len) * w].to_vec(),
+                        rewards: col.rewards[start..start + len].to_vec(),
+                        acted: col.acted[start..start + len].to_vec(),
+                    }
+                })
+                .collect();
+            set.episodes.push(crate::Episode {
+                len,
+                agents,
+                terminated: self.terminated[e],
+                truncated: self.truncated[e],
+            });
+            start += len;
+        }
+        set.validate()?;
+        Ok(set)
+    }
+}

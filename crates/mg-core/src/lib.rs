@@ -43,7 +43,7 @@ mod traj;
 
 pub use batch::{BatchBuffers, BatchedGame, VecGame};
 pub use demo::{
-    DEMO_MAGIC, DEMO_VERSION, DemoError, DemoHeader, DemoShape, check_demos_for, decode_demos,
+    AgentColumns, DEMO_MAGIC, DEMO_VERSION, DemoColumns, DemoError, DemoHeader, DemoShape, check_demos_for, decode_demos,
     encode_demos,
 };
 pub use error::GameError;

@@ -150,3 +150,41 @@ proptest! {
         let _ = decode_demos(&bytes[..c]);
     }
 }
+
+/// Columns (the `.npz` and Python layout) hold the same set, and lengths that disagree with
+/// `episode_len` are refused by column name.
+#[test]
+fn columns_round_trip_and_refuse_bad_lengths() {
+    let (set, _) = sample_set();
+    let cols = DemoColumns::of(&set);
+    assert_eq!(cols.episode_len, vec![3; 4]);
+    assert_eq!(cols.agents[0].obs.len(), 12 * 2);
+    assert_eq!(cols.agents[1].actions.len(), 12 * 2);
+    assert_eq!(cols.agents[1].final_obs, vec![9.0; 4]);
+    let back = cols
+        .clone()
+        .into_trajectories(&set.game, &set.obs_dims, &set.action_spaces)
+        .unwrap();
+    assert_eq!(back, set);
+
+    let mut short = cols.clone();
+    short.agents[1].rewards.pop();
+    let err = short
+        .into_trajectories(&set.game, &set.obs_dims, &set.action_spaces)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rewards_1") && err.contains("11"), "{err}");
+    let mut flags = cols.clone();
+    flags.terminated.push(false);
+    let err = flags
+        .into_trajectories(&set.game, &set.obs_dims, &set.action_spaces)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("terminated"), "{err}");
+    let mut nan = cols;
+    nan.agents[0].obs[3] = f32::NAN;
+    assert!(matches!(
+        nan.into_trajectories(&set.game, &set.obs_dims, &set.action_spaces),
+        Err(DemoError::Invalid(_))
+    ));
+}

@@ -1,0 +1,30 @@
+"""magail-rs from Python: the multi-agent particle environments, number for number with mpe2,
+stepped in Rust.
+
+- ``magail_rs.mpe2`` replaces ``mpe2`` in one import: ``from magail_rs.mpe2 import
+  simple_spread_v3`` gives ``parallel_env(...)`` and ``env(...)`` with mpe2's constructor
+  arguments and defaults, as PettingZoo environments.
+- ``parallel_env(name, variant=...)`` builds any game: the mpe2 scenarios, the MAGAIL paper's
+  variants (``variant="paper"``) and AMAGAIL's games (``stoch_navigation``, ...).
+- ``VecEnv`` steps B copies in Rust with numpy arrays shaped ``[B, agents, ...]``.
+- ``load_demos`` / ``save_demos`` read and write demonstration files (ours and ``.npz``);
+  ``Expert`` acts with a shipped expert checkpoint; ``record_demos`` records its episodes.
+"""
+
+from ._native import Expert as _NativeExpert  # noqa: F401
+from ._native import Game  # noqa: F401
+from .batch import VecEnv
+from .data import Expert, load_demos, record_demos, save_demos
+from .env import MagailParallelEnv, env, parallel_env
+
+__all__ = [
+    "Expert",
+    "Game",
+    "MagailParallelEnv",
+    "VecEnv",
+    "env",
+    "load_demos",
+    "parallel_env",
+    "record_demos",
+    "save_demos",
+]
