@@ -101,7 +101,12 @@ fn write_npz(path: &std::path::Path, set: &Trajectories) -> Result<()> {
             let d = set.obs_dims[i] as u64;
             let aw = set.action_spaces[i].width() as u64;
             npz_array(&mut z, &format!("obs_{i}"), &[steps, d], col.obs)?;
-            npz_array(&mut z, &format!("final_obs_{i}"), &[episodes, d], col.final_obs)?;
+            npz_array(
+                &mut z,
+                &format!("final_obs_{i}"),
+                &[episodes, d],
+                col.final_obs,
+            )?;
             npz_array(&mut z, &format!("actions_{i}"), &[steps, aw], col.actions)?;
             npz_array(&mut z, &format!("rewards_{i}"), &[steps], col.rewards)?;
             npz_array(&mut z, &format!("acted_{i}"), &[steps], flags(&col.acted))?;

@@ -30,8 +30,14 @@ pub struct PythonArgs {
 
 fn pip_install(py: &Path, args: &[&str]) -> Result<()> {
     let mut c = Command::new(py);
-    c.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-        .args(args);
+    c.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(args);
     run(c)
 }
 
@@ -94,7 +100,10 @@ pub fn run_python(a: &PythonArgs) -> Result<()> {
     pip_install(&py, &["--force-reinstall", "--no-deps", &w]).context("installing the wheel")?;
     println!(
         "installed {} into {} (activate: source {}/bin/activate)",
-        wheel.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+        wheel
+            .file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default(),
         venv.display(),
         venv.display()
     );
@@ -110,7 +119,8 @@ pub fn run_python(a: &PythonArgs) -> Result<()> {
         let peers = root.join("benches/requirements.txt");
         pip_install(&py, &["-r", &peers.to_string_lossy()]).context("installing the peers")?;
         let mut b = Command::new(&py);
-        b.arg(root.join("benches/python_envs.py")).current_dir(&root);
+        b.arg(root.join("benches/python_envs.py"))
+            .current_dir(&root);
         run(b)?;
     }
     Ok(())

@@ -351,11 +351,7 @@ impl Game {
     /// (`reset(seed=s)` gives mpe2's initial state for `s`), else from where the stream is.
     /// Returns every agent's observation.
     #[pyo3(signature = (seed = None))]
-    fn reset<'py>(
-        &mut self,
-        py: Python<'py>,
-        seed: Option<u64>,
-    ) -> Vec<Bound<'py, PyArray1<f32>>> {
+    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> Vec<Bound<'py, PyArray1<f32>>> {
         if let Some(s) = seed {
             self.rng = NumpyRng::from_seed(u128::from(s));
         }
@@ -377,7 +373,13 @@ impl Game {
         &mut self,
         py: Python<'py>,
         actions: PyReadonlyArray1<'py, f32>,
-    ) -> PyResult<(Vec<Bound<'py, PyArray1<f32>>>, Vec<f64>, Vec<bool>, bool, bool)> {
+    ) -> PyResult<(
+        Vec<Bound<'py, PyArray1<f32>>>,
+        Vec<f64>,
+        Vec<bool>,
+        bool,
+        bool,
+    )> {
         let actions = actions.as_slice().map_err(value_err)?;
         let want = self.spec.joint_action_width();
         if actions.len() != want {
@@ -548,9 +550,7 @@ impl VecEnv {
             ));
         }
         if threads == 0 {
-            return Err(PyValueError::new_err(
-                "`threads` is 0: expected at least 1",
-            ));
+            return Err(PyValueError::new_err("`threads` is 0: expected at least 1"));
         }
         let game = ParticleEnv::new(cfg).map_err(value_err)?;
         let spec = game.spec().clone();
@@ -739,11 +739,13 @@ fn demos_dict<'py>(
     let episodes = cols.episode_len.len();
     for (i, col) in cols.agents.into_iter().enumerate() {
         let (dim, w) = (set.obs_dims[i], set.action_spaces[i].width());
-        let arr2 = |v: Vec<f32>, rows: usize, cols: usize| {
-            PyArray1::from_vec(py, v).reshape([rows, cols])
-        };
+        let arr2 =
+            |v: Vec<f32>, rows: usize, cols: usize| PyArray1::from_vec(py, v).reshape([rows, cols]);
         d.set_item(format!("obs_{i}"), arr2(col.obs, steps, dim)?)?;
-        d.set_item(format!("final_obs_{i}"), arr2(col.final_obs, episodes, dim)?)?;
+        d.set_item(
+            format!("final_obs_{i}"),
+            arr2(col.final_obs, episodes, dim)?,
+        )?;
         d.set_item(format!("actions_{i}"), arr2(col.actions, steps, w)?)?;
         d.set_item(format!("rewards_{i}"), PyArray1::from_vec(py, col.rewards))?;
         d.set_item(format!("acted_{i}"), PyArray1::from_vec(py, col.acted))?;
@@ -776,9 +778,8 @@ fn record_demos<'py>(
     variant: Option<&str>,
     greedy: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (set, names) =
-        experiments::record_demos(expert, env, variant, episodes, seed, greedy)
-            .map_err(value_err)?;
+    let (set, names) = experiments::record_demos(expert, env, variant, episodes, seed, greedy)
+        .map_err(value_err)?;
     let source = format!(
         "magail_rs.record_demos(expert={expert:?}, episodes={episodes}, seed={seed}, env={env:?}, variant={variant:?}, greedy={greedy})"
     );
@@ -852,24 +853,8 @@ fn write_demos(
         .map_err(value_err)?;
     let names: Vec<String> = spec.agents.iter().map(|a| a.name.clone()).collect();
     let bytes = encode_demos(&set, &names, source).map_err(value_err)?;
-    write_atomic(&path, &bytes)
-}
-
-/// Writes `bytes` to a temporary file beside `path` and renames it over `path`.
-fn write_atomic(path: &Path, bytes: &[u8]) -> PyResult<()> {
-    let io = |e: std::io::Error| PyOSError::new_err(format!("cannot write {}: {e}", path.display()));
-    let name = path
-        .file_name()
-        .ok_or_else(|| PyValueError::new_err(format!("{} names no file", path.display())))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(e)
-    })
+    magail_async::run::write_atomic(&path, |w| std::io::Write::write_all(w, &bytes))
+        .map_err(|e| PyOSError::new_err(e.to_string()))
 }
 
 /// A shipped expert checkpoint (`assets/experts/…` or a folder made by `cargo xtask expert`):

@@ -43,8 +43,8 @@ mod traj;
 
 pub use batch::{BatchBuffers, BatchedGame, VecGame};
 pub use demo::{
-    AgentColumns, DEMO_MAGIC, DEMO_VERSION, DemoColumns, DemoError, DemoHeader, DemoShape, check_demos_for, decode_demos,
-    encode_demos,
+    AgentColumns, DEMO_MAGIC, DEMO_VERSION, DemoColumns, DemoError, DemoHeader, DemoShape,
+    check_demos_for, decode_demos, encode_demos,
 };
 pub use error::GameError;
 pub use extensive::{AgentAction, EmgStep, ExtensiveGame};
