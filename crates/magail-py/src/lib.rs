@@ -117,6 +117,15 @@ pub fn game_config(args: &GameArgs) -> Result<(EnvConfig, PlayerRule), String> {
         }
         cfg.max_steps = m;
     }
+    for (arg, value) in [
+        ("N", args.n),
+        ("num_good", args.num_good),
+        ("num_adversaries", args.num_adversaries),
+    ] {
+        if value == Some(0) {
+            return Err(format!("`{arg}` is 0: expected at least 1"));
+        }
+    }
     if player.is_some() && (args.n.is_some() || args.num_good.is_some()) {
         return Err(format!(
             "the AMAGAIL game {} has a fixed number of agents (its player function names them)",

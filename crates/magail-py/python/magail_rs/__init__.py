@@ -11,13 +11,13 @@ stepped in Rust.
   ``Expert`` acts with a shipped expert checkpoint; ``record_demos`` records its episodes.
 """
 
-from ._native import Expert as _NativeExpert  # noqa: F401
-from ._native import Game  # noqa: F401
+from ._native import AMAGAIL_GAMES, Game
 from .batch import VecEnv
 from .data import Expert, load_demos, record_demos, save_demos
 from .env import MagailParallelEnv, env, parallel_env
 
 __all__ = [
+    "AMAGAIL_GAMES",
     "Expert",
     "Game",
     "MagailParallelEnv",
