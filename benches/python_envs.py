@@ -15,6 +15,11 @@ import time
 
 import numpy as np
 
+# mpe2's and VMAS's rates are measured exactly as `cargo xtask bench envs --peers` measures them
+# (this folder is on the path when the script runs).
+from envs_peer import rate as parallel_rate_n
+from envs_peer import vmas_rate as vmas_rate_n
+
 SCENARIOS = {
     "simple_spread": "simple_spread_v3",
     "simple_speaker_listener": "simple_speaker_listener_v4",
@@ -23,22 +28,6 @@ SCENARIOS = {
     "simple_reference": "simple_reference_v3",
     "simple_adversary": "simple_adversary_v3",
 }
-
-
-def parallel_rate(module, steps, seed):
-    """A PettingZoo ParallelEnv (mpe2's or ours), dict in, dicts out."""
-    env = module.parallel_env(continuous_actions=False)
-    rng = np.random.default_rng(seed)
-    env.reset(seed=seed)
-    agents = list(env.possible_agents)
-    sizes = {a: env.action_space(a).n for a in agents}
-    acts = [{a: int(rng.integers(sizes[a])) for a in agents} for _ in range(64)]
-    t0 = time.perf_counter()
-    for k in range(steps):
-        _, _, term, trunc, _ = env.step(acts[k % 64])
-        if any(term.values()) or any(trunc.values()):
-            env.reset()
-    return steps / (time.perf_counter() - t0)
 
 
 def batched_rate(name, batch, threads, steps, seed):
@@ -56,27 +45,13 @@ def batched_rate(name, batch, threads, steps, seed):
     return steps * batch / (time.perf_counter() - t0)
 
 
-def vmas_rate(name, batch, threads, steps, seed):
-    import torch
-    import vmas
+def parallel_rate(module, steps, seed):
+    """A PettingZoo ParallelEnv (mpe2's or ours), dicts in and out."""
+    return parallel_rate_n(module, steps=steps, seed=seed)[0]
 
-    torch.set_num_threads(threads)
-    env = vmas.make_env(scenario=name, num_envs=batch, device="cpu",
-                        continuous_actions=False, max_steps=25, seed=seed)
-    env.reset()
-    acts = [env.get_random_actions() for _ in range(16)]
-    for k in range(10):
-        env.step(acts[k % 16])
-    env.reset()
-    t0 = time.perf_counter()
-    for k in range(steps):
-        _, _, dones, _ = env.step(acts[k % 16])
-        if bool(dones.all()):
-            env.reset()
-        elif bool(dones.any()):
-            for i in dones.nonzero().flatten().tolist():
-                env.reset_at(i)
-    return steps * batch / (time.perf_counter() - t0)
+
+def vmas_rate(name, batch, threads, steps, seed):
+    return vmas_rate_n(name, threads, batch=batch, steps=steps, seed=seed)[0]
 
 
 def median_of(fn, reps=5):

@@ -2,9 +2,9 @@
 //! an abi3 wheel): a thin layer over [`envs`], [`mg_core`] and [`experiments`] with no rules of
 //! its own.
 //!
-//! - [`Game`]: one particle game (an mpe2 scenario with mpe2's constructor arguments, a MAGAIL
-//!   paper variant, or an AMAGAIL game with its player function), seeded like mpe2, stepped with
-//!   a flat joint action. The Python package wraps it as a PettingZoo `ParallelEnv`.
+//! - [`GameSettings`]: a game by name with mpe2's constructor arguments (an mpe2 scenario, a
+//!   MAGAIL paper variant, or an AMAGAIL game with its player function), checked once.
+//! - [`Game`]: one such game, seeded like mpe2, stepped with a flat joint action. The Python package wraps it as a PettingZoo `ParallelEnv`.
 //! - [`VecEnv`]: B copies stepped in Rust ([`mg_core::VecGame`]), numpy arrays in and out shaped
 //!   `[B, agents, ...]`, finished copies reset at once.
 //! - [`read_demos`] / [`write_demos`]: demonstration files as numpy columns
@@ -190,29 +190,70 @@ fn value_err(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn args_of(
-    env: &str,
-    variant: &str,
-    continuous: bool,
-    max_cycles: Option<usize>,
-    n: Option<usize>,
-    local_ratio: Option<f64>,
-    num_good: Option<usize>,
-    num_adversaries: Option<usize>,
-    num_obstacles: Option<usize>,
-) -> GameArgs {
-    GameArgs {
-        env: env.to_string(),
-        variant: variant.to_string(),
-        continuous,
-        max_cycles,
-        n,
-        local_ratio,
-        num_good,
-        num_adversaries,
-        num_obstacles,
+/// A game's settings as Python passes them, checked once ([`game_config`]) and handed to
+/// [`Game`] or [`VecEnv`].
+#[pyclass(module = "magail_rs._native", frozen)]
+pub struct GameSettings {
+    args: GameArgs,
+    cfg: EnvConfig,
+    player: PlayerRule,
+}
+
+#[pymethods]
+impl GameSettings {
+    /// mpe2's constructor arguments by their mpe2 names (`N` is `n`); `None` keeps the game's
+    /// default. Refused with the argument's name when out of range or not the scenario's.
+    #[new]
+    #[pyo3(signature = (env, variant = "mpe2", continuous = false, max_cycles = None, n = None,
+        local_ratio = None, num_good = None, num_adversaries = None, num_obstacles = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        env: &str,
+        variant: &str,
+        continuous: bool,
+        max_cycles: Option<usize>,
+        n: Option<usize>,
+        local_ratio: Option<f64>,
+        num_good: Option<usize>,
+        num_adversaries: Option<usize>,
+        num_obstacles: Option<usize>,
+    ) -> PyResult<Self> {
+        let args = GameArgs {
+            env: env.to_string(),
+            variant: variant.to_string(),
+            continuous,
+            max_cycles,
+            n,
+            local_ratio,
+            num_good,
+            num_adversaries,
+            num_obstacles,
+        };
+        let (cfg, player) = game_config(&args).map_err(value_err)?;
+        Ok(Self { args, cfg, player })
     }
+
+    /// The name the game was asked by.
+    #[getter]
+    fn env(&self) -> String {
+        self.args.env.clone()
+    }
+}
+
+/// Agent names, observation sizes and action spaces of a spec, as the Python classes show them.
+fn agent_names(spec: &GameSpec) -> Vec<String> {
+    spec.agents.iter().map(|a| a.name.clone()).collect()
+}
+
+fn obs_dims_of(spec: &GameSpec) -> Vec<usize> {
+    spec.agents.iter().map(|a| a.obs_dim).collect()
+}
+
+fn spaces_of(spec: &GameSpec) -> Vec<SpaceTuple> {
+    spec.agents
+        .iter()
+        .map(|a| space_tuple(a.action_space))
+        .collect()
 }
 
 /// An action space as Python sees it: `("discrete", n)` or `("box", dim, low, high)`.
@@ -254,34 +295,9 @@ impl Game {
     /// Builds a game; `seed` seeds the first reset (as mpe2's constructor does), `None` draws
     /// it from the operating system.
     #[new]
-    #[pyo3(signature = (env, variant = "mpe2", continuous = false, max_cycles = None, n = None,
-        local_ratio = None, num_good = None, num_adversaries = None, num_obstacles = None,
-        seed = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        env: &str,
-        variant: &str,
-        continuous: bool,
-        max_cycles: Option<usize>,
-        n: Option<usize>,
-        local_ratio: Option<f64>,
-        num_good: Option<usize>,
-        num_adversaries: Option<usize>,
-        num_obstacles: Option<usize>,
-        seed: Option<u64>,
-    ) -> PyResult<Self> {
-        let args = args_of(
-            env,
-            variant,
-            continuous,
-            max_cycles,
-            n,
-            local_ratio,
-            num_good,
-            num_adversaries,
-            num_obstacles,
-        );
-        let (cfg, player) = game_config(&args).map_err(value_err)?;
+    #[pyo3(signature = (settings, seed = None))]
+    fn new(settings: PyRef<'_, GameSettings>, seed: Option<u64>) -> PyResult<Self> {
+        let (cfg, player) = (settings.cfg.clone(), settings.player.clone());
         let env = ParticleEnv::new(cfg).map_err(value_err)?;
         let spec = env.spec().clone();
         let mut game = ExtensiveGame::new(env, player).map_err(value_err)?;
@@ -307,23 +323,19 @@ impl Game {
     /// Agent names in order (`agent_0`, `adversary_0`, …).
     #[getter]
     fn agents(&self) -> Vec<String> {
-        self.spec.agents.iter().map(|a| a.name.clone()).collect()
+        agent_names(&self.spec)
     }
 
     /// Observation size of each agent.
     #[getter]
     fn obs_dims(&self) -> Vec<usize> {
-        self.spec.agents.iter().map(|a| a.obs_dim).collect()
+        obs_dims_of(&self.spec)
     }
 
     /// Each agent's action space: `("discrete", n, 0, 0)` or `("box", dim, low, high)`.
     #[getter]
     fn action_spaces(&self) -> Vec<SpaceTuple> {
-        self.spec
-            .agents
-            .iter()
-            .map(|a| space_tuple(a.action_space))
-            .collect()
+        spaces_of(&self.spec)
     }
 
     /// The game's name and variant as data files record it (`simple_spread/mpe2`).
@@ -514,39 +526,17 @@ impl VecEnv {
 
 #[pymethods]
 impl VecEnv {
-    /// `batch` copies of a game (mpe2's constructor arguments as for [`Game`]), stepped by
-    /// `threads` threads.
+    /// `batch` copies of a game, stepped by `threads` threads; copy `b` draws its starts from
+    /// stream `b` of `seed`.
     #[new]
-    #[pyo3(signature = (env, batch, seed = 0, variant = "mpe2", continuous = false,
-        max_cycles = None, n = None, local_ratio = None, num_good = None,
-        num_adversaries = None, num_obstacles = None, threads = 1))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (settings, batch, seed = 0, threads = 1))]
     fn new(
-        env: &str,
+        settings: PyRef<'_, GameSettings>,
         batch: usize,
         seed: u64,
-        variant: &str,
-        continuous: bool,
-        max_cycles: Option<usize>,
-        n: Option<usize>,
-        local_ratio: Option<f64>,
-        num_good: Option<usize>,
-        num_adversaries: Option<usize>,
-        num_obstacles: Option<usize>,
         threads: usize,
     ) -> PyResult<Self> {
-        let args = args_of(
-            env,
-            variant,
-            continuous,
-            max_cycles,
-            n,
-            local_ratio,
-            num_good,
-            num_adversaries,
-            num_obstacles,
-        );
-        let (cfg, player) = game_config(&args).map_err(value_err)?;
+        let (cfg, player, env) = (&settings.cfg, &settings.player, &settings.args.env);
         if !matches!(player, PlayerRule::Synchronous(_)) {
             return Err(PyValueError::new_err(format!(
                 "`{env}` is an asynchronous game (a player function decides who acts): the \
@@ -561,7 +551,7 @@ impl VecEnv {
         if threads == 0 {
             return Err(PyValueError::new_err("`threads` is 0: expected at least 1"));
         }
-        let game = ParticleEnv::new(cfg).map_err(value_err)?;
+        let game = ParticleEnv::new(cfg.clone()).map_err(value_err)?;
         let spec = game.spec().clone();
         let mut vec = VecGame::new(game, batch, seed)
             .map_err(value_err)?
@@ -592,23 +582,19 @@ impl VecEnv {
     /// Agent names in order.
     #[getter]
     fn agents(&self) -> Vec<String> {
-        self.spec.agents.iter().map(|a| a.name.clone()).collect()
+        agent_names(&self.spec)
     }
 
     /// Observation size of each agent (the arrays are padded to the largest).
     #[getter]
     fn obs_dims(&self) -> Vec<usize> {
-        self.spec.agents.iter().map(|a| a.obs_dim).collect()
+        obs_dims_of(&self.spec)
     }
 
     /// Each agent's action space, as [`Game::action_spaces`].
     #[getter]
     fn action_spaces(&self) -> Vec<SpaceTuple> {
-        self.spec
-            .agents
-            .iter()
-            .map(|a| space_tuple(a.action_space))
-            .collect()
+        spaces_of(&self.spec)
     }
 
     /// Resets every copy; returns the observations `[B, agents, max_obs_dim]`.
@@ -909,7 +895,7 @@ impl Expert {
     /// Agent names in order.
     #[getter]
     fn agents(&self) -> Vec<String> {
-        self.spec.agents.iter().map(|a| a.name.clone()).collect()
+        agent_names(&self.spec)
     }
 
     /// Agent `agent`'s actions for observation rows `obs` `[rows, obs_dim]`: `[rows, width]`
@@ -958,6 +944,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The AMAGAIL games by name (they exist in the paper variant only).
     let games: Vec<&str> = AmagailGame::ALL.iter().map(|g| g.name()).collect();
     m.add("AMAGAIL_GAMES", games)?;
+    m.add_class::<GameSettings>()?;
     m.add_class::<Game>()?;
     m.add_class::<VecEnv>()?;
     m.add_class::<Expert>()?;

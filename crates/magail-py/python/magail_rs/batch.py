@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._native import GameSettings
 from ._native import VecEnv as _NativeVecEnv
 
 
@@ -24,9 +25,9 @@ class VecEnv:
                  max_cycles: int | None = None, continuous_actions: bool = False,
                  num_good: int | None = None, num_adversaries: int | None = None,
                  num_obstacles: int | None = None, threads: int = 1) -> None:
-        self._core = _NativeVecEnv(env_name, batch, seed, variant, bool(continuous_actions),
-                                   max_cycles, N, local_ratio, num_good, num_adversaries,
-                                   num_obstacles, threads)
+        settings = GameSettings(env_name, variant, bool(continuous_actions), max_cycles, N,
+                                local_ratio, num_good, num_adversaries, num_obstacles)
+        self._core = _NativeVecEnv(settings, batch, seed, threads)
         self.batch = self._core.batch
         self.agents = list(self._core.agents)
         self.obs_dims = list(self._core.obs_dims)

@@ -10,7 +10,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from ._native import AMAGAIL_GAMES, Game
+from ._native import AMAGAIL_GAMES, Game, GameSettings
 
 #: mpe2's picture size.
 RENDER_SIZE = 700
@@ -69,8 +69,9 @@ class MagailParallelEnv(ParallelEnv):
             raise ValueError(
                 f"render_mode {render_mode!r}: expected None or 'rgb_array' (pictures come "
                 "from our rasterizer; there is no window)")
-        self._core = Game(env_name, variant, bool(continuous_actions), max_cycles, N,
-                          local_ratio, num_good, num_adversaries, num_obstacles)
+        self._core = Game(GameSettings(env_name, variant, bool(continuous_actions), max_cycles,
+                                       N, local_ratio, num_good, num_adversaries,
+                                       num_obstacles))
         self.render_mode = render_mode
         # The picture always keeps every entity in sight (mpe2's dynamic rescaling).
         self.dynamic_rescaling = dynamic_rescaling
