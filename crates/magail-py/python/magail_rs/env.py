@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import gymnasium
@@ -96,6 +97,12 @@ class MagailParallelEnv(ParallelEnv):
         widths = [1 if s[0] == "discrete" else s[1] for s in self._core.action_spaces]
         self._offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
         self._joint = np.zeros(int(self._offsets[-1]), dtype=np.float32)
+        # Per agent: index, slots in the joint action, number of actions (None: box), space.
+        self._slots = {
+            a: (i, int(self._offsets[i]), int(self._offsets[i + 1]),
+                sp.n if isinstance(sp, spaces.Discrete) else None, sp)
+            for i, (a, sp) in enumerate(self.action_spaces.items())
+        }
 
     def observation_space(self, agent: str) -> spaces.Space:
         return self.observation_spaces[agent]
@@ -122,22 +129,26 @@ class MagailParallelEnv(ParallelEnv):
         joint = self._joint
         active = self._core.participation() if self._asynchronous else None
         for a in self.agents:
-            i = self._index[a]
-            lo, hi = self._offsets[i], self._offsets[i + 1]
-            if a not in actions or actions[a] is None:
+            i, lo, hi, n, space = self._slots[a]
+            act = actions.get(a)
+            if act is None:
                 if active is not None and not active[i]:
                     joint[lo:hi] = 0.0
                     continue
                 raise ValueError(f"no action for agent {a}, which acts at this step")
-            space = self.action_spaces[a]
-            if isinstance(space, spaces.Discrete):
-                act = actions[a]
-                if not space.contains(np.int64(act)):
+            if n is not None:
+                try:
+                    k = operator.index(act)
+                except TypeError:
+                    raise ValueError(
+                        f"action {act!r} of agent {a} is not in {space}: expected an integer"
+                    ) from None
+                if not 0 <= k < n:
                     raise ValueError(f"action {act!r} of agent {a} is not in {space}")
-                joint[lo] = int(act)
+                joint[lo] = k
             else:
                 # mpe2 clips box actions into their bounds (ClipOutOfBoundsWrapper).
-                act = np.asarray(actions[a], dtype=np.float32)
+                act = np.asarray(act, dtype=np.float32)
                 if act.shape != space.shape:
                     raise ValueError(
                         f"action of shape {act.shape} for agent {a}: expected {space.shape}")
