@@ -464,6 +464,11 @@ impl Game {
 #[pyclass(module = "magail_rs._native")]
 pub struct VecEnv {
     vec: VecGame<ParticleEnv>,
+    /// A fresh copy of the game and the thread count, to rebuild the batch on a new seed.
+    game: ParticleEnv,
+    threads: usize,
+    /// Whether `reset` has been called (the copies have no episode before it).
+    ready: bool,
     buf: BatchBuffers,
     spec: GameSpec,
     actions: Vec<Vec<f32>>,
@@ -505,6 +510,11 @@ impl VecEnv {
         Bound<'py, PyArray1<bool>>,
         Bound<'py, PyArray1<bool>>,
     )> {
+        if !self.ready {
+            return Err(PyValueError::new_err(
+                "the batch has not been reset: call reset() before the first step",
+            ));
+        }
         let (vec, buf, actions) = (&mut self.vec, &mut self.buf, &self.actions);
         py.detach(|| vec.step_batch(actions, None, buf))
             .map_err(value_err)?;
@@ -553,11 +563,10 @@ impl VecEnv {
         }
         let game = ParticleEnv::new(cfg.clone()).map_err(value_err)?;
         let spec = game.spec().clone();
-        let mut vec = VecGame::new(game, batch, seed)
+        let vec = VecGame::new(game.clone(), batch, seed)
             .map_err(value_err)?
             .with_threads(threads);
-        let mut buf = BatchBuffers::new(&spec, batch);
-        vec.reset_all(&mut buf).map_err(value_err)?;
+        let buf = BatchBuffers::new(&spec, batch);
         let actions = spec
             .agents
             .iter()
@@ -566,6 +575,9 @@ impl VecEnv {
         let dmax = spec.agents.iter().map(|a| a.obs_dim).max().unwrap_or(0);
         Ok(Self {
             vec,
+            game,
+            threads,
+            ready: false,
             buf,
             spec,
             actions,
@@ -597,9 +609,18 @@ impl VecEnv {
         spaces_of(&self.spec)
     }
 
-    /// Resets every copy; returns the observations `[B, agents, max_obs_dim]`.
-    fn reset<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// Resets every copy; returns the observations `[B, agents, max_obs_dim]`. With a seed,
+    /// copy `b` starts over on stream `b` of that seed (the same starts as a batch built with
+    /// it and reset); without, each copy continues its stream.
+    #[pyo3(signature = (seed = None))]
+    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(seed) = seed {
+            self.vec = VecGame::new(self.game.clone(), self.vec.batch_size(), seed)
+                .map_err(value_err)?
+                .with_threads(self.threads);
+        }
         self.vec.reset_all(&mut self.buf).map_err(value_err)?;
+        self.ready = true;
         self.obs_array(py, &self.buf.obs)
     }
 

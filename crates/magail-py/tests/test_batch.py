@@ -52,6 +52,19 @@ def test_numbers_do_not_depend_on_threads():
     assert not np.array_equal(a[0][0], c[0][0])
 
 
+def test_reset_with_a_seed_starts_the_streams_over():
+    fresh = run(VecEnv("simple_push", 8, seed=11, threads=2), 30, 2)
+    env = VecEnv("simple_push", 8, seed=5, threads=2)
+    run(env, 7, 0)
+    rng = np.random.default_rng(2)
+    again = [env.reset(seed=11)]
+    outs = [env.step(env.sample_actions(rng)) + (env.final_obs(),) for _ in range(30)]
+    assert np.array_equal(fresh[0][0], again[0])
+    for x, y in zip(fresh[1], outs):
+        for u, v in zip(x, y):
+            assert np.array_equal(u, v)
+
+
 def test_refusals():
     with pytest.raises(ValueError, match="batch"):
         VecEnv("simple_spread", 0)
@@ -64,5 +77,8 @@ def test_refusals():
     with pytest.raises(ValueError, match="action 9"):
         env.step(np.full((4, 3), 9))
     box = VecEnv("simple_spread", 4, continuous_actions=True)
+    with pytest.raises(ValueError, match="reset"):
+        box.step(np.zeros((4, 3, 5), dtype=np.float32))
+    box.reset()
     with pytest.raises(ValueError, match=r"\[4, 3, 5\]"):
         box.step(np.zeros((4, 3, 4), dtype=np.float32))

@@ -36,8 +36,11 @@ class VecEnv:
         #: Number of actions (discrete) or values (box) of each agent.
         self.action_sizes = [s[1] for s in self.action_spaces]
 
-    def reset(self) -> np.ndarray:
-        return self._core.reset()
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Resets every copy (needed before the first step); with ``seed``, copy ``b`` starts
+        over on stream ``b`` of it (the same numbers as a new ``VecEnv(..., seed=seed)``
+        reset)."""
+        return self._core.reset(seed)
 
     def step(self, actions):
         if self.discrete:
