@@ -126,7 +126,8 @@ pub fn game_config(args: &GameArgs) -> Result<(EnvConfig, PlayerRule), String> {
             return Err(format!("`{arg}` is 0: expected at least 1"));
         }
     }
-    if player.is_some() && (args.n.is_some() || args.num_good.is_some()) {
+    let counts = [args.n, args.num_good, args.num_adversaries];
+    if player.is_some() && counts.iter().any(Option::is_some) {
         return Err(format!(
             "the AMAGAIL game {} has a fixed number of agents (its player function names them)",
             args.env
@@ -973,4 +974,79 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_demos, m)?)?;
     m.add_function(wrap_pyfunction!(record_demos, m)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envs::config::SpreadParams;
+
+    fn with(
+        env: &str,
+        variant: &str,
+        edit: impl FnOnce(&mut GameArgs),
+    ) -> Result<EnvConfig, String> {
+        let mut a = GameArgs::new(env, variant);
+        edit(&mut a);
+        game_config(&a).map(|(cfg, _)| cfg)
+    }
+
+    /// Every refusal names the argument; accepted arguments reach the configuration.
+    #[test]
+    fn arguments_are_checked_by_name() {
+        let tag = with("simple_tag", "mpe2", |a| {
+            a.num_good = Some(2);
+            a.num_obstacles = Some(0);
+        });
+        let Ok(EnvConfig {
+            params: ScenarioParams::Tag(p),
+            ..
+        }) = tag
+        else {
+            panic!("simple_tag with two prey: {tag:?}");
+        };
+        assert_eq!((p.n_good, p.n_adversaries, p.n_obstacles), (2, 3, 0));
+        let refused = [
+            with("stoch_navigation", "mpe2", |_| {}),
+            with("stoch_predator_prey", "paper", |a| {
+                a.num_adversaries = Some(2)
+            }),
+            with("simple_spread", "mpe2", |a| a.local_ratio = Some(f64::NAN)),
+            with("simple_spread", "paper", |a| a.local_ratio = Some(0.3)),
+            with("simple_reference", "mpe2", |a| a.local_ratio = Some(0.3)),
+            with("simple_push", "mpe2", |a| a.n = Some(3)),
+            with("simple_spread", "mpe2", |a| a.max_cycles = Some(0)),
+            with("nowhere", "mpe2", |_| {}),
+        ];
+        let names = [
+            "paper variant",
+            "fixed number of agents",
+            "local_ratio",
+            "local_ratio",
+            "0.5",
+            "`N`",
+            "max_cycles",
+            "nowhere",
+        ];
+        for (r, name) in refused.iter().zip(names) {
+            let err = r.as_ref().err().cloned().unwrap_or_default();
+            assert!(err.contains(name), "expected `{name}` in {err:?}");
+        }
+        let ok = with("simple_spread", "mpe2", |a| {
+            a.local_ratio = Some(0.25);
+            a.max_cycles = Some(40);
+            a.continuous = true;
+        });
+        let Ok(cfg) = ok else {
+            panic!("{ok:?}");
+        };
+        assert!(cfg.continuous && cfg.max_steps == 40);
+        assert!(matches!(
+            cfg.params,
+            ScenarioParams::Spread(SpreadParams {
+                mix: RewardMix::LocalRatio(r),
+                ..
+            }) if r == 0.25
+        ));
+    }
 }
