@@ -176,16 +176,7 @@ impl CellSpec {
 
     /// Refuses settings no cell can run with, naming the setting and the accepted range.
     pub fn validate(&self) -> Result<()> {
-        let positive = |field: &'static str, v: usize| {
-            if v == 0 {
-                Err(ExperimentError::Settings {
-                    field,
-                    reason: "is 0: expected at least 1".into(),
-                })
-            } else {
-                Ok(())
-            }
-        };
+        let positive = crate::error::at_least_one;
         positive("demos", self.demos)?;
         positive("episodes", self.episodes)?;
         positive("envs", self.generator.envs)?;
@@ -196,12 +187,7 @@ impl CellSpec {
             positive("disc-steps", self.generator.disc_steps)?;
             positive("vf-epochs", self.generator.vf_epochs)?;
         }
-        if !(self.generator.max_kl.is_finite() && self.generator.max_kl > 0.0) {
-            return Err(ExperimentError::Settings {
-                field: "max-kl",
-                reason: format!("is {}: expected a positive number", self.generator.max_kl),
-            });
-        }
+        crate::error::positive_number("max-kl", self.generator.max_kl)?;
         self.game.build()?;
         Ok(())
     }

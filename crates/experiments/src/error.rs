@@ -65,3 +65,25 @@ pub enum ExperimentError {
 
 /// The crate's result type.
 pub type Result<T> = std::result::Result<T, ExperimentError>;
+
+/// Refuses a count of 0, naming the setting.
+pub(crate) fn at_least_one(field: &'static str, value: usize) -> Result<()> {
+    if value == 0 {
+        return Err(ExperimentError::Settings {
+            field,
+            reason: "is 0: expected at least 1".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a value that is not a finite number above 0, naming the setting and the value.
+pub(crate) fn positive_number(field: &'static str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(ExperimentError::Settings {
+            field,
+            reason: format!("is {value}: expected a finite number above 0"),
+        });
+    }
+    Ok(())
+}

@@ -130,12 +130,7 @@ pub fn record_demos(
     greedy: bool,
 ) -> Result<(Trajectories, Vec<String>)> {
     use crate::error::ExperimentError;
-    if episodes == 0 {
-        return Err(ExperimentError::Settings {
-            field: "episodes",
-            reason: "is 0: expected at least 1".into(),
-        });
-    }
+    crate::error::at_least_one("episodes", episodes)?;
     let (game, set) = if expert == "scripted" {
         let Some(env) = env else {
             return Err(ExperimentError::Settings {

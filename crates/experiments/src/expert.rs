@@ -176,16 +176,9 @@ impl ExpertSpec {
             ("workers", self.workers),
             ("checkpoint_every", self.checkpoint_every),
         ] {
-            if v == 0 {
-                return Err(settings(field, "is 0; it must be at least 1".into()));
-            }
+            crate::error::at_least_one(field, v)?;
         }
-        if !(self.max_kl.is_finite() && self.max_kl > 0.0) {
-            return Err(settings(
-                "max_kl",
-                format!("is {}; it must be a finite number above 0", self.max_kl),
-            ));
-        }
+        crate::error::positive_number("max_kl", self.max_kl)?;
         if let Fixed::Alternate { every, .. } = self.fixed
             && every < 3
         {
