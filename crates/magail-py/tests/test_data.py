@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
+import magail_rs
 import numpy as np
 import pytest
-
-import magail_rs
 from magail_rs import Expert, load_demos, record_demos, save_demos
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -8,7 +8,7 @@ import pytest
 
 mpe2_ref = pytest.importorskip("mpe2")
 
-from magail_rs import mpe2 as ours  # noqa: E402
+from magail_rs import mpe2 as ours
 
 CASES = [
     ("simple_spread_v3", {}),

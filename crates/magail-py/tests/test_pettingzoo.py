@@ -1,12 +1,11 @@
 """PettingZoo's own test suite on every scenario, both action kinds, the paper variants and the
 AMAGAIL games."""
 
+import magail_rs
 import numpy as np
 import pytest
-from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
-
-import magail_rs
 from magail_rs import mpe2
+from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 
 MODULES = [mpe2.simple_spread_v3, mpe2.simple_speaker_listener_v4, mpe2.simple_push_v3,
            mpe2.simple_tag_v3, mpe2.simple_reference_v3, mpe2.simple_adversary_v3]

@@ -45,7 +45,7 @@ def save_demos(path: str | os.PathLike, data: dict, env: MagailParallelEnv,
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
         return
-    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)
     _native.write_demos(
         str(path), env._core,
         [int(x) for x in data["episode_len"]],

@@ -17,7 +17,6 @@ from ._native import AMAGAIL_GAMES, Game, GameSettings
 RENDER_SIZE = 700
 
 
-
 def _action_space(kind: str, size: int, low: float, high: float) -> spaces.Space:
     if kind == "discrete":
         return spaces.Discrete(size)
