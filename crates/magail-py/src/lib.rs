@@ -275,18 +275,15 @@ pub struct Game {
     rng: NumpyRng,
     spec: GameSpec,
     rewards: Vec<f64>,
-    steps: usize,
 }
 
 impl Game {
     fn obs_arrays<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyArray1<f32>>> {
-        let env = self.game.game();
-        (0..self.spec.n_agents())
-            .map(|i| {
-                let mut o = vec![0.0f32; self.spec.obs_dim(i)];
-                env.observe(i, &mut o);
-                PyArray1::from_vec(py, o)
-            })
+        self.game
+            .game()
+            .observe_all()
+            .into_iter()
+            .map(|o| PyArray1::from_vec(py, o))
             .collect()
     }
 }
@@ -317,7 +314,6 @@ impl Game {
             game,
             rng,
             spec,
-            steps: 0,
         })
     }
 
@@ -360,13 +356,12 @@ impl Game {
     /// Steps taken in this episode.
     #[getter]
     fn steps(&self) -> usize {
-        self.steps
+        self.game.game().t()
     }
 
     /// Which agents act at the coming step (I_t, already drawn).
     fn participation(&self) -> Vec<bool> {
-        let p = self.game.participation();
-        (0..self.spec.n_agents()).map(|i| p.is_active(i)).collect()
+        self.game.participation().to_flags()
     }
 
     /// Starts an episode; with a seed, from a new stream seeded as mpe2 seeds its own
@@ -378,7 +373,6 @@ impl Game {
             self.rng = NumpyRng::from_seed(u128::from(s));
         }
         self.game.reset(&mut self.rng);
-        self.steps = 0;
         self.obs_arrays(py)
     }
 
@@ -402,27 +396,16 @@ impl Game {
         bool,
         bool,
     )> {
+        // The game checks the joint action (its length, each agent's action) before moving.
         let actions = actions.as_slice().map_err(value_err)?;
-        let want = self.spec.joint_action_width();
-        if actions.len() != want {
-            return Err(PyValueError::new_err(format!(
-                "joint action of {} values: expected {want} for {}",
-                actions.len(),
-                self.spec.name
-            )));
-        }
         let (status, acted) = self
             .game
             .step(actions, &mut self.rng, &mut self.rewards)
             .map_err(value_err)?;
-        self.steps += 1;
-        let acted = (0..self.spec.n_agents())
-            .map(|i| acted.is_active(i))
-            .collect();
         Ok((
             self.obs_arrays(py),
             self.rewards.clone(),
-            acted,
+            acted.to_flags(),
             status.terminated,
             status.truncated,
         ))
@@ -430,14 +413,7 @@ impl Game {
 
     /// The agents' observations one after another (mpe2's `state()`).
     fn state<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
-        let env = self.game.game();
-        let mut out = Vec::new();
-        for i in 0..self.spec.n_agents() {
-            let mut o = vec![0.0f32; self.spec.obs_dim(i)];
-            env.observe(i, &mut o);
-            out.extend_from_slice(&o);
-        }
-        PyArray1::from_vec(py, out)
+        PyArray1::from_vec(py, self.game.game().observe_all().concat())
     }
 
     /// A `size × size` RGB picture of the world (`[size, size, 3]` bytes); agents that do not
@@ -454,6 +430,15 @@ impl Game {
         Ok(arr.reshape([frame.height, frame.width, 3])?.into_any())
     }
 }
+
+/// What a batched step returns: observations `[B, agents, max_obs_dim]`, rewards
+/// `[B, agents]`, terminated and truncated `[B]`.
+type StepArrays<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<bool>>,
+    Bound<'py, PyArray1<bool>>,
+);
 
 /// B copies of a synchronous particle game stepped together in Rust.
 ///
@@ -474,6 +459,8 @@ pub struct VecEnv {
     spec: GameSpec,
     actions: Vec<Vec<f32>>,
     dmax: usize,
+    /// The widest action (box actions arrive as `[B, agents, wmax]`).
+    wmax: usize,
 }
 
 impl VecEnv {
@@ -501,16 +488,7 @@ impl VecEnv {
             .into_any())
     }
 
-    #[allow(clippy::type_complexity)]
-    fn finish_step<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> PyResult<(
-        Bound<'py, PyAny>,
-        Bound<'py, PyAny>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<bool>>,
-    )> {
+    fn finish_step<'py>(&mut self, py: Python<'py>) -> PyResult<StepArrays<'py>> {
         if !self.ready {
             return Err(PyValueError::new_err(
                 "the batch has not been reset: call reset() before the first step",
@@ -574,6 +552,12 @@ impl VecEnv {
             .map(|a| vec![0.0; batch * a.action_space.width()])
             .collect();
         let dmax = spec.agents.iter().map(|a| a.obs_dim).max().unwrap_or(0);
+        let wmax = spec
+            .agents
+            .iter()
+            .map(|a| a.action_space.width())
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             vec,
             game,
@@ -583,6 +567,7 @@ impl VecEnv {
             spec,
             actions,
             dmax,
+            wmax,
         })
     }
 
@@ -627,17 +612,11 @@ impl VecEnv {
 
     /// Steps every copy with discrete actions `[B, agents]` (int64). Returns
     /// `(obs, rewards, terminated, truncated)`.
-    #[allow(clippy::type_complexity)]
     fn step_discrete<'py>(
         &mut self,
         py: Python<'py>,
         actions: PyReadonlyArray2<'py, i64>,
-    ) -> PyResult<(
-        Bound<'py, PyAny>,
-        Bound<'py, PyAny>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<bool>>,
-    )> {
+    ) -> PyResult<StepArrays<'py>> {
         let (b_n, n) = (self.vec.batch_size(), self.spec.n_agents());
         if actions.shape() != [b_n, n] {
             return Err(PyValueError::new_err(format!(
@@ -670,25 +649,13 @@ impl VecEnv {
 
     /// Steps every copy with box actions `[B, agents, max_action_dim]` (float32; an agent's
     /// first `dim` values are used). Returns `(obs, rewards, terminated, truncated)`.
-    #[allow(clippy::type_complexity)]
     fn step_box<'py>(
         &mut self,
         py: Python<'py>,
         actions: PyReadonlyArray3<'py, f32>,
-    ) -> PyResult<(
-        Bound<'py, PyAny>,
-        Bound<'py, PyAny>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<bool>>,
-    )> {
+    ) -> PyResult<StepArrays<'py>> {
         let (b_n, n) = (self.vec.batch_size(), self.spec.n_agents());
-        let wmax = self
-            .spec
-            .agents
-            .iter()
-            .map(|a| a.action_space.width())
-            .max()
-            .unwrap_or(0);
+        let wmax = self.wmax;
         if actions.shape() != [b_n, n, wmax] {
             return Err(PyValueError::new_err(format!(
                 "actions of shape {:?}: expected [{b_n}, {n}, {wmax}] (copies, agents, values)",

@@ -98,6 +98,8 @@ def test_bad_settings_are_refused_by_name():
         env.step({"agent_0": 7, "agent_1": 0, "agent_2": 0})
     with pytest.raises(ValueError, match="agent_1"):
         env.step({"agent_0": 0})
+    with pytest.raises(ValueError, match="expected 3"):
+        env._core.step(np.zeros(2, dtype=np.float32))
 
 
 def test_render_rgb_array():

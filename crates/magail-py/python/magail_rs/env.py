@@ -94,11 +94,11 @@ class MagailParallelEnv(ParallelEnv):
         self.max_cycles = self._core.max_steps
         self._asynchronous = self._core.asynchronous
         widths = [1 if s[0] == "discrete" else s[1] for s in self._core.action_spaces]
-        self._offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
-        self._joint = np.zeros(int(self._offsets[-1]), dtype=np.float32)
+        offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+        self._joint = np.zeros(int(offsets[-1]), dtype=np.float32)
         # Per agent: index, slots in the joint action, number of actions (None: box), space.
         self._slots = {
-            a: (i, int(self._offsets[i]), int(self._offsets[i + 1]),
+            a: (i, int(offsets[i]), int(offsets[i + 1]),
                 sp.n if isinstance(sp, spaces.Discrete) else None, sp)
             for i, (a, sp) in enumerate(self.action_spaces.items())
         }
