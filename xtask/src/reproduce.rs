@@ -88,6 +88,9 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             dir.display()
         );
     }
+    if a.rescore {
+        return rescore(&plan, &root, &dir, &a.from);
+    }
     let states = plan.states(&dir);
     if a.plan {
         print!("{}", experiments::plan::listing(&plan, &states, &dir));
@@ -112,6 +115,50 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
         }
         Executor::Slurm => submit(a, &plan, &states, &dir),
     }
+}
+
+fn rescore(
+    plan: &experiments::Plan,
+    root: &Path,
+    dir: &Path,
+    from: &[std::path::PathBuf],
+) -> Result<()> {
+    eprintln!(
+        "scoring the unfinished cells of {} from finished run folders",
+        dir.display()
+    );
+    let r = experiments::rescore(plan, root, dir, from)?;
+    let list = |what: &str, ids: &[String]| {
+        if !ids.is_empty() {
+            println!("{what} ({}):", ids.len());
+            for id in ids {
+                println!("  {id}");
+            }
+        }
+    };
+    list("scored without training", &r.scored);
+    list(
+        "run folder in place, training unfinished (running the plan resumes it)",
+        &r.unfinished,
+    );
+    list("trained before but its run folder is gone: re-run", &r.gone);
+    list("never trained", &r.untrained);
+    list("failed", &r.failed);
+    println!(
+        "{} scored, {} unfinished, {} to re-run (run folder gone), {} never trained, {} failed",
+        r.scored.len(),
+        r.unfinished.len(),
+        r.gone.len(),
+        r.untrained.len(),
+        r.failed.len()
+    );
+    if !r.failed.is_empty() {
+        bail!(
+            "{} cells could not be scored (listed above)",
+            r.failed.len()
+        );
+    }
+    Ok(())
 }
 
 fn submit(a: &ReproduceArgs, plan: &Plan, states: &[CellState], dir: &Path) -> Result<()> {
@@ -203,13 +250,11 @@ fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
                             (!v.is_empty()).then(|| (x(d), report::mean_std(v).0))
                         })
                         .collect(),
-                    // The 95 % bootstrap interval of the mean over seeds.
+                    // The 95 % bootstrap interval of the mean over seeds and episodes.
                     band: t
                         .demos
                         .iter()
-                        .filter_map(|&d| {
-                            experiments::stats::summarize(t.get(d, *m)).map(|s| (x(d), s.lo, s.hi))
-                        })
+                        .filter_map(|&d| t.summary(d, *m).map(|s| (x(d), s.lo, s.hi)))
                         .collect(),
                 }
             })

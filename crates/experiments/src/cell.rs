@@ -13,8 +13,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::load_checkpoint;
+use crate::episodes::Series;
 use crate::error::{ExperimentError, Result};
-use crate::evaluate::{TEST_SEED, VALIDATION_SEED, Who, evaluate_on, match_return, play};
+use crate::evaluate::{
+    Sides, TEST_SEED, VALIDATION_SEED, Who, adversaries_of, match_episodes, play, score_on,
+};
+use crate::provenance::{Provenance, Stamp, stamp_training, trained_by};
 
 /// How each adversarial cell's generator trains: iterations, rollout copies (× 50 steps), trust
 /// region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
@@ -156,9 +160,42 @@ pub struct CellSpec {
     /// adversaries and agents also play ([`MatchScore`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opponents: Option<Method>,
+    /// The evaluation protocol the cell is scored under ([`PROTOCOL`]); cells of two protocols
+    /// never share a table. Protocol 1 (the first papers' cells, 100 episodes, intervals over
+    /// seeds only) is left out of the file, so those cells keep their ids.
+    #[serde(default = "protocol_one", skip_serializing_if = "is_protocol_one")]
+    pub protocol: u32,
+}
+
+/// The evaluation protocol of `claims.md`'s amendment: at least [`PROTOCOL_EPISODES`] test and
+/// validation episodes per cell and per match pairing, each episode's return kept, both sides'
+/// returns of every match, intervals over seeds and episodes.
+pub const PROTOCOL: u32 = 2;
+
+/// The fewest evaluation episodes of [`PROTOCOL`].
+pub const PROTOCOL_EPISODES: usize = 1000;
+
+fn protocol_one() -> u32 {
+    1
+}
+
+fn is_protocol_one(p: &u32) -> bool {
+    *p == 1
 }
 
 impl CellSpec {
+    /// Whether `other` trains the same policies (every setting but how they are scored: the
+    /// evaluation episodes and the protocol), so that its run folder can be scored as this
+    /// cell.
+    pub fn same_training(&self, other: &CellSpec) -> bool {
+        let strip = |c: &CellSpec| CellSpec {
+            episodes: 0,
+            protocol: 0,
+            ..c.clone()
+        };
+        strip(self) == strip(other)
+    }
+
     /// The stable id: readable parts and a digest of every setting, e.g.
     /// `navigation-magail-c-100-s0-3f2a9c01d4`.
     pub fn id(&self) -> String {
@@ -188,6 +225,21 @@ impl CellSpec {
             positive("vf-epochs", self.generator.vf_epochs)?;
         }
         crate::error::positive_number("max-kl", self.generator.max_kl)?;
+        if self.protocol >= PROTOCOL && self.episodes < PROTOCOL_EPISODES {
+            return Err(ExperimentError::Settings {
+                field: "episodes",
+                reason: format!(
+                    "is {} under evaluation protocol {}: expected at least {PROTOCOL_EPISODES}",
+                    self.episodes, self.protocol
+                ),
+            });
+        }
+        if self.protocol == 0 || self.protocol > PROTOCOL {
+            return Err(ExperimentError::Settings {
+                field: "protocol",
+                reason: format!("is {}: expected 1 to {PROTOCOL}", self.protocol),
+            });
+        }
         self.game.build()?;
         Ok(())
     }
@@ -200,7 +252,7 @@ impl CellSpec {
         let g = &self.generator;
         let per_iter = match self.method {
             Method::Bc | Method::BcPhi => 0.0,
-            Method::MagailC | Method::MagailZs => 0.14,
+            Method::MagailC | Method::MagailShared | Method::MagailZs => 0.14,
             Method::Gail
             | Method::MagailD
             | Method::MagailPhi
@@ -232,7 +284,7 @@ pub struct Scores {
 
 /// One pairing of a competitive table: the good agents' mean return when `agents` play the
 /// good side and `adversaries` the adversaries.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatchScore {
     /// Who trained the good agents.
     pub agents: Method,
@@ -242,6 +294,30 @@ pub struct MatchScore {
     pub validation: f64,
     /// On the test episodes.
     pub test: f64,
+    /// The adversaries' mean return on the same episodes (validation, test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversaries_return: Option<Sets<f64>>,
+    /// Each episode's mean return of the good agents and of the adversaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes: Option<Sets<MatchSeries>>,
+}
+
+/// One value for each set of evaluation episodes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sets<T> {
+    /// On the validation episodes.
+    pub validation: T,
+    /// On the test episodes.
+    pub test: T,
+}
+
+/// A match's episodes: each one's mean return of either side.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatchSeries {
+    /// The good agents'.
+    pub good: Series,
+    /// The adversaries'.
+    pub adversaries: Series,
 }
 
 /// A finished cell: its settings and its scores. The top-level scores are on the **test**
@@ -266,6 +342,17 @@ pub struct CellResult {
     /// Competitive cells: the pairings with behaviour-cloned opponents.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<MatchScore>,
+    /// The imitator's team return, episode by episode (random actions and the demonstrator
+    /// meet the same episodes in every cell of a game, so their means above suffice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episodes: Option<Sets<Series>>,
+    /// Competitive cells: the demonstrators' own mean return of each side when they play each
+    /// other on the test episodes (the scale of the game, beside the paper's levels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demonstrators: Option<Sides>,
+    /// The programs that trained and scored the cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// A new trainer for `spec` on `demos`, configured as the cell says.
@@ -317,6 +404,29 @@ pub fn run_cell(
     cache: Option<&BcCache>,
     progress: &mut dyn FnMut(run::Progress<'_>),
 ) -> Result<CellResult> {
+    cell(spec, root, dir, cache, progress, true)
+}
+
+/// Scores a cell whose run folder `dir/run` holds its finished training, without training
+/// (the folder may have been trained under an earlier evaluation protocol), and writes its
+/// result. A run folder that is missing or unfinished is refused ([`ExperimentError::NotTrained`]).
+pub fn rescore_cell(
+    spec: &CellSpec,
+    root: &Path,
+    dir: &Path,
+    cache: Option<&BcCache>,
+) -> Result<CellResult> {
+    cell(spec, root, dir, cache, &mut |_| {}, false)
+}
+
+fn cell(
+    spec: &CellSpec,
+    root: &Path,
+    dir: &Path,
+    cache: Option<&BcCache>,
+    progress: &mut dyn FnMut(run::Progress<'_>),
+    train: bool,
+) -> Result<CellResult> {
     spec.validate()?;
     let expert = match spec.demonstrator.path(root) {
         Some(path) => Some(load_checkpoint(&path)?),
@@ -351,14 +461,25 @@ pub fn run_cell(
         iterations: spec.generator.iterations,
         checkpoint_every: 25,
     };
-    let folder = RunFolder::open(&dir.join("run"))?;
+    let run_dir = dir.join("run");
+    if !train {
+        unfinished(&run_dir, &settings)?;
+    }
+    let folder = RunFolder::open(&run_dir)?;
+    if train {
+        stamp_training(&run_dir)?;
+    }
     let t = run::train_imitator(
         &folder,
         &spec.game,
         &demos,
         trainer,
         &settings,
-        Existing::ResumeOrReplace,
+        if train {
+            Existing::ResumeOrReplace
+        } else {
+            Existing::Resume
+        },
         cache,
         progress,
     )?;
@@ -367,32 +488,47 @@ pub fn run_cell(
         .policies(false)
         .map_err(|e| ExperimentError::Score(format!("the trained policies: {e}")))?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-    let test = evaluate_on(&spec.game, &refs, demonstrator(), spec.episodes, TEST_SEED)?;
-    let val = evaluate_on(
+    let test = score_on(&spec.game, &refs, demonstrator(), spec.episodes, TEST_SEED)?;
+    let val = score_on(
         &spec.game,
         &refs,
         demonstrator(),
         spec.episodes,
         VALIDATION_SEED,
     )?;
-    let matches = match spec.opponents {
-        Some(by) => crossplay(spec, by, &demos, &refs, cache)?,
-        None => Vec::new(),
+    let (matches, demonstrators) = match spec.opponents {
+        Some(by) => (
+            crossplay(spec, by, &demos, &refs, cache)?,
+            Some(Sides::of(
+                &adversaries_of(&spec.game)?,
+                &test.reference_agents,
+            )),
+        ),
+        None => (Vec::new(), None),
     };
     let result = CellResult {
         id: spec.id(),
         spec: spec.clone(),
-        score: test.score,
-        random: test.random,
-        expert: test.reference,
-        normalized: normalized(spec, &test, "test")?,
+        score: test.eval.score,
+        random: test.eval.random,
+        expert: test.eval.reference,
+        normalized: normalized(spec, &test.eval, "test")?,
         validation: Scores {
-            score: val.score,
-            random: val.random,
-            expert: val.reference,
-            normalized: normalized(spec, &val, "validation")?,
+            score: val.eval.score,
+            random: val.eval.random,
+            expert: val.eval.reference,
+            normalized: normalized(spec, &val.eval, "validation")?,
         },
         matches,
+        episodes: Some(Sets {
+            validation: Series::stored(&val.episodes),
+            test: Series::stored(&test.episodes),
+        }),
+        demonstrators,
+        provenance: Some(Provenance {
+            trained: trained_by(&run_dir)?,
+            scored: Stamp::here(),
+        }),
     };
     // Written while the run folder is still locked: one process finishes a cell.
     run::write_atomic(&dir.join(RESULT_FILE), |w| {
@@ -401,6 +537,32 @@ pub fn run_cell(
     })?;
     drop(folder);
     Ok(result)
+}
+
+/// Refuses to score a run folder that does not hold a finished training of `settings`.
+fn unfinished(run_dir: &Path, settings: &RunSettings) -> Result<()> {
+    let record = run_dir.join("imitator.json");
+    let text = std::fs::read_to_string(&record).map_err(|_| ExperimentError::NotTrained {
+        dir: run_dir.to_path_buf(),
+        reason: "it holds no run record (imitator.json): the cell must be trained".into(),
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ExperimentError::NotTrained {
+            dir: run_dir.to_path_buf(),
+            reason: format!("its run record is unreadable ({e})"),
+        })?;
+    let done = v
+        .get("iteration")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0) as usize;
+    let want = settings.adversarial_iterations();
+    if done < want {
+        return Err(ExperimentError::NotTrained {
+            dir: run_dir.to_path_buf(),
+            reason: format!("its training reached iteration {done} of {want}"),
+        });
+    }
+    Ok(())
 }
 
 /// The pairings of a competitive cell with cloned opponents (`by`): its agents against cloned
@@ -438,15 +600,32 @@ fn crossplay(
             (by, spec.method, &bc, trained),
         ]
     };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     pairs
         .into_iter()
         .map(|(agents, adversaries, a, b)| {
-            let on = |seed| match_return(&spec.game, a, b, spec.episodes, seed);
+            let on = |seed| match_episodes(&spec.game, a, b, spec.episodes, seed);
+            let (vg, va) = on(VALIDATION_SEED)?;
+            let (tg, ta) = on(TEST_SEED)?;
             Ok(MatchScore {
                 agents,
                 adversaries,
-                validation: on(VALIDATION_SEED)?,
-                test: on(TEST_SEED)?,
+                validation: mean(&vg),
+                test: mean(&tg),
+                adversaries_return: Some(Sets {
+                    validation: mean(&va),
+                    test: mean(&ta),
+                }),
+                episodes: Some(Sets {
+                    validation: MatchSeries {
+                        good: Series::stored(&vg),
+                        adversaries: Series::stored(&va),
+                    },
+                    test: MatchSeries {
+                        good: Series::stored(&tg),
+                        adversaries: Series::stored(&ta),
+                    },
+                }),
             })
         })
         .collect()

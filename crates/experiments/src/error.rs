@@ -55,6 +55,14 @@ pub enum ExperimentError {
     /// The cell's normalized score is undefined (the reference scores no better than random).
     #[error("{0}")]
     Score(String),
+    /// A cell asked to be scored without training whose run folder holds no finished training.
+    #[error("cannot score {dir} without training: {reason}")]
+    NotTrained {
+        /// The run folder.
+        dir: PathBuf,
+        /// What it holds instead.
+        reason: String,
+    },
     /// Slurm refused or could not be reached.
     #[error("slurm: {0}")]
     Slurm(String),

@@ -87,6 +87,122 @@ pub fn evaluate_on(
     })
 }
 
+/// Each episode's team return (the mean over agents of its returns), in the order played:
+/// their mean is [`return_stats`]'s team mean.
+pub fn team_returns(set: &Trajectories) -> Vec<f64> {
+    let n = set.obs_dims.len() as f64;
+    set.episodes
+        .iter()
+        .map(|e| e.returns().iter().sum::<f64>() / n)
+        .collect()
+}
+
+/// An evaluation that keeps its episodes: the means of [`evaluate_on`], each episode's team
+/// return of the policies, and the reference's mean return per agent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    /// The means: policies, random actions and the reference.
+    pub eval: run::Evaluation,
+    /// The policies' team return, episode by episode.
+    pub episodes: Vec<f64>,
+    /// The reference's mean return of each agent.
+    pub reference_agents: Vec<f64>,
+}
+
+/// [`evaluate_on`], keeping each episode's team return of `policies` and the reference's
+/// return per agent (the same means, bit for bit).
+pub fn score_on(
+    game: &GameChoice,
+    policies: &[&dyn Policy],
+    reference: Who<'_>,
+    episodes: usize,
+    seed: u64,
+) -> Result<Scored> {
+    let own = play(game, Who::Learned(policies), episodes, seed)?;
+    let random = play(game, Who::Random, episodes, seed)?;
+    let refs = play(game, reference, episodes, seed)?;
+    let (per_ref, reference_team) = return_stats(&refs);
+    Ok(Scored {
+        eval: run::Evaluation {
+            episodes,
+            seed,
+            score: return_stats(&own).1,
+            random: return_stats(&random).1,
+            reference: reference_team,
+        },
+        episodes: team_returns(&own),
+        reference_agents: per_ref.into_iter().map(|(m, _)| m).collect(),
+    })
+}
+
+/// The two sides of a competitive game, one value each.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sides {
+    /// The good agents' mean return.
+    pub good: f64,
+    /// The adversaries' mean return.
+    pub adversaries: f64,
+}
+
+/// Which agents of `game` are adversaries.
+pub fn adversaries_of(game: &GameChoice) -> Result<Vec<bool>> {
+    let (env, _) = game.build()?;
+    Ok((0..env.spec().n_agents())
+        .map(|i| env.is_adversary(i))
+        .collect())
+}
+
+impl Sides {
+    /// The mean over the good agents and over the adversaries (`adversary[i]`) of per-agent
+    /// `values`.
+    pub fn of(adversary: &[bool], values: &[f64]) -> Self {
+        let mean = |adv: bool| {
+            let v: Vec<f64> = (0..values.len())
+                .filter(|&i| adversary.get(i).copied().unwrap_or(false) == adv)
+                .map(|i| values[i])
+                .collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        };
+        Sides {
+            good: mean(false),
+            adversaries: mean(true),
+        }
+    }
+}
+
+/// Each episode's mean return of the good agents and of the adversaries when `agents` play
+/// the good side and `adversaries` the adversaries (one policy per agent in each; the other
+/// side's are unused), over `episodes` episodes of `seed`: `(good, adversaries)`.
+pub fn match_episodes(
+    game: &GameChoice,
+    agents: &[&dyn Policy],
+    adversaries: &[&dyn Policy],
+    episodes: usize,
+    seed: u64,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (env, _) = game.build()?;
+    let n = env.spec().n_agents();
+    let mixed: Vec<&dyn Policy> = (0..n)
+        .map(|i| {
+            if env.is_adversary(i) {
+                adversaries[i]
+            } else {
+                agents[i]
+            }
+        })
+        .collect();
+    let set = play(game, Who::Learned(&mixed), episodes, seed)?;
+    let flags = adversaries_of(game)?;
+    Ok(set
+        .episodes
+        .iter()
+        .map(|e| {
+            let s = Sides::of(&flags, &e.returns());
+            (s.good, s.adversaries)
+        })
+        .unzip())
+}
+
 /// The mean return of the good (non-adversary) agents when `agents` play the good side and
 /// `adversaries` the adversaries (one policy per agent in each; the other side's are unused),
 /// over `episodes` episodes of `seed`: the competitive tables' "agent's reward".

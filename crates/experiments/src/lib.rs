@@ -7,6 +7,8 @@
 //!   game's checkpoint), with its checkpoints and learning curve.
 //! - [`evaluate`]: playing scripted, random or learned policies on fixed seeds, and the one
 //!   normalization every command reports.
+//! - [`episodes`]: per-episode returns, stored compactly in results.
+//! - [`provenance`]: the commit and matrix kernels that produced a result.
 //! - [`cell`]: one table cell ([`CellSpec`]: game, method, demonstrations, seed, demonstrator,
 //!   generator) with a stable id from its settings; [`run_cell`] trains or resumes it in its own
 //!   folder and writes its result atomically.
@@ -14,6 +16,7 @@
 //!   expert, methods and demonstration counts.
 //! - [`plan`]: a reproduction's cells ([`Plan`], written to `plan.json`), where each stands
 //!   ([`CellState`]), and the local executor ([`run_local`]: N worker threads).
+//! - [`rescore`]: a plan's cells scored from run folders trained before, without training.
 //! - [`slurm`]: the same cells as a Slurm job array, one cell per task, and a dependent job
 //!   that builds the tables.
 //! - [`report`]: tables over seeds from finished cells.
@@ -37,25 +40,29 @@
 pub mod cell;
 pub mod checkpoint;
 pub mod claims;
+pub mod episodes;
 pub mod error;
 pub mod evaluate;
 pub mod expert;
 pub mod papers;
 pub mod plan;
+pub mod provenance;
 pub mod report;
+pub mod rescore;
 pub mod slurm;
 pub mod stats;
 
 pub use cell::{
-    CellResult, CellSpec, Demonstrator, Generator, MatchScore, RESULT_FILE, Scores, run_cell,
+    CellResult, CellSpec, Demonstrator, Generator, MatchScore, MatchSeries, PROTOCOL,
+    PROTOCOL_EPISODES, RESULT_FILE, Scores, Sets, rescore_cell, run_cell,
 };
 pub use checkpoint::{
     CheckpointMeta, checkpoint_paths, game_for, load_checkpoint, read_sidecar, save_checkpoint,
 };
 pub use error::{ExperimentError, Result};
 pub use evaluate::{
-    TEST_SEED, VALIDATION_SEED, Who, evaluate, evaluate_on, match_return, play, record_demos,
-    scripted_policies,
+    Scored, Sides, TEST_SEED, VALIDATION_SEED, Who, adversaries_of, evaluate, evaluate_on,
+    match_episodes, match_return, play, record_demos, score_on, scripted_policies, team_returns,
 };
 pub use expert::{ExpertEvent, ExpertSpec, Fixed, Side, Start, run_expert};
 pub use papers::{Experiment, Paper};
@@ -63,4 +70,5 @@ pub use plan::{
     CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,
     cell_state, run_local, run_recorded,
 };
+pub use rescore::{Rescored, rescore};
 pub use slurm::{SlurmOptions, Submission};

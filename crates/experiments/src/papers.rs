@@ -177,16 +177,22 @@ impl Experiment {
     /// MAGAIL in both readings: `magail-phi` trains forced φ as if chosen, `magail-phi-kept`
     /// keeps its own draw there); plain BC, which clones only where the expert acted, is kept
     /// beside them. Zero-sum in predator-prey is between two teams, the three predators and
-    /// the prey.
+    /// the prey. "Centralized" has two readings (`claims.md`): one discriminator output per
+    /// agent as in the official code (`magail-c`), and one shared reward (`magail-c-shared`).
     pub fn methods(self) -> &'static [Method] {
         match self {
-            Experiment::Navigation | Experiment::Communication => {
-                &[Method::Bc, Method::Gail, Method::MagailC, Method::MagailD]
-            }
+            Experiment::Navigation | Experiment::Communication => &[
+                Method::Bc,
+                Method::Gail,
+                Method::MagailC,
+                Method::MagailShared,
+                Method::MagailD,
+            ],
             Experiment::KeepAway | Experiment::PredatorPrey => &[
                 Method::Bc,
                 Method::Gail,
                 Method::MagailC,
+                Method::MagailShared,
                 Method::MagailD,
                 Method::MagailZs,
             ],

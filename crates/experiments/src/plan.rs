@@ -89,6 +89,8 @@ pub struct PlanOptions {
     /// The papers' experiments instead of the preset's cells (each with its own game, methods,
     /// demonstrations and shipped expert), trained with the preset's generator.
     pub papers: Option<Vec<Experiment>>,
+    /// The evaluation protocol the cells are scored under ([`crate::PROTOCOL`]).
+    pub protocol: u32,
 }
 
 impl PlanOptions {
@@ -103,7 +105,21 @@ impl PlanOptions {
             stoch_demonstrator: demonstrator.clone(),
             demonstrator,
             papers: None,
+            protocol: 1,
         }
+    }
+
+    /// The papers' `experiments` with the preset's generator, scored under the current
+    /// evaluation protocol ([`crate::PROTOCOL`], [`crate::PROTOCOL_EPISODES`] episodes), except
+    /// the smoke preset, whose few episodes only try the machinery.
+    pub fn papers(preset: Preset, experiments: Vec<Experiment>) -> Self {
+        let mut o = Self::new(preset, Demonstrator::Scripted);
+        o.papers = Some(experiments);
+        if preset != Preset::Smoke {
+            o.protocol = crate::PROTOCOL;
+            o.episodes = crate::PROTOCOL_EPISODES;
+        }
+        o
     }
 }
 
@@ -188,6 +204,7 @@ impl Plan {
                     bc_epochs: o.bc_epochs,
                     episodes: o.episodes,
                     opponents: None,
+                    protocol: o.protocol,
                 }
             };
         if let Some(experiments) = &o.papers {
@@ -236,6 +253,7 @@ impl Plan {
                             bc_epochs: o.bc_epochs,
                             episodes: o.episodes,
                             opponents: e.opponents(),
+                            protocol: o.protocol,
                         });
                     }
                 }

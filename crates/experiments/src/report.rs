@@ -9,7 +9,7 @@ use crate::cell::CellResult;
 use crate::claims;
 use crate::papers::Experiment;
 use crate::plan::{CellState, Plan};
-use crate::stats::summarize;
+use crate::stats::{Summary, summarize_nested};
 
 pub use crate::stats::mean_std;
 
@@ -20,6 +20,7 @@ pub fn column(m: Method) -> &'static str {
         Method::BcPhi => "BC (φ as an action)",
         Method::Gail => "GAIL (independent)",
         Method::MagailC => "MAGAIL centralized",
+        Method::MagailShared => "MAGAIL centralized (shared reward)",
         Method::MagailD => "MAGAIL decentralized",
         Method::MagailZs => "MAGAIL zero-sum",
         Method::MagailPhi => "MAGAIL (φ as an action)",
@@ -44,6 +45,8 @@ pub struct Table {
     pub demos: Vec<usize>,
     /// Normalized rewards of each (demonstrations, method), one per finished seed.
     pub values: Vec<(usize, Method, Vec<f64>)>,
+    /// The same per seed and test episode (one value for a seed that kept only its mean).
+    pub groups: Vec<(usize, Method, Vec<Vec<f64>>)>,
 }
 
 impl Table {
@@ -53,6 +56,29 @@ impl Table {
             .iter()
             .find(|(d, mm, _)| *d == demos && *mm == m)
             .map_or(&[], |(_, _, v)| v.as_slice())
+    }
+
+    /// The summary over seeds and episodes of a (demonstrations, method) pair.
+    pub fn summary(&self, demos: usize, m: Method) -> Option<Summary> {
+        self.groups
+            .iter()
+            .find(|(d, mm, _)| *d == demos && *mm == m)
+            .and_then(|(_, _, g)| summarize_nested(g))
+    }
+}
+
+/// A cell's normalized test score per episode (its mean alone where it kept no episodes).
+pub fn normalized_episodes(r: &CellResult) -> Vec<f64> {
+    match &r.episodes {
+        Some(ep) => {
+            let d = r.expert - r.random;
+            ep.test
+                .values()
+                .iter()
+                .map(|x| (x - r.random) / d)
+                .collect()
+        }
+        None => vec![r.normalized],
     }
 }
 
@@ -69,6 +95,7 @@ pub fn tables(results: &[CellResult]) -> Vec<Table> {
                     methods: Vec::new(),
                     demos: Vec::new(),
                     values: Vec::new(),
+                    groups: Vec::new(),
                 });
                 let k = out.len() - 1;
                 &mut out[k]
@@ -89,21 +116,31 @@ pub fn tables(results: &[CellResult]) -> Vec<Table> {
             Some((_, _, v)) => v.push(r.normalized),
             None => t.values.push((s.demos, s.method, vec![r.normalized])),
         }
+        let g = normalized_episodes(r);
+        match t
+            .groups
+            .iter_mut()
+            .find(|(d, m, _)| *d == s.demos && *m == s.method)
+        {
+            Some((_, _, v)) => v.push(g),
+            None => t.groups.push((s.demos, s.method, vec![g])),
+        }
     }
     out
 }
 
-/// A value as the tables show it: `0.713`, or over several seeds the mean ± standard
-/// deviation with the 95 % bootstrap interval, `0.713 ± 0.021 [0.695, 0.731] (n=5)`; `–` if
-/// none.
-pub fn cell_text(v: &[f64]) -> String {
-    match (v.len(), summarize(v)) {
+/// A value as the tables show it, from its seeds' per-episode values: `0.7130` for one seed,
+/// or over several the mean ± standard deviation over seeds with the 95 % bootstrap interval
+/// over seeds and episodes, `0.7130 ± 0.0210 [0.6950, 0.7310] (n=5)`; `–` if none.
+pub fn cell_text(groups: &[Vec<f64>]) -> String {
+    let mean = |g: &[f64]| g.iter().sum::<f64>() / g.len().max(1) as f64;
+    match (groups.len(), summarize_nested(groups)) {
         (0, _) => "–".into(),
         (_, Some(s)) => format!(
-            "{:.3} ± {:.3} [{:.3}, {:.3}] (n={})",
+            "{:.4} ± {:.4} [{:.4}, {:.4}] (n={})",
             s.mean, s.std, s.lo, s.hi, s.n
         ),
-        _ => format!("{:.3}", v[0]),
+        _ => format!("{:.4}", mean(&groups[0])),
     }
 }
 
@@ -139,7 +176,8 @@ pub fn match_tables(results: &[CellResult]) -> String {
         });
         let _ = writeln!(
             md,
-            "## {}: the good agents' return (test episodes)\n\n| agents | adversaries | return | paper |\n|---|---|---|---|",
+            "## {}: each side's return (test episodes)\n\n| agents | adversaries | good agents' \
+             return | adversaries' return | paper (agent's reward) |\n|---|---|---|---|---|",
             heading(e)
         );
         // The paper's value of a pairing, where its table gives one (the level claims).
@@ -151,6 +189,7 @@ pub fn match_tables(results: &[CellResult]) -> String {
                         claims::Quantity::Match {
                             agents,
                             adversaries,
+                            reading: claims::Reading::Good,
                         },
                         v,
                         _,
@@ -162,19 +201,33 @@ pub fn match_tables(results: &[CellResult]) -> String {
                 .unwrap_or_else(|| "–".into())
         };
         for (a, b) in pairs {
-            let v: Vec<f64> = of
-                .iter()
-                .flat_map(|r| &r.matches)
-                .filter(|m| m.agents == a && m.adversaries == b)
-                .map(|m| m.test)
-                .collect();
+            let side = |good: bool| -> Vec<Vec<f64>> {
+                of.iter()
+                    .flat_map(|r| &r.matches)
+                    .filter(|m| m.agents == a && m.adversaries == b)
+                    .filter_map(|m| match (&m.episodes, good) {
+                        (Some(ep), true) => Some(ep.test.good.values().to_vec()),
+                        (Some(ep), false) => Some(ep.test.adversaries.values().to_vec()),
+                        (None, true) => Some(vec![m.test]),
+                        (None, false) => m.adversaries_return.as_ref().map(|r| vec![r.test]),
+                    })
+                    .collect()
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 a.label(),
                 b.label(),
-                cell_text(&v),
+                cell_text(&side(true)),
+                cell_text(&side(false)),
                 paper(a, b)
+            );
+        }
+        if let Some(d) = of.iter().find_map(|r| r.demonstrators) {
+            let _ = writeln!(
+                md,
+                "| demonstrators | demonstrators | {:.4} | {:.4} | – |",
+                d.good, d.adversaries
             );
         }
         md.push('\n');
@@ -199,7 +252,12 @@ pub fn markdown(tables: &[Table]) -> String {
         for &d in &t.demos {
             let _ = write!(md, "| {d} |");
             for m in &t.methods {
-                let _ = write!(md, " {} |", cell_text(t.get(d, *m)));
+                let g = t
+                    .groups
+                    .iter()
+                    .find(|(dd, mm, _)| *dd == d && mm == m)
+                    .map_or(&[][..], |(_, _, g)| g.as_slice());
+                let _ = write!(md, " {} |", cell_text(g));
             }
             md.push('\n');
         }
@@ -277,11 +335,12 @@ pub fn document(plan: &Plan, states: &[CellState]) -> Report {
         seeds.dedup();
         let _ = write!(
             md,
-            "Settings: {}; {} BC epochs; {} evaluation episodes; seeds {seeds:?}; \
+            "Settings: {}; {} BC epochs; {} evaluation episodes (protocol {}); seeds {seeds:?}; \
              demonstrators: {}.\n\n",
             c.generator.describe(),
             c.bc_epochs,
             c.episodes,
+            c.protocol,
             whos.join(", ")
         );
     }
@@ -299,7 +358,7 @@ pub fn document(plan: &Plan, states: &[CellState]) -> Report {
         s.dedup();
         s.len()
     };
-    if seeds >= 2 {
+    if seeds >= 2 || plan.cells.iter().any(|c| c.protocol >= crate::PROTOCOL) {
         md.push_str("## The papers' claims\n\n");
         md.push_str(&claims::markdown(&claims::evaluate(&results)));
         md.push('\n');

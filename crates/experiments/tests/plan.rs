@@ -50,9 +50,24 @@ fn cell_ids_are_stable_and_follow_every_setting() {
     let mut c = base.clone();
     c.demonstrator = Demonstrator::Scripted;
     changed.push(c);
+    let mut c = base.clone();
+    c.protocol = experiments::PROTOCOL;
+    changed.push(c);
     for c in changed {
         assert_ne!(c.id(), base.id());
     }
+    // The protocol and the episodes are how a cell is scored, not what it trains.
+    let mut c = base.clone();
+    c.protocol = experiments::PROTOCOL;
+    c.episodes = experiments::PROTOCOL_EPISODES;
+    assert!(c.same_training(&base) && !c.same_training(&plan.cells[0]));
+    // Under the current protocol fewer than its episodes are refused by name.
+    c.episodes = 100;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("`episodes`") && e.contains("at least 1000"),
+        "{e}"
+    );
     // Several seeds: one replicate of every cell per seed.
     let mut o = PlanOptions::new(Preset::Quick, Demonstrator::Scripted);
     o.seeds = vec![0, 1, 2, 3, 4];
@@ -219,10 +234,15 @@ fn slurm_scripts_say_what_was_asked() {
 fn tables_average_over_seeds() {
     let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
     assert!((m - 2.0).abs() < 1e-12 && (s - 1.0).abs() < 1e-12);
-    assert_eq!(cell_text(&[0.5]), "0.500");
-    let three = cell_text(&[1.0, 2.0, 3.0]);
+    assert_eq!(cell_text(&[vec![0.5]]), "0.5000");
+    assert_eq!(
+        cell_text(&[vec![0.25, 0.75]]),
+        "0.5000",
+        "one seed's episodes"
+    );
+    let three = cell_text(&[vec![1.0], vec![2.0], vec![3.0]]);
     assert!(
-        three.starts_with("2.000 ± 1.000 [") && three.ends_with("(n=3)"),
+        three.starts_with("2.0000 ± 1.0000 [") && three.ends_with("(n=3)"),
         "{three}"
     );
     assert_eq!(cell_text(&[]), "–");
@@ -244,9 +264,68 @@ fn tables_average_over_seeds() {
             normalized: v,
         },
         matches: Vec::new(),
+        episodes: None,
+        demonstrators: None,
+        provenance: None,
     };
     let t = tables(&[mk(0, 0, 0.2), mk(1, 0, 0.4), mk(0, 1, 0.6), mk(3, 0, 0.9)]);
     assert_eq!(t.len(), 2);
     assert_eq!(t[0].get(20, plan.cells[0].method), &[0.2, 0.6]);
     assert_eq!(t[1].experiment, "stoch_navigation");
+}
+
+/// Cells trained under the first protocol are scored under the current one from their run
+/// folders, moved in, without training, with the same policies (the validation and test means
+/// over the first episodes agree); a cell whose run folder is gone, or that never trained, is
+/// named instead.
+#[test]
+fn rescoring_moves_finished_run_folders_and_names_the_rest() {
+    let old_dir = scratch("rescore-old");
+    let new_dir = scratch("rescore-new");
+    let mut old = smoke();
+    old.cells.truncate(2);
+    for c in &mut old.cells {
+        c.generator.iterations = 2;
+    }
+    old.save(&old_dir).unwrap();
+    run_local(&old, &root(), &old_dir, 1, &Quiet).unwrap();
+    // The second cell's run folder is lost (its result stays).
+    std::fs::remove_dir_all(cell_dir(&old_dir, &old.cells[1].id()).join("run")).unwrap();
+    let mut new = old.clone();
+    for c in &mut new.cells {
+        c.protocol = experiments::PROTOCOL;
+        c.episodes = experiments::PROTOCOL_EPISODES;
+    }
+    let mut never = new.cells[0].clone();
+    never.seed = 9;
+    new.cells.push(never);
+    new.save(&new_dir).unwrap();
+    let r = experiments::rescore(&new, &root(), &new_dir, std::slice::from_ref(&old_dir)).unwrap();
+    assert_eq!(r.scored, vec![new.cells[0].id()]);
+    assert_eq!(r.gone, vec![new.cells[1].id()]);
+    assert_eq!(r.untrained, vec![new.cells[2].id()]);
+    assert!(r.unfinished.is_empty() && r.failed.is_empty(), "{r:?}");
+    assert!(!cell_dir(&old_dir, &old.cells[0].id()).join("run").exists());
+    let done = match cell_state(&new_dir, &new.cells[0]) {
+        CellState::Done(r) => r,
+        s => panic!("{s:?}"),
+    };
+    let ep = done.episodes.as_ref().unwrap();
+    assert_eq!(ep.test.values().len(), experiments::PROTOCOL_EPISODES);
+    let trained = done.provenance.as_ref().unwrap().trained.as_ref().unwrap();
+    assert_eq!(trained.commit, experiments::provenance::COMMIT);
+    // The same policies as training the cell afresh under the current protocol.
+    let fresh_dir = scratch("rescore-fresh");
+    let fresh = run_recorded(&new.cells[0], &root(), &fresh_dir, None, &mut |_| {}).unwrap();
+    assert_eq!((fresh.score, &fresh.episodes), (done.score, &done.episodes));
+    assert_eq!(fresh.matches, done.matches);
+    let _ = std::fs::remove_dir_all(&fresh_dir);
+    // Scoring again finds it done; an unfinished run is not trained by re-scoring.
+    let again = experiments::rescore(&new, &root(), &new_dir, &[]).unwrap();
+    assert!(
+        again.scored.is_empty() && again.untrained.len() == 2,
+        "{again:?}"
+    );
+    let _ = std::fs::remove_dir_all(&old_dir);
+    let _ = std::fs::remove_dir_all(&new_dir);
 }

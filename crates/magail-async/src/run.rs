@@ -42,6 +42,9 @@ pub enum Method {
     /// MAGAIL, centralized prior: one discriminator on the joint (o, a) with one output per
     /// agent; centralized critics.
     MagailC,
+    /// MAGAIL, centralized prior in its other reading (R1 = … = Rn): one discriminator on the
+    /// joint (o, a) with one output, the same reward for every agent; centralized critics.
+    MagailShared,
     /// MAGAIL, decentralized prior: one discriminator per agent; centralized critics.
     MagailD,
     /// MAGAIL, zero-sum prior (two players): one joint discriminator trained on expert states
@@ -59,11 +62,12 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order of the papers' tables.
-    pub const ALL: [Method; 9] = [
+    pub const ALL: [Method; 10] = [
         Method::Bc,
         Method::BcPhi,
         Method::Gail,
         Method::MagailC,
+        Method::MagailShared,
         Method::MagailD,
         Method::MagailZs,
         Method::MagailPhi,
@@ -78,6 +82,7 @@ impl Method {
             Method::BcPhi => "bc-phi",
             Method::Gail => "gail",
             Method::MagailC => "magail-c",
+            Method::MagailShared => "magail-c-shared",
             Method::MagailD => "magail-d",
             Method::MagailZs => "magail-zs",
             Method::MagailPhi => "magail-phi",
@@ -107,6 +112,7 @@ impl Method {
             Method::BcPhi => "BC-phi",
             Method::Gail => "GAIL",
             Method::MagailC => "MAGAIL-C",
+            Method::MagailShared => "MAGAIL-C-shared",
             Method::MagailD => "MAGAIL-D",
             Method::MagailZs => "MAGAIL-ZS",
             Method::MagailPhi => "MAGAIL",
@@ -127,6 +133,7 @@ impl Method {
             Method::BcPhi => (Prior::Decentralized, PhiMode::AsAction, false),
             Method::Gail => (Prior::Decentralized, PhiMode::Filter, false),
             Method::MagailC => (Prior::Centralized, PhiMode::Filter, true),
+            Method::MagailShared => (Prior::Shared, PhiMode::Filter, true),
             Method::MagailD => (Prior::Decentralized, PhiMode::Filter, true),
             Method::MagailZs => (Prior::ZeroSum, PhiMode::Filter, true),
             Method::MagailPhi => (Prior::Decentralized, PhiMode::AsAction, true),

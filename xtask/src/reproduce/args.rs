@@ -47,6 +47,15 @@ pub struct ReproduceArgs {
     /// Build the tables and plots from the finished cells of the plan in `--out`.
     #[arg(long, conflicts_with_all = ["quick", "full", "smoke", "plan"])]
     pub report: bool,
+    /// Score the plan's unfinished cells from run folders of the same training (their own, or
+    /// cells of an earlier evaluation protocol in `--out` or in `--from` folders, moved in),
+    /// without training; name the cells whose run folder is gone, to be re-run.
+    #[arg(long, conflicts_with_all = ["cell", "report", "plan"])]
+    pub rescore: bool,
+    /// With `--rescore`: another reproduction folder to take finished run folders from
+    /// (repeatable).
+    #[arg(long, requires = "rescore")]
+    pub from: Vec<PathBuf>,
     /// Where the cells run.
     #[arg(long, value_enum, default_value_t = Executor::Local)]
     pub executor: Executor,
@@ -124,7 +133,8 @@ pub struct CellArgs {
     /// Behaviour-cloning epochs (quick and full 1000).
     #[arg(long)]
     pub bc_epochs: Option<usize>,
-    /// Evaluation episodes per cell (quick and full 100).
+    /// Evaluation episodes per cell (quick and full 100; the papers' experiments 1,000, the
+    /// fewest their evaluation protocol accepts).
     #[arg(long)]
     pub episodes: Option<usize>,
     /// The first seed.
@@ -178,7 +188,10 @@ impl CellArgs {
         if seeds == 0 {
             bail!("--seeds 0: expected at least 1 replicate");
         }
-        let mut o = PlanOptions::new(preset, Demonstrator::Scripted);
+        let mut o = match papers {
+            Some(e) => PlanOptions::papers(preset, e),
+            None => PlanOptions::new(preset, Demonstrator::Scripted),
+        };
         let g = &mut o.generator;
         let set = |dst: &mut usize, v: Option<usize>| {
             if let Some(v) = v {
@@ -197,7 +210,6 @@ impl CellArgs {
         set(&mut o.bc_epochs, self.bc_epochs);
         set(&mut o.episodes, self.episodes);
         o.seeds = (0..seeds).map(|k| self.seed.wrapping_add(k)).collect();
-        o.papers = papers;
         if self.demonstrator == Who::Expert {
             o.demonstrator = expert_at(&self.expert);
             o.stoch_demonstrator = expert_at(self.stoch_expert.as_ref().unwrap_or(&self.expert));
