@@ -3,7 +3,7 @@
 //! deterministic or stochastic player function. Inactive agents play φ (no force, no message,
 //! no reward) as `docs/envs.md` describes.
 
-use mg_core::{ExtensiveGame, PlayerRule, Schedule, Stochastic};
+use mg_core::{ExtensiveGame, PlayerRule, Rounds, Schedule, Stochastic};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, EnvConfig, Scenario, ScenarioParams};
@@ -18,17 +18,24 @@ pub enum AmagailGame {
     StochasticNavigation,
     /// Cooperative reaching: 3 agents, 1 landmark, the deterministic cycle.
     DeterministicReaching,
-    /// Predator-prey: the prey always acts, each predator with probability 0.5.
+    /// Predator-prey: the prey always acts, each predator with probability 0.5 (the paper's
+    /// "the prey acts first" read as "the prey always acts": within a step every acting agent
+    /// moves at once). The reproduction's stochastic predator-prey.
     StochasticPredatorPrey,
+    /// Predator-prey in turns: the prey acts alone, then each predator with probability 0.5
+    /// while the prey waits, and again (the other reading of "the prey acts first, then each
+    /// adversary acts with probability 0.5": first in time).
+    StochasticPredatorPreyTurns,
 }
 
 impl AmagailGame {
     /// Every game.
-    pub const ALL: [AmagailGame; 4] = [
+    pub const ALL: [AmagailGame; 5] = [
         AmagailGame::DeterministicNavigation,
         AmagailGame::StochasticNavigation,
         AmagailGame::DeterministicReaching,
         AmagailGame::StochasticPredatorPrey,
+        AmagailGame::StochasticPredatorPreyTurns,
     ];
 
     /// Command-line name.
@@ -38,6 +45,7 @@ impl AmagailGame {
             AmagailGame::StochasticNavigation => "stoch_navigation",
             AmagailGame::DeterministicReaching => "det_reaching",
             AmagailGame::StochasticPredatorPrey => "stoch_predator_prey",
+            AmagailGame::StochasticPredatorPreyTurns => "stoch_predator_prey_turns",
         }
     }
 
@@ -48,7 +56,7 @@ impl AmagailGame {
             .find(|g| g.name() == name.trim())
             .ok_or_else(|| ConfigError::UnknownScenario {
                 name: format!(
-                    "{name} (AMAGAIL games: det_navigation, stoch_navigation, det_reaching, stoch_predator_prey)"
+                    "{name} (AMAGAIL games: det_navigation, stoch_navigation, det_reaching, stoch_predator_prey, stoch_predator_prey_turns)"
                 ),
             })
     }
@@ -71,7 +79,9 @@ impl AmagailGame {
                 }
                 c
             }
-            AmagailGame::StochasticPredatorPrey => EnvConfig::paper(Scenario::Tag),
+            AmagailGame::StochasticPredatorPrey | AmagailGame::StochasticPredatorPreyTurns => {
+                EnvConfig::paper(Scenario::Tag)
+            }
         }
     }
 
@@ -87,6 +97,10 @@ impl AmagailGame {
             // Agent order in predator-prey: the three predators, then the prey.
             AmagailGame::StochasticPredatorPrey => PlayerRule::Stochastic(
                 Stochastic::new(vec![0.5, 0.5, 0.5, 1.0]).expect("valid probabilities"),
+            ),
+            AmagailGame::StochasticPredatorPreyTurns => PlayerRule::Rounds(
+                Rounds::new(vec![vec![0.0, 0.0, 0.0, 1.0], vec![0.5, 0.5, 0.5, 0.0]])
+                    .expect("valid probabilities"),
             ),
         }
     }

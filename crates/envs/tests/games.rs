@@ -79,6 +79,40 @@ fn stochastic_games_match_their_probabilities() {
     }
 }
 
+/// The turns reading of stochastic predator-prey: the prey alone on even steps, the predators
+/// by chance (never the prey) on odd ones; the agents that did not act get no reward.
+#[test]
+fn predator_prey_in_turns_lets_the_prey_act_first() {
+    let g = AmagailGame::StochasticPredatorPreyTurns;
+    assert_eq!(AmagailGame::from_name(g.name()).unwrap(), g);
+    let mut game = g.build();
+    let width = game.spec().joint_action_width();
+    let mut rng = stream_rng(5, 0);
+    let (mut predator_steps, mut odd) = (0usize, 0usize);
+    for _ in 0..40 {
+        game.reset(&mut rng);
+        for t in 0.. {
+            let p = game.participation();
+            if t % 2 == 0 {
+                assert_eq!(p.bits(), 0b1000, "step {t}");
+            } else {
+                assert!(!p.is_active(3), "step {t}");
+                predator_steps += (0..3).filter(|&i| p.is_active(i)).count();
+                odd += 3;
+            }
+            let s = game.step_joint(&vec![0.0; width], &mut rng).unwrap();
+            for i in 0..4 {
+                assert_eq!(s.rewards[i].is_some(), s.acted.is_active(i));
+            }
+            if s.status.done() {
+                break;
+            }
+        }
+    }
+    let f = predator_steps as f64 / odd as f64;
+    assert!((f - 0.5).abs() < 4.0 * (0.25 / odd as f64).sqrt(), "{f}");
+}
+
 #[test]
 fn tictactoe_is_a_draw_and_minimax_never_loses_to_random_players() {
     let mut mm = Minimax::new();

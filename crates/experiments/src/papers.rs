@@ -123,7 +123,9 @@ impl Experiment {
             Experiment::DetNavigation => "Deterministic cooperative navigation (AMAGAIL)",
             Experiment::StochNavigation => "Stochastic cooperative navigation (AMAGAIL)",
             Experiment::DetReaching => "Deterministic cooperative reaching (AMAGAIL)",
-            Experiment::StochPredatorPrey => "Stochastic predator-prey (AMAGAIL Table 1)",
+            Experiment::StochPredatorPrey => {
+                "Stochastic predator-prey (AMAGAIL Table 1; the prey always acts)"
+            }
         }
     }
 

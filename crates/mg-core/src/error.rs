@@ -16,7 +16,7 @@ pub enum GameError {
         value: f64,
     },
     /// A schedule with no steps.
-    #[error("player function: the schedule is empty, expected at least one step")]
+    #[error("player function: the schedule is empty (no steps or rounds), expected at least one")]
     EmptySchedule,
     /// An agent index that does not exist.
     #[error("agent index {agent} is out of range, the game has {n} agents")]

@@ -50,7 +50,7 @@ pub use error::GameError;
 pub use extensive::{AgentAction, EmgStep, ExtensiveGame};
 pub use game::{JointStep, MarkovGame, StepStatus};
 pub use participation::{History, MAX_AGENTS, Participation};
-pub use player::{PlayerFunction, PlayerRule, Schedule, Stochastic, Synchronous};
+pub use player::{PlayerFunction, PlayerRule, Rounds, Schedule, Stochastic, Synchronous};
 pub use rng::{StreamRng, stream_rng};
 pub use space::{ActionSpace, AgentId, AgentSpec, GameSpec};
 pub use state::{RngState, decode_state, encode_state};

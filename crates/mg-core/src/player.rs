@@ -1,9 +1,10 @@
 //! Player functions Y(i | h_{t-1}): the chance that agent `i` acts given the participation history.
 //!
-//! Three rules cover the AMAGAIL paper: [`Synchronous`] (Y = 1, plain Markov games),
-//! [`Schedule`] (deterministic, Y ∈ {0, 1}: a repeating cycle or round-robin turns) and
-//! [`Stochastic`] (independent per-agent probabilities). Users may implement
-//! [`PlayerFunction`] for any other history-dependent rule.
+//! Four rules cover the AMAGAIL paper: [`Synchronous`] (Y = 1, plain Markov games),
+//! [`Schedule`] (deterministic, Y ∈ {0, 1}: a repeating cycle or round-robin turns),
+//! [`Stochastic`] (independent per-agent probabilities) and [`Rounds`] (a repeating cycle of
+//! per-agent probabilities, e.g. one side acting, then each agent of the other side by chance).
+//! Users may implement [`PlayerFunction`] for any other history-dependent rule.
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -261,6 +262,80 @@ impl PlayerFunction for Stochastic {
     }
 }
 
+/// A repeating cycle of per-agent probabilities: at step t, agent i acts independently with
+/// probability `rounds[t mod len][i]`. It holds [`Schedule`] (entries 0 and 1) and
+/// [`Stochastic`] (one round) as special cases, and turns where chance decides within a turn:
+/// `[[0, 0, 0, 1], [0.5, 0.5, 0.5, 0]]` lets the last agent act, then each of the others with
+/// probability one half.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RoundsFields")]
+pub struct Rounds {
+    rounds: Vec<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+struct RoundsFields {
+    rounds: Vec<Vec<f64>>,
+}
+
+impl TryFrom<RoundsFields> for Rounds {
+    type Error = GameError;
+    fn try_from(f: RoundsFields) -> Result<Self, GameError> {
+        Self::new(f.rounds)
+    }
+}
+
+impl Rounds {
+    /// At least one round, each with one probability in [0, 1] per agent, all of one length.
+    pub fn new(rounds: Vec<Vec<f64>>) -> Result<Self, GameError> {
+        let Some(first) = rounds.first() else {
+            return Err(GameError::EmptySchedule);
+        };
+        let n = first.len();
+        check_n(n)?;
+        for round in &rounds {
+            if round.len() != n {
+                return Err(GameError::AgentCountMismatch {
+                    what: "round of probabilities",
+                    expected: n,
+                    got: round.len(),
+                });
+            }
+            for (agent, &p) in round.iter().enumerate() {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(GameError::InvalidProbability { agent, value: p });
+                }
+            }
+        }
+        Ok(Self { rounds })
+    }
+
+    /// The rounds.
+    pub fn rounds(&self) -> &[Vec<f64>] {
+        &self.rounds
+    }
+}
+
+impl PlayerFunction for Rounds {
+    fn n_agents(&self) -> usize {
+        self.rounds[0].len()
+    }
+    fn describe(&self) -> String {
+        let r: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|round| {
+                let p: Vec<String> = round.iter().map(|p| p.to_string()).collect();
+                format!("[{}]", p.join(","))
+            })
+            .collect();
+        format!("rounds[{}]", r.join(","))
+    }
+    fn prob(&self, agent: usize, history: &History) -> f64 {
+        self.rounds[history.len() % self.rounds.len()][agent]
+    }
+}
+
 /// A serializable choice among the built-in rules, for configs and data files.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum PlayerRule {
@@ -270,6 +345,8 @@ pub enum PlayerRule {
     Schedule(Schedule),
     /// Independent per-agent probabilities.
     Stochastic(Stochastic),
+    /// A cycle of per-agent probabilities.
+    Rounds(Rounds),
 }
 
 impl PlayerFunction for PlayerRule {
@@ -278,6 +355,7 @@ impl PlayerFunction for PlayerRule {
             PlayerRule::Synchronous(r) => r.describe(),
             PlayerRule::Schedule(r) => r.describe(),
             PlayerRule::Stochastic(r) => r.describe(),
+            PlayerRule::Rounds(r) => r.describe(),
         }
     }
     fn n_agents(&self) -> usize {
@@ -285,6 +363,7 @@ impl PlayerFunction for PlayerRule {
             PlayerRule::Synchronous(r) => r.n_agents(),
             PlayerRule::Schedule(r) => r.n_agents(),
             PlayerRule::Stochastic(r) => r.n_agents(),
+            PlayerRule::Rounds(r) => r.n_agents(),
         }
     }
     fn prob(&self, agent: usize, history: &History) -> f64 {
@@ -292,6 +371,7 @@ impl PlayerFunction for PlayerRule {
             PlayerRule::Synchronous(r) => r.prob(agent, history),
             PlayerRule::Schedule(r) => r.prob(agent, history),
             PlayerRule::Stochastic(r) => r.prob(agent, history),
+            PlayerRule::Rounds(r) => r.prob(agent, history),
         }
     }
     fn sample(&self, history: &History, rng: &mut dyn RngCore) -> Participation {
@@ -299,6 +379,7 @@ impl PlayerFunction for PlayerRule {
             PlayerRule::Synchronous(r) => r.sample(history, rng),
             PlayerRule::Schedule(r) => r.sample(history, rng),
             PlayerRule::Stochastic(r) => r.sample(history, rng),
+            PlayerRule::Rounds(r) => r.sample(history, rng),
         }
     }
 }

@@ -611,6 +611,54 @@ fn player_rules_loaded_from_a_file_are_checked_like_constructed_ones() {
     }
 }
 
+/// Rounds cycle through per-agent probabilities: deterministic entries draw nothing, chance
+/// entries draw once each, and the rate of a chance entry is its probability.
+#[test]
+fn rounds_alternate_a_sure_side_with_a_chance_side() {
+    let r = Rounds::new(vec![vec![0.0, 0.0, 1.0], vec![0.5, 0.5, 0.0]]).unwrap();
+    assert_eq!(r.describe(), "rounds[[0,0,1],[0.5,0.5,0]]");
+    let mut h = History::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let (mut acted, mut draws) = ([0usize; 3], 0);
+    for t in 0..2000 {
+        let before = rng.clone().next_u64();
+        let p = r.sample(&h, &mut rng);
+        if t % 2 == 0 {
+            assert_eq!(p, Participation::from_active(3, &[2]).unwrap());
+            assert_eq!(rng.clone().next_u64(), before, "a sure round draws nothing");
+            assert_eq!(r.prob_of(p, &h), 1.0);
+        } else {
+            assert!(!p.is_active(2));
+            draws += 1;
+            assert!((r.prob_of(p, &h) - 0.25).abs() < 1e-12);
+        }
+        for i in 0..3 {
+            acted[i] += usize::from(p.is_active(i));
+        }
+        h.push(p);
+    }
+    assert_eq!((acted[2], draws), (1000, 1000));
+    for i in 0..2 {
+        assert!((acted[i] as f64 / 1000.0 - 0.5).abs() < 0.06, "{acted:?}");
+    }
+    let rule = PlayerRule::Rounds(r);
+    let back: PlayerRule = serde_json::from_str(&serde_json::to_string(&rule).unwrap()).unwrap();
+    assert_eq!(back, rule);
+    for (bad, why) in [
+        (r#"{"Rounds":{"rounds":[]}}"#, "empty"),
+        (
+            r#"{"Rounds":{"rounds":[[0.5],[0.5,0.5]]}}"#,
+            "round of probabilities",
+        ),
+        (r#"{"Rounds":{"rounds":[[0.5,-0.1]]}}"#, "-0.1"),
+    ] {
+        let err = serde_json::from_str::<PlayerRule>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
 /// Participation draws come from each episode's own stream: an episode that ends earlier in
 /// one run than in another (other policies, other terminations) shifts neither the next
 /// episode's start nor its participation sequence, and deterministic rules draw nothing.
