@@ -244,20 +244,37 @@ impl CellSpec {
         Ok(())
     }
 
-    /// A rough cost in seconds of one core, from the quick preset's measured cells (a joint
-    /// discriminator about 0.14 s an iteration, one per agent about 0.25 s, at 41 copies and
-    /// ten discriminator steps; cloning about 0.1 ms per epoch and demonstration), scaled by
-    /// copies and discriminator steps.
+    /// A rough cost in seconds of one core, from cells measured on a 2-core Xeon (AVX-512)
+    /// running two cells at once (docs/cluster.md, "What a cell costs"): a fixed start, the
+    /// behaviour cloning (per demonstration episode, by game: navigation's episodes end once
+    /// every landmark is covered and are short; predator-prey clones four agents over whole
+    /// episodes), done twice in a competitive cell (its own and its cloned opponents'), the
+    /// adversarial iterations (per agent, twice as dear with one discriminator per agent as
+    /// with one joint discriminator, scaled by copies and discriminator steps) and the
+    /// evaluation (validation and test for the imitator, random actions and the demonstrator,
+    /// and each match pairing).
     pub fn estimated_seconds(&self) -> f64 {
         let g = &self.generator;
-        let per_iter = match self.method {
+        let agents = self.game.build().map_or(3, |(env, _)| env.spec().n_agents()) as f64;
+        let clone_per_demo = match self.game.env.as_str() {
+            "cooperative_communication" | "simple_speaker_listener" => 0.023,
+            "keep_away" | "simple_push" => 0.19,
+            "predator_prey" | "simple_tag" | "stoch_predator_prey" | "stoch_predator_prey_turns" => {
+                0.58
+            }
+            _ => 0.058,
+        } * self.bc_epochs as f64
+            / 1000.0;
+        let competitive = self.opponents.is_some();
+        let clones = if competitive { 2.0 } else { 1.0 };
+        let per_agent_iter = match self.method {
             Method::Bc | Method::BcPhi => 0.0,
-            Method::MagailC | Method::MagailShared | Method::MagailZs => 0.14,
+            Method::MagailC | Method::MagailShared | Method::MagailZs => 0.04,
             Method::Gail
             | Method::MagailD
             | Method::MagailPhi
             | Method::MagailPhiKept
-            | Method::Amagail => 0.25,
+            | Method::Amagail => 0.08,
         } * (g.envs as f64 / 41.0)
             * (1.0 / 3.0 + (2.0 / 3.0) * g.disc_steps as f64 / 10.0);
         let iterations = if self.method.adversarial() {
@@ -265,7 +282,16 @@ impl CellSpec {
         } else {
             0.0
         };
-        5.0 + 1e-4 * (self.bc_epochs * self.demos) as f64 + per_iter * iterations
+        let plays = 6.0
+            + match (competitive, self.opponents == Some(self.method)) {
+                (false, _) => 0.0,
+                (true, true) => 2.0,
+                (true, false) => 4.0,
+            };
+        let eval = 0.06 * agents * plays * self.episodes as f64 / 1000.0;
+        6.0 + clones * clone_per_demo * self.demos as f64
+            + per_agent_iter * agents * iterations
+            + eval
     }
 }
 

@@ -500,7 +500,7 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     let _ = writeln!(
         out,
         "{} done, {} running, {} failed, {} to do; about {:.1} core-minutes left (estimates from \
-         the quick preset's cells on a 2-core machine)",
+         cells measured on a 2-core machine, two at a time)",
         count("done"),
         count("running"),
         count("failed"),
