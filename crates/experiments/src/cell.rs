@@ -255,13 +255,17 @@ impl CellSpec {
     /// and each match pairing).
     pub fn estimated_seconds(&self) -> f64 {
         let g = &self.generator;
-        let agents = self.game.build().map_or(3, |(env, _)| env.spec().n_agents()) as f64;
+        let agents = self
+            .game
+            .build()
+            .map_or(3, |(env, _)| env.spec().n_agents()) as f64;
         let clone_per_demo = match self.game.env.as_str() {
             "cooperative_communication" | "simple_speaker_listener" => 0.023,
             "keep_away" | "simple_push" => 0.19,
-            "predator_prey" | "simple_tag" | "stoch_predator_prey" | "stoch_predator_prey_turns" => {
-                0.58
-            }
+            "predator_prey"
+            | "simple_tag"
+            | "stoch_predator_prey"
+            | "stoch_predator_prey_turns" => 0.58,
             _ => 0.058,
         } * self.bc_epochs as f64
             / 1000.0;

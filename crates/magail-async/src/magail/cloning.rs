@@ -36,7 +36,7 @@ impl ClonedPolicies {
         self.loss
     }
 
-    /// The cloned policies' parameters, named as in [`Learners::tensors`].
+    /// The cloned policies' parameters, named as in [`Learners::tensors`](crate::Learners::tensors).
     pub fn policies(&self) -> &HashMap<String, Tensor> {
         &self.policies
     }
