@@ -1,0 +1,293 @@
+//! What makes a cell ([`CellSpec`]): its game, method, demonstrations, seed, demonstrator,
+//! generator settings ([`Generator`]) and evaluation protocol ([`PROTOCOL`]), with its stable
+//! id, its checks and its estimated cost.
+
+use std::path::{Path, PathBuf};
+
+use envs::GameChoice;
+use magail_async::MagailConfig;
+use magail_async::run::Method;
+use mg_core::MarkovGame;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ExperimentError, Result};
+
+/// How each adversarial cell's generator trains: iterations, rollout copies (× 50 steps), trust
+/// region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Generator {
+    /// Adversarial iterations (none for behaviour cloning).
+    pub iterations: usize,
+    /// Environment copies per rollout, each running 50 steps.
+    pub envs: usize,
+    /// TRPO trust-region radius.
+    pub max_kl: f64,
+    /// Fisher-vector products on every k-th sample.
+    pub fisher: usize,
+    /// Discriminator Adam steps per iteration.
+    pub disc_steps: usize,
+    /// Critic epochs per iteration.
+    pub vf_epochs: usize,
+    /// Critic minibatches per epoch.
+    pub vf_minibatches: usize,
+}
+
+impl Generator {
+    /// The quick preset: the paper-shape generator (docs/results.md, point 8), the cheapest
+    /// setting found under which the adversarial methods end above their BC start at 100
+    /// demonstrations.
+    pub const QUICK: Generator = Generator {
+        iterations: 1000,
+        envs: 41,
+        max_kl: 0.002,
+        fisher: 4,
+        disc_steps: 10,
+        vf_epochs: 3,
+        vf_minibatches: 4,
+    };
+
+    /// The full preset: twice the iterations, the library's discriminator and critic steps
+    /// (docs/results.md, point 7).
+    pub const FULL: Generator = Generator {
+        iterations: 2000,
+        envs: 41,
+        max_kl: 0.002,
+        fisher: 4,
+        disc_steps: 5,
+        vf_epochs: 10,
+        vf_minibatches: 16,
+    };
+
+    /// The smoke preset: a few iterations of a few copies, to try the machinery (tests, a first
+    /// run on a cluster). Its numbers mean nothing.
+    pub const SMOKE: Generator = Generator {
+        iterations: 12,
+        envs: 4,
+        max_kl: 0.01,
+        fisher: 1,
+        disc_steps: 2,
+        vf_epochs: 2,
+        vf_minibatches: 2,
+    };
+
+    /// Writes these settings into a method's configuration.
+    pub fn apply(&self, cfg: &mut MagailConfig) {
+        cfg.rollout.envs = self.envs;
+        cfg.learner.trpo.max_kl = self.max_kl;
+        cfg.learner.trpo.fisher_subsample = self.fisher;
+        cfg.disc.steps = self.disc_steps;
+        cfg.learner.trpo.vf_epochs = self.vf_epochs;
+        cfg.learner.trpo.vf_minibatches = self.vf_minibatches;
+    }
+
+    /// The settings in words, for table headers.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} iterations of {} copies x 50 steps, max KL {}, Fisher on every {} samples, {} \
+             discriminator steps, critic {} epochs x {} minibatches",
+            self.iterations,
+            self.envs,
+            self.max_kl,
+            self.fisher,
+            self.disc_steps,
+            self.vf_epochs,
+            self.vf_minibatches
+        )
+    }
+}
+
+/// Who records a cell's demonstrations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Demonstrator {
+    /// The scripted reference policy of the game (docs/envs.md).
+    Scripted,
+    /// An expert checkpoint folder, as given (a relative path is read from the project root the
+    /// cell is run with, so the same cell has the same id on every machine).
+    Expert(PathBuf),
+}
+
+impl Demonstrator {
+    /// The checkpoint's path on this machine, or `None` for the scripted reference.
+    pub fn path(&self, root: &Path) -> Option<PathBuf> {
+        match self {
+            Demonstrator::Scripted => None,
+            Demonstrator::Expert(p) if p.is_relative() => Some(root.join(p)),
+            Demonstrator::Expert(p) => Some(p.clone()),
+        }
+    }
+
+    /// A name for tables: `scripted` or the checkpoint's path as given.
+    pub fn describe(&self) -> String {
+        match self {
+            Demonstrator::Scripted => "scripted".into(),
+            Demonstrator::Expert(p) => format!("expert {}", p.display()),
+        }
+    }
+}
+
+/// Everything that makes a cell: a re-run with other settings is another cell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellSpec {
+    /// The experiment (table) it belongs to: `navigation`, `stoch_navigation`, …
+    pub experiment: String,
+    /// The game.
+    pub game: GameChoice,
+    /// The method.
+    pub method: Method,
+    /// Demonstration episodes.
+    pub demos: usize,
+    /// The replicate: its own demonstration draw and its own training seed.
+    pub seed: u64,
+    /// Who demonstrates.
+    pub demonstrator: Demonstrator,
+    /// How the generator trains.
+    pub generator: Generator,
+    /// Behaviour-cloning epochs (BC cells, and the start of every adversarial cell).
+    pub bc_epochs: usize,
+    /// Evaluation episodes (of each set: validation and test).
+    pub episodes: usize,
+    /// Competitive games: the cloning method (`bc`, or `bc-phi` where φ is an action) whose
+    /// agents and adversaries, cloned from the same demonstrations and seed, the trained
+    /// adversaries and agents also play ([`MatchScore`](crate::MatchScore)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opponents: Option<Method>,
+    /// The evaluation protocol the cell is scored under ([`PROTOCOL`]); cells of two protocols
+    /// never share a table. Protocol 1 (the first papers' cells, 100 episodes, intervals over
+    /// seeds only) is left out of the file, so those cells keep their ids.
+    #[serde(default = "protocol_one", skip_serializing_if = "is_protocol_one")]
+    pub protocol: u32,
+}
+
+/// The evaluation protocol of `claims.md`'s amendment: at least [`PROTOCOL_EPISODES`] test and
+/// validation episodes per cell and per match pairing, each episode's return kept, both sides'
+/// returns of every match, intervals over seeds and episodes.
+pub const PROTOCOL: u32 = 2;
+
+/// The fewest evaluation episodes of [`PROTOCOL`].
+pub const PROTOCOL_EPISODES: usize = 1000;
+
+fn protocol_one() -> u32 {
+    1
+}
+
+fn is_protocol_one(p: &u32) -> bool {
+    *p == 1
+}
+
+impl CellSpec {
+    /// Whether `other` trains the same policies (every setting but how they are scored: the
+    /// evaluation episodes and the protocol), so that its run folder can be scored as this
+    /// cell.
+    pub fn same_training(&self, other: &CellSpec) -> bool {
+        let strip = |c: &CellSpec| CellSpec {
+            episodes: 0,
+            protocol: 0,
+            ..c.clone()
+        };
+        strip(self) == strip(other)
+    }
+
+    /// The stable id: readable parts and a digest of every setting, e.g.
+    /// `navigation-magail-c-100-s0-3f2a9c01d4`.
+    pub fn id(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        let digest = Sha256::digest(text.as_bytes());
+        let hex: String = digest[..5].iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-s{}-{hex}",
+            self.experiment,
+            self.method.name(),
+            self.demos,
+            self.seed
+        )
+    }
+
+    /// Refuses settings no cell can run with, naming the setting and the accepted range.
+    pub fn validate(&self) -> Result<()> {
+        let positive = crate::error::at_least_one;
+        positive("demos", self.demos)?;
+        positive("episodes", self.episodes)?;
+        positive("envs", self.generator.envs)?;
+        positive("fisher-subsample", self.generator.fisher)?;
+        positive("vf-minibatches", self.generator.vf_minibatches)?;
+        if self.method.adversarial() {
+            positive("iterations", self.generator.iterations)?;
+            positive("disc-steps", self.generator.disc_steps)?;
+            positive("vf-epochs", self.generator.vf_epochs)?;
+        }
+        crate::error::positive_number("max-kl", self.generator.max_kl)?;
+        if self.protocol >= PROTOCOL && self.episodes < PROTOCOL_EPISODES {
+            return Err(ExperimentError::Settings {
+                field: "episodes",
+                reason: format!(
+                    "is {} under evaluation protocol {}: expected at least {PROTOCOL_EPISODES}",
+                    self.episodes, self.protocol
+                ),
+            });
+        }
+        if self.protocol == 0 || self.protocol > PROTOCOL {
+            return Err(ExperimentError::Settings {
+                field: "protocol",
+                reason: format!("is {}: expected 1 to {PROTOCOL}", self.protocol),
+            });
+        }
+        self.game.build()?;
+        Ok(())
+    }
+
+    /// A rough cost in seconds of one core, from cells measured on a 2-core Xeon (AVX-512)
+    /// running two cells at once (docs/cluster.md, "What a cell costs"): a fixed start, the
+    /// behaviour cloning (per demonstration episode, by game: navigation's episodes end once
+    /// every landmark is covered and are short; predator-prey clones four agents over whole
+    /// episodes), done twice in a competitive cell (its own and its cloned opponents'), the
+    /// adversarial iterations (per agent, twice as dear with one discriminator per agent as
+    /// with one joint discriminator, scaled by copies and discriminator steps) and the
+    /// evaluation (validation and test for the imitator, random actions and the demonstrator,
+    /// and each match pairing).
+    pub fn estimated_seconds(&self) -> f64 {
+        let g = &self.generator;
+        let agents = self
+            .game
+            .build()
+            .map_or(3, |(env, _)| env.spec().n_agents()) as f64;
+        let clone_per_demo = match self.game.env.as_str() {
+            "cooperative_communication" | "simple_speaker_listener" => 0.023,
+            "keep_away" | "simple_push" => 0.19,
+            "predator_prey"
+            | "simple_tag"
+            | "stoch_predator_prey"
+            | "stoch_predator_prey_turns" => 0.58,
+            _ => 0.058,
+        } * self.bc_epochs as f64
+            / 1000.0;
+        let competitive = self.opponents.is_some();
+        let clones = if competitive { 2.0 } else { 1.0 };
+        let per_agent_iter = match self.method {
+            Method::Bc | Method::BcPhi => 0.0,
+            Method::MagailC | Method::MagailShared | Method::MagailZs => 0.04,
+            Method::Gail
+            | Method::MagailD
+            | Method::MagailPhi
+            | Method::MagailPhiKept
+            | Method::Amagail => 0.08,
+        } * (g.envs as f64 / 41.0)
+            * (1.0 / 3.0 + (2.0 / 3.0) * g.disc_steps as f64 / 10.0);
+        let iterations = if self.method.adversarial() {
+            g.iterations as f64
+        } else {
+            0.0
+        };
+        let plays = 6.0
+            + match (competitive, self.opponents == Some(self.method)) {
+                (false, _) => 0.0,
+                (true, true) => 2.0,
+                (true, false) => 4.0,
+            };
+        let eval = 0.06 * agents * plays * self.episodes as f64 / 1000.0;
+        6.0 + clones * clone_per_demo * self.demos as f64
+            + per_agent_iter * agents * iterations
+            + eval
+    }
+}
