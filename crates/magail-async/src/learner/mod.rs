@@ -6,6 +6,10 @@
 //! each bootstrapped from its next active step in the same episode. The baselines of the AMAGAIL
 //! paper instead treat φ as an ordinary action ([`LearnerConfig::phi_as_action`]).
 
+mod config;
+
+pub use config::{ComputeDevice, LearnerConfig};
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -14,8 +18,8 @@ use mg_core::{ActionSpace, GameSpec, RngState, StreamRng, stream_rng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use trpo::{
-    Activation, Anchor, Head, LineSearch, PolicyBatch, StochasticPolicy, TrpoConfig, TrpoError,
-    ValueFunction, gae, trpo_step,
+    Anchor, Head, LineSearch, PolicyBatch, StochasticPolicy, TrpoError, ValueFunction, gae,
+    trpo_step,
 };
 
 use crate::candle_policy::{CandlePolicy, head_for};
@@ -70,143 +74,6 @@ fn value_rows<'a>(
         }
     }
     Cow::Owned(out)
-}
-
-/// How agents share networks, and the networks' shape.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LearnerConfig {
-    /// TRPO and value-function settings.
-    pub trpo: TrpoConfig,
-    /// Parameter-sharing group of each agent: agents with the same number share one policy and
-    /// one value network (the paper code shares among the 3 navigators and among the 3 predators).
-    pub groups: Vec<usize>,
-    /// Hidden-layer nonlinearity.
-    pub activation: Activation,
-    /// Seed of the networks' initialisation and of the value-fit shuffling.
-    pub seed: u64,
-    /// Centralized value function: each agent's value network sees its own observation followed
-    /// by every agent's observation at the same step (MACK's critic conditions on all
-    /// observations, papers.md §1.2). Policies still see only their own observation. It helps
-    /// where an agent's return depends on what it cannot observe (the speaker, which sees only
-    /// the goal colour, is rewarded for the listener's distance). Off by default (the
-    /// per-agent baseline of TRPO); old configurations without the field read as off.
-    #[serde(default)]
-    pub centralized_value: bool,
-    /// φ as an ordinary action (the baselines of the AMAGAIL paper, which do not know who
-    /// was allowed to act): every discrete policy gets one category more, φ, which it may also
-    /// choose when allowed to act ([`Policy::plays_phi`](crate::Policy::plays_phi)), and every
-    /// step, φ or not, enters its value and policy updates. Off (default): steps where the agent
-    /// played φ are filtered out (AMAGAIL). Needs discrete action spaces.
-    #[serde(default)]
-    pub phi_as_action: bool,
-    /// Where the policy, value and discriminator networks compute (CPU by default; old
-    /// configurations without the field read as CPU). Environments always step on the CPU.
-    #[serde(default)]
-    pub device: ComputeDevice,
-}
-
-/// A compute device by name: `cpu`, or `cuda` / `cuda:N` (the N-th GPU, candle's CUDA backend,
-/// which needs the `cuda` feature of this crate).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ComputeDevice {
-    /// The CPU (candle's CPU backend).
-    #[default]
-    Cpu,
-    /// The GPU of this ordinal.
-    Cuda(usize),
-}
-
-impl ComputeDevice {
-    /// The candle device; a GPU in a build without the `cuda` feature, or one that cannot be
-    /// opened, is refused with the reason.
-    pub fn device(self) -> Result<Device, LearnError> {
-        match self {
-            Self::Cpu => Ok(Device::Cpu),
-            Self::Cuda(i) => {
-                if !candle_core::utils::cuda_is_available() {
-                    return Err(LearnError::Config(format!(
-                        "device `cuda:{i}`: this build has no CUDA support (build with the \
-                         `cuda` feature of magail-async, e.g. `cargo xtask gpu-check`)"
-                    )));
-                }
-                Device::new_cuda(i).map_err(|e| {
-                    LearnError::Config(format!("device `cuda:{i}` cannot be opened: {e}"))
-                })
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for ComputeDevice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Cpu => write!(f, "cpu"),
-            Self::Cuda(i) => write!(f, "cuda:{i}"),
-        }
-    }
-}
-
-impl std::str::FromStr for ComputeDevice {
-    type Err = LearnError;
-
-    fn from_str(s: &str) -> Result<Self, LearnError> {
-        let bad = || {
-            LearnError::Config(format!(
-                "unknown device `{s}`, expected `cpu`, `cuda` or `cuda:N` (N a GPU number)"
-            ))
-        };
-        match s {
-            "cpu" => Ok(Self::Cpu),
-            "cuda" => Ok(Self::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Self::Cuda)
-                .ok_or_else(bad),
-        }
-    }
-}
-
-impl LearnerConfig {
-    /// Identical agents share: agents with the same observation size, action space and name
-    /// prefix (`adversary_*`, `agent_*`) form one group.
-    pub fn sharing_identical(spec: &GameSpec, trpo: TrpoConfig, seed: u64) -> Self {
-        let mut keys: Vec<(String, usize, ActionSpace)> = Vec::new();
-        let groups = spec
-            .agents
-            .iter()
-            .map(|a| {
-                let prefix = a
-                    .name
-                    .rsplit_once('_')
-                    .map_or(a.name.as_str(), |p| p.0)
-                    .to_string();
-                let key = (prefix, a.obs_dim, a.action_space);
-                match keys.iter().position(|k| *k == key) {
-                    Some(g) => g,
-                    None => {
-                        keys.push(key);
-                        keys.len() - 1
-                    }
-                }
-            })
-            .collect();
-        Self {
-            trpo,
-            groups,
-            activation: Activation::Relu,
-            seed,
-            centralized_value: false,
-            phi_as_action: false,
-            device: ComputeDevice::Cpu,
-        }
-    }
-
-    /// The same configuration with a centralized value function on or off.
-    pub fn with_centralized_value(mut self, on: bool) -> Self {
-        self.centralized_value = on;
-        self
-    }
 }
 
 /// One group's networks.
