@@ -1,5 +1,8 @@
 //! [`ParticleEnv`]: one particle scenario as an mg-core [`MarkovGame`].
 
+mod observe;
+mod reward;
+
 use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, Participation, StepStatus};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -364,124 +367,6 @@ impl ParticleEnv {
         }
     }
 
-    fn rewards(&self, out: &mut [f64]) {
-        let w = &self.world;
-        let n = w.n_agents;
-        let ents = &w.entities;
-        match &self.cfg.params {
-            ScenarioParams::Spread(p) => {
-                // Global part: minus the sum over landmarks of the closest agent's distance.
-                // sqrt is monotone and correctly rounded, so min(sqrt(d²)) == sqrt(min(d²)):
-                // one sqrt per landmark instead of one per (agent, landmark) pair.
-                let mut g = 0.0;
-                for lm in w.landmarks() {
-                    let mut m2 = f64::INFINITY;
-                    for a in w.agents() {
-                        let dx = a.pos[0] - lm.pos[0];
-                        let dy = a.pos[1] - lm.pos[1];
-                        let d2 = dx * dx + dy * dy;
-                        if d2 < m2 {
-                            m2 = d2;
-                        }
-                    }
-                    g -= m2.sqrt();
-                }
-                out[..n].fill(0.0);
-                // Each unordered pair once: (−x)² = x², so both agents see the same distance.
-                for i in 0..n {
-                    for k in i + 1..n {
-                        let d = dist(ents[k].pos, ents[i].pos);
-                        let r = ents[k].size + ents[i].size;
-                        match p.collision {
-                            CollisionPenalty::Count => {
-                                if d < r {
-                                    out[i] -= 1.0;
-                                    out[k] -= 1.0;
-                                }
-                            }
-                            CollisionPenalty::Penetration => {
-                                let pen = (d - r).min(0.0);
-                                out[i] += pen;
-                                out[k] += pen;
-                            }
-                        }
-                    }
-                }
-                mix(p.mix, g, out);
-            }
-            ScenarioParams::SpeakerListener(p) => {
-                let lm = ents[n + self.goals.landmark].pos;
-                let dx = ents[1].pos[0] - lm[0];
-                let dy = ents[1].pos[1] - lm[1];
-                let d2 = dx * dx + dy * dy;
-                let r = if p.squared_distance { -d2 } else { -d2.sqrt() };
-                out.fill(r);
-                mix(p.mix, 0.0, out);
-            }
-            ScenarioParams::Push(p) => {
-                let goal = ents[n + self.goals.landmark].pos;
-                let good_d = dist(ents[1].pos, goal);
-                out[1] = -good_d;
-                out[0] = if p.paper_adversary_reward {
-                    5.0 * good_d - 0.5 * dist(ents[0].pos, ents[1].pos)
-                } else {
-                    good_d - dist(goal, ents[0].pos)
-                };
-            }
-            ScenarioParams::Tag(_) => {
-                let touch = |a: &Entity, b: &Entity| dist(a.pos, b.pos) < a.size + b.size;
-                let mut pairs = 0.0;
-                for g in (0..n).filter(|&g| !self.adversary[g]) {
-                    for a in (0..n).filter(|&a| self.adversary[a]) {
-                        if touch(&ents[g], &ents[a]) {
-                            pairs += 10.0;
-                        }
-                    }
-                }
-                for i in 0..n {
-                    if self.adversary[i] {
-                        out[i] = pairs;
-                    } else {
-                        let mut r = 0.0;
-                        for a in (0..n).filter(|&a| self.adversary[a]) {
-                            if touch(&ents[a], &ents[i]) {
-                                r -= 10.0;
-                            }
-                        }
-                        for x in ents[i].pos {
-                            r -= tag_bound(x.abs());
-                        }
-                        out[i] = r;
-                    }
-                }
-            }
-            ScenarioParams::Reference => {
-                let [g0, g1] = self.goals.landmark_per_agent;
-                let l0 = -dist(ents[1].pos, ents[n + g0].pos);
-                let l1 = -dist(ents[0].pos, ents[n + g1].pos);
-                let g = (0.0 + l0 + l1) / 2.0;
-                out[0] = l0;
-                out[1] = l1;
-                mix(RewardMix::LocalRatio(0.5), g, out);
-            }
-            ScenarioParams::Adversary { .. } => {
-                let goal = ents[n + self.goals.landmark].pos;
-                let adv = 0.0 + dist(ents[0].pos, goal);
-                let mut m = f64::INFINITY;
-                for g in 1..n {
-                    let d = dist(ents[g].pos, goal);
-                    if d < m {
-                        m = d;
-                    }
-                }
-                out[0] = -adv;
-                for o in &mut out[1..] {
-                    *o = -m + adv;
-                }
-            }
-        }
-    }
-
     fn terminal(&self) -> bool {
         let w = &self.world;
         match &self.cfg.params {
@@ -494,66 +379,6 @@ impl ParticleEnv {
                 .reach_radius
                 .is_some_and(|r| dist(w.entities[1].pos, w.landmark(self.goals.landmark).pos) <= r),
             _ => false,
-        }
-    }
-}
-
-/// simple_tag's boundary penalty for one coordinate's magnitude.
-fn tag_bound(x: f64) -> f64 {
-    if x < 0.9 {
-        0.0
-    } else if x < 1.0 {
-        (x - 0.9) * 10.0
-    } else {
-        (2.0 * x - 2.0).exp().min(10.0)
-    }
-}
-
-fn mix(mix: RewardMix, global: f64, out: &mut [f64]) {
-    match mix {
-        RewardMix::Own => {}
-        RewardMix::LocalRatio(rho) => {
-            for r in out.iter_mut() {
-                *r = global * (1.0 - rho) + *r * rho;
-            }
-        }
-        RewardMix::TeamSum => {
-            // The paper code's collaborative world: global + local per agent, summed over agents.
-            let n = out.len() as f64;
-            let total: f64 = out.iter().sum::<f64>() + n * global;
-            out.fill(total);
-        }
-    }
-}
-
-#[inline(always)]
-fn put(out: &mut [f32], k: &mut usize, v: f64) {
-    out[*k] = v as f32;
-    *k += 1;
-}
-
-#[inline(always)]
-fn put_rel(out: &mut [f32], k: &mut usize, e: [f64; 2], me: [f64; 2]) {
-    // One bounds check for the pair; the difference is taken in f64, then rounded.
-    out[*k..*k + 2].copy_from_slice(&[(e[0] - me[0]) as f32, (e[1] - me[1]) as f32]);
-    *k += 2;
-}
-
-/// Every landmark's position relative to `me`, in landmark order.
-#[inline(always)]
-fn put_landmarks_rel(out: &mut [f32], k: &mut usize, w: &World, me: [f64; 2]) {
-    for lm in w.landmarks() {
-        put_rel(out, k, lm.pos, me);
-    }
-}
-
-/// Every other agent's position relative to agent `i`, in agent order.
-#[inline(always)]
-fn put_others_rel(out: &mut [f32], k: &mut usize, w: &World, i: usize) {
-    let me = w.entities[i].pos;
-    for (j, o) in w.agents().iter().enumerate() {
-        if j != i {
-            put_rel(out, k, o.pos, me);
         }
     }
 }
@@ -655,99 +480,7 @@ impl MarkovGame for ParticleEnv {
     }
 
     fn observe(&self, i: usize, out: &mut [f32]) {
-        let w = &self.world;
-        let n = w.n_agents;
-        let ents = &w.entities;
-        let me = &ents[i];
-        let mut k = 0;
-        match &self.cfg.params {
-            ScenarioParams::Spread(p) => {
-                put(out, &mut k, me.vel[0]);
-                put(out, &mut k, me.vel[1]);
-                if p.observe_own_pos {
-                    put(out, &mut k, me.pos[0]);
-                    put(out, &mut k, me.pos[1]);
-                }
-                put_landmarks_rel(out, &mut k, w, me.pos);
-                put_others_rel(out, &mut k, w, i);
-                for j in (0..n).filter(|&j| j != i) {
-                    for &c in w.comm_of(j) {
-                        put(out, &mut k, c);
-                    }
-                }
-            }
-            ScenarioParams::SpeakerListener(_) => {
-                if i == 0 {
-                    for c in w.landmark(self.goals.landmark).color {
-                        put(out, &mut k, c);
-                    }
-                } else {
-                    put(out, &mut k, me.vel[0]);
-                    put(out, &mut k, me.vel[1]);
-                    put_landmarks_rel(out, &mut k, w, me.pos);
-                    for &c in w.comm_of(0) {
-                        put(out, &mut k, c);
-                    }
-                }
-            }
-            ScenarioParams::Push(p) => {
-                let goal = w.landmark(self.goals.landmark);
-                put(out, &mut k, me.vel[0]);
-                put(out, &mut k, me.vel[1]);
-                if i == 0 {
-                    if p.adversary_sees_goal {
-                        put_rel(out, &mut k, goal.pos, me.pos);
-                    }
-                    put_landmarks_rel(out, &mut k, w, me.pos);
-                    put_rel(out, &mut k, ents[1].pos, me.pos);
-                } else {
-                    put_rel(out, &mut k, goal.pos, me.pos);
-                    for c in me.color {
-                        put(out, &mut k, c);
-                    }
-                    put_landmarks_rel(out, &mut k, w, me.pos);
-                    for lm in w.landmarks() {
-                        for c in lm.color {
-                            put(out, &mut k, c);
-                        }
-                    }
-                    put_rel(out, &mut k, ents[0].pos, me.pos);
-                }
-            }
-            ScenarioParams::Tag(_) => {
-                put(out, &mut k, me.vel[0]);
-                put(out, &mut k, me.vel[1]);
-                put(out, &mut k, me.pos[0]);
-                put(out, &mut k, me.pos[1]);
-                put_landmarks_rel(out, &mut k, w, me.pos);
-                put_others_rel(out, &mut k, w, i);
-                for (j, o) in w.agents().iter().enumerate() {
-                    if j != i && !self.adversary[j] {
-                        put(out, &mut k, o.vel[0]);
-                        put(out, &mut k, o.vel[1]);
-                    }
-                }
-            }
-            ScenarioParams::Reference => {
-                put(out, &mut k, me.vel[0]);
-                put(out, &mut k, me.vel[1]);
-                put_landmarks_rel(out, &mut k, w, me.pos);
-                for c in w.landmark(self.goals.landmark_per_agent[i]).color {
-                    put(out, &mut k, c);
-                }
-                for &c in w.comm_of(1 - i) {
-                    put(out, &mut k, c);
-                }
-            }
-            ScenarioParams::Adversary { .. } => {
-                if !self.adversary[i] {
-                    put_rel(out, &mut k, w.landmark(self.goals.landmark).pos, me.pos);
-                }
-                put_landmarks_rel(out, &mut k, w, me.pos);
-                put_others_rel(out, &mut k, w, i);
-            }
-        }
-        debug_assert_eq!(k, out.len(), "observation length of agent {i}");
+        self.observation(i, out)
     }
 
     fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
