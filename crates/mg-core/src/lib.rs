@@ -6,7 +6,8 @@
 //! Y(i | h_{t-1}) given the history h_{t-1} = [I_0..I_{t-1}] ([`History`]); an agent that does not
 //! act plays the placeholder φ ([`AgentAction::Phi`]) and gets no reward. [`ExtensiveGame`] makes
 //! one from any Markov game and any player function: [`Synchronous`] (Y = 1), [`Schedule`]
-//! (deterministic turns) or [`Stochastic`] (independent probabilities). [`VecGame`] steps B copies
+//! (deterministic turns), [`Stochastic`] (independent probabilities) or [`Rounds`] (a cycle of
+//! per-agent probabilities). [`VecGame`] steps B copies
 //! of any game together ([`BatchedGame`]), and [`Trajectories`] is the data type shared by
 //! rollouts, demonstrations and learners.
 //!
