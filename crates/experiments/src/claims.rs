@@ -94,19 +94,9 @@ impl Quantity {
         let mut out: Vec<(u64, Vec<f64>)> = Vec::new();
         for r in results.iter().filter(|r| r.spec.experiment == e.name()) {
             let v = match *self {
-                Quantity::Score { method, demos } => {
-                    (r.spec.method == method && r.spec.demos == demos).then(|| match &r.episodes {
-                        Some(ep) => {
-                            let d = r.expert - r.random;
-                            ep.test
-                                .values()
-                                .iter()
-                                .map(|x| (x - r.random) / d)
-                                .collect()
-                        }
-                        None => vec![r.normalized],
-                    })
-                }
+                Quantity::Score { method, demos } => (r.spec.method == method
+                    && r.spec.demos == demos)
+                    .then(|| r.normalized_episodes()),
                 Quantity::Match {
                     agents,
                     adversaries,

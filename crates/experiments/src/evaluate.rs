@@ -180,19 +180,8 @@ pub fn match_episodes(
     episodes: usize,
     seed: u64,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let (env, _) = game.build()?;
-    let n = env.spec().n_agents();
-    let mixed: Vec<&dyn Policy> = (0..n)
-        .map(|i| {
-            if env.is_adversary(i) {
-                adversaries[i]
-            } else {
-                agents[i]
-            }
-        })
-        .collect();
+    let (mixed, flags) = mixed(game, agents, adversaries)?;
     let set = play(game, Who::Learned(&mixed), episodes, seed)?;
-    let flags = adversaries_of(game)?;
     Ok(set
         .episodes
         .iter()
@@ -213,23 +202,27 @@ pub fn match_return(
     episodes: usize,
     seed: u64,
 ) -> Result<f64> {
-    let (env, _) = game.build()?;
-    let n = env.spec().n_agents();
-    let mixed: Vec<&dyn Policy> = (0..n)
-        .map(|i| {
-            if env.is_adversary(i) {
-                adversaries[i]
-            } else {
-                agents[i]
-            }
-        })
-        .collect();
+    let (mixed, flags) = mixed(game, agents, adversaries)?;
     let (per_agent, _) = return_stats(&play(game, Who::Learned(&mixed), episodes, seed)?);
-    let good: Vec<f64> = (0..n)
-        .filter(|&i| !env.is_adversary(i))
+    let good: Vec<f64> = (0..flags.len())
+        .filter(|&i| !flags[i])
         .map(|i| per_agent[i].0)
         .collect();
     Ok(good.iter().sum::<f64>() / good.len().max(1) as f64)
+}
+
+/// The policies of a match: `adversaries[i]` where agent i of `game` is an adversary,
+/// `agents[i]` elsewhere; with the adversary flags.
+fn mixed<'a>(
+    game: &GameChoice,
+    agents: &[&'a dyn Policy],
+    adversaries: &[&'a dyn Policy],
+) -> Result<(Vec<&'a dyn Policy>, Vec<bool>)> {
+    let flags = adversaries_of(game)?;
+    let mixed = (0..flags.len())
+        .map(|i| if flags[i] { adversaries[i] } else { agents[i] })
+        .collect();
+    Ok((mixed, flags))
 }
 
 /// Records `episodes` demonstration episodes (seed `seed`): of the expert checkpoint at

@@ -67,21 +67,6 @@ impl Table {
     }
 }
 
-/// A cell's normalized test score per episode (its mean alone where it kept no episodes).
-pub fn normalized_episodes(r: &CellResult) -> Vec<f64> {
-    match &r.episodes {
-        Some(ep) => {
-            let d = r.expert - r.random;
-            ep.test
-                .values()
-                .iter()
-                .map(|x| (x - r.random) / d)
-                .collect()
-        }
-        None => vec![r.normalized],
-    }
-}
-
 /// The tables of the finished `results`, experiments in the order they first appear.
 pub fn tables(results: &[CellResult]) -> Vec<Table> {
     let mut out: Vec<Table> = Vec::new();
@@ -116,7 +101,7 @@ pub fn tables(results: &[CellResult]) -> Vec<Table> {
             Some((_, _, v)) => v.push(r.normalized),
             None => t.values.push((s.demos, s.method, vec![r.normalized])),
         }
-        let g = normalized_episodes(r);
+        let g = r.normalized_episodes();
         match t
             .groups
             .iter_mut()

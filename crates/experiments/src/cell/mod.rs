@@ -108,6 +108,25 @@ pub struct CellResult {
     pub provenance: Option<Provenance>,
 }
 
+impl CellResult {
+    /// The normalized test score of each episode, (return − random) / (demonstrator − random)
+    /// with the cell's means of random actions and the demonstrator on the same episodes; the
+    /// cell's mean alone where it kept no episodes.
+    pub fn normalized_episodes(&self) -> Vec<f64> {
+        match &self.episodes {
+            Some(ep) => {
+                let d = self.expert - self.random;
+                ep.test
+                    .values()
+                    .iter()
+                    .map(|x| (x - self.random) / d)
+                    .collect()
+            }
+            None => vec![self.normalized],
+        }
+    }
+}
+
 /// A new trainer for `spec` on `demos`, configured as the cell says.
 fn trainer(
     spec: &CellSpec,
