@@ -371,3 +371,60 @@ fn left_out_agents_keep_their_own_draw_when_asked() {
         }
     }
 }
+
+/// A game that never ends its episodes, though its spec states a step limit, is stopped at the
+/// limit with an error naming it (it would otherwise fill memory with one endless episode).
+#[test]
+fn a_game_that_outlives_its_step_limit_is_refused_by_name() {
+    use mg_core::{AgentSpec, GameError, GameSpec, Participation, StepStatus};
+    #[derive(Clone)]
+    struct Endless(GameSpec);
+    impl MarkovGame for Endless {
+        fn spec(&self) -> &GameSpec {
+            &self.0
+        }
+        fn reset(&mut self, _: &mut dyn rand::RngCore) {}
+        fn observe(&self, _: usize, out: &mut [f32]) {
+            out[0] = 0.0;
+        }
+        fn step(&mut self, a: &[f32], r: &mut [f64]) -> Result<StepStatus, GameError> {
+            self.step_partial(a, Participation::all(1), r)
+        }
+        fn step_partial(
+            &mut self,
+            _: &[f32],
+            _: Participation,
+            r: &mut [f64],
+        ) -> Result<StepStatus, GameError> {
+            r[0] = 0.0;
+            Ok(StepStatus {
+                terminated: false,
+                truncated: false,
+            })
+        }
+    }
+    let spec = GameSpec {
+        name: "endless".into(),
+        agents: vec![AgentSpec {
+            name: "a".into(),
+            obs_dim: 1,
+            action_space: ActionSpace::Discrete { n: 2 },
+        }],
+        max_steps: Some(5),
+    };
+    let mut c = Collector::new(
+        Endless(spec),
+        Synchronous::new(1).unwrap(),
+        RolloutConfig::default(),
+    )
+    .unwrap();
+    let random = RandomPolicy::new(ActionSpace::Discrete { n: 2 });
+    match c.collect_episodes(&[&random as &dyn Policy], 2) {
+        Err(RolloutError::Unending {
+            game,
+            max_steps,
+            steps,
+        }) => assert_eq!((game.as_str(), max_steps, steps), ("endless", 5, 5)),
+        other => panic!("{:?}", other.map(|t| t.episodes.len())),
+    }
+}

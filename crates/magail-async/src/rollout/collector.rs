@@ -516,6 +516,17 @@ fn collect_shard<G: MarkovGame, P: PlayerFunction>(
             let at = k * steps + t;
             let (status, acted) = s.game.step(&s.joint, &mut s.rng, &mut s.rewards)?;
             s.ep_len += 1;
+            // An episode that outlives its stated limit would otherwise grow without end.
+            if let Some(max) = spec.max_steps
+                && s.ep_len >= max
+                && !status.done()
+            {
+                return Err(RolloutError::Unending {
+                    game: spec.name.clone(),
+                    max_steps: max,
+                    steps: s.ep_len,
+                });
+            }
             for i in 0..n {
                 let a = &mut out.agents[i];
                 a.acted[at] = acted.is_active(i);

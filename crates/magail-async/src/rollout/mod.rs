@@ -69,6 +69,20 @@ pub enum RolloutError {
     /// A bad configuration.
     #[error("rollout configuration: {0}")]
     Config(String),
+    /// A game that played past the step limit its spec states without ending the episode (a
+    /// game ends its own episodes: `GameSpec::max_steps` describes them, nothing enforces it).
+    #[error(
+        "game `{game}` played {steps} steps without ending the episode, but its spec says \
+         max_steps = {max_steps}: return `truncated: true` at the step limit"
+    )]
+    Unending {
+        /// The game's name.
+        game: String,
+        /// Its stated limit.
+        max_steps: usize,
+        /// Steps played in the episode.
+        steps: usize,
+    },
 }
 
 /// How to collect.
