@@ -303,3 +303,108 @@ fn claims_get_their_verdicts_from_paired_seeds() {
         "{md}"
     );
 }
+
+/// Keep-away's two readings of "the agent": the good agent, or agent 0 (the adversary). Under
+/// the second, "MAGAIL-D agents vs BC adversaries" is our MAGAIL-D adversary against our BC good
+/// agent, scored by the adversary's return; intervals resample each seed's episodes, paired by
+/// episode; level claims show our demonstrators' return on the reading's side.
+#[test]
+fn keep_away_is_read_with_the_good_agent_and_with_agent_zero() {
+    use experiments::episodes::Series;
+    use experiments::{MatchSeries, Sets, Sides};
+    let e = Experiment::KeepAway;
+    // Each episode's return: a level, a per-seed shift and an episode pattern both cells share.
+    let series = |level: f64, seed: u64| -> Series {
+        Series::stored(
+            &(0..50)
+                .map(|k| level + 0.1 * seed as f64 + [0.5, -0.5, 0.2, -0.2, 0.0][k % 5])
+                .collect::<Vec<_>>(),
+        )
+    };
+    let pairing = |agents, adversaries, good: f64, adv: f64, seed| {
+        let sides = MatchSeries {
+            good: series(good, seed),
+            adversaries: series(adv, seed),
+        };
+        MatchScore {
+            agents,
+            adversaries,
+            validation: good,
+            test: good,
+            adversaries_return: Some(Sets {
+                validation: adv,
+                test: adv,
+            }),
+            episodes: Some(Sets {
+                validation: sides.clone(),
+                test: sides,
+            }),
+        }
+    };
+    let mut results = Vec::new();
+    for s in 0..5u64 {
+        let mut bc = result(e, Method::Bc, 200, s, 0.99);
+        bc.matches = vec![pairing(Method::Bc, Method::Bc, -8.0, 28.0, s)];
+        bc.demonstrators = Some(Sides {
+            good: -7.85,
+            adversaries: 28.4,
+        });
+        let mut d = result(e, Method::MagailD, 200, s, 0.99);
+        d.matches = vec![
+            // Its good agent earns more against the BC adversary (good reading: M13 holds)...
+            pairing(Method::MagailD, Method::Bc, -7.5, 27.0, s),
+            // ...and its adversary earns less against the BC good agent (agent 0: M13 fails).
+            pairing(Method::Bc, Method::MagailD, -8.3, 26.0, s),
+        ];
+        results.push(bc);
+        results.push(d);
+    }
+    let outcomes = claims::evaluate(&results);
+    let verdict = |reading| {
+        let q = Quantity::Match {
+            agents: Method::MagailD,
+            adversaries: Method::Bc,
+            reading,
+        };
+        outcomes
+            .iter()
+            .find(|o| {
+                o.claim.id == "M13"
+                    && o.claim.experiment == e
+                    && matches!(o.claim.test, Test::Greater(a, _) if a == q)
+            })
+            .and_then(|o| o.verdict)
+    };
+    assert_eq!(verdict(claims::Reading::Good), Some(Verdict::Reproduced));
+    assert_eq!(
+        verdict(claims::Reading::AgentZero),
+        Some(Verdict::NotReproduced)
+    );
+    // M14 under agent 0: "BC adversaries hold the BC agent below what MAGAIL-D adversaries
+    // allow" reads our good agents (BC, then MAGAIL-D) against our BC adversary, by its return:
+    // 28 against 27, so the BC-vs-BC value is the greater and M14 holds.
+    let m14 = outcomes
+        .iter()
+        .find(|o| {
+            o.claim.id == "M14"
+                && matches!(
+                    o.claim.test,
+                    Test::Greater(
+                        _,
+                        Quantity::Match {
+                            adversaries: Method::MagailD,
+                            reading: claims::Reading::AgentZero,
+                            ..
+                        }
+                    )
+                )
+        })
+        .expect("M14 under agent 0");
+    assert_eq!(m14.verdict, Some(Verdict::Reproduced));
+    let s = m14.summary.expect("five seeds");
+    assert!((s.mean - 1.0).abs() < 1e-5 && s.episodes == 50, "{s:?}");
+    let md = claims::markdown(&outcomes);
+    assert!(md.contains("[agent = agent 0, the adversary]"), "{md}");
+    assert!(md.contains("our demonstrators 28.4000"), "{md}");
+    assert!(md.contains("our demonstrators -7.8500"), "{md}");
+}
