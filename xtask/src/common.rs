@@ -28,12 +28,62 @@ pub fn write_atomic(
 
 pub use experiments::{Who, evaluate, game_for, load_checkpoint, play, scripted_policies};
 
-/// Optional overrides of a method's configuration, for experiments.
+/// The generator's settings, one flag per knob, flattened into every command that sets them
+/// (`imitate`, `reproduce`): each flag given replaces the command's own value (its preset's, or
+/// the library's defaults). What each knob sets is `experiments::Generator`'s to say.
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct Tuning {
+pub struct GeneratorArgs {
+    /// Environment copies per iteration.
+    #[arg(long)]
+    pub envs: Option<usize>,
+    /// TRPO trust-region radius.
+    #[arg(long)]
+    pub max_kl: Option<f64>,
+    /// Fisher-vector products on every k-th sample of the batch (1: all).
+    #[arg(long)]
+    pub fisher_subsample: Option<usize>,
     /// Discriminator Adam steps per iteration.
     #[arg(long)]
     pub disc_steps: Option<usize>,
+    /// Critic (value-function) epochs per iteration.
+    #[arg(long)]
+    pub vf_epochs: Option<usize>,
+    /// Critic minibatches per epoch.
+    #[arg(long)]
+    pub vf_minibatches: Option<usize>,
+}
+
+impl GeneratorArgs {
+    /// Replaces the settings of `g` that were given.
+    pub fn overlay(&self, g: &mut experiments::Generator) {
+        let set = |dst: &mut usize, v: Option<usize>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut g.envs, self.envs);
+        set(&mut g.fisher_subsample, self.fisher_subsample);
+        set(&mut g.disc_steps, self.disc_steps);
+        set(&mut g.vf_epochs, self.vf_epochs);
+        set(&mut g.vf_minibatches, self.vf_minibatches);
+        if let Some(v) = self.max_kl {
+            g.max_kl = v;
+        }
+    }
+
+    /// Replaces the settings of `cfg` that were given.
+    pub fn apply(&self, cfg: &mut MagailConfig) {
+        let mut g = experiments::Generator::of(cfg);
+        self.overlay(&mut g);
+        g.apply(cfg);
+    }
+}
+
+/// Optional overrides of a method's configuration, for experiments.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Tuning {
+    #[command(flatten)]
+    pub generator: GeneratorArgs,
     /// Discriminator learning rate.
     #[arg(long)]
     pub disc_lr: Option<f64>,
@@ -43,27 +93,12 @@ pub struct Tuning {
     /// Policy reward form: logd, neglog1md, logit or linear (2D − 1).
     #[arg(long, value_parser = parse_reward)]
     pub reward: Option<gail::RewardForm>,
-    /// Environment copies per iteration.
-    #[arg(long)]
-    pub envs: Option<usize>,
     /// Steps per copy per iteration.
     #[arg(long)]
     pub steps_per_iter: Option<usize>,
-    /// TRPO trust-region radius.
-    #[arg(long)]
-    pub max_kl: Option<f64>,
     /// Weight of the behaviour-cloning term kept in every policy step (0: the papers' MAGAIL).
     #[arg(long)]
     pub bc_weight: Option<f64>,
-    /// Fisher-vector products on every k-th sample of the batch (1: all).
-    #[arg(long)]
-    pub fisher_subsample: Option<usize>,
-    /// Critic (value-function) epochs per iteration.
-    #[arg(long)]
-    pub vf_epochs: Option<usize>,
-    /// Critic minibatches per epoch.
-    #[arg(long)]
-    pub vf_minibatches: Option<usize>,
     /// Where the networks compute: `cpu`, `cuda` or `cuda:N` (a GPU needs the `cuda` build:
     /// `cargo xtask gpu-check`).
     #[arg(long, value_parser = |s: &str| s.parse::<magail_async::ComputeDevice>().map_err(|e| e.to_string()))]
@@ -84,24 +119,14 @@ impl Tuning {
                 *dst = v;
             }
         };
-        set(&mut cfg.disc.steps, self.disc_steps);
+        self.generator.apply(cfg);
         set(&mut cfg.disc.minibatches, self.disc_minibatches);
-        set(&mut cfg.rollout.envs, self.envs);
         set(&mut cfg.steps_per_iter, self.steps_per_iter);
-        set(
-            &mut cfg.learner.trpo.fisher_subsample,
-            self.fisher_subsample,
-        );
-        set(&mut cfg.learner.trpo.vf_epochs, self.vf_epochs);
-        set(&mut cfg.learner.trpo.vf_minibatches, self.vf_minibatches);
         if let Some(v) = self.disc_lr {
             cfg.disc.lr = v;
         }
         if let Some(v) = self.reward {
             cfg.reward = v;
-        }
-        if let Some(v) = self.max_kl {
-            cfg.learner.trpo.max_kl = v;
         }
         if let Some(v) = self.bc_weight {
             cfg.bc_weight = v;

@@ -163,12 +163,13 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
     // full-batch discriminator steps, Fisher products on every 4th sample, critic 3 × 4.
     let mut cfg = method.config(mg_core::MarkovGame::spec(&env), 1);
     cfg.bc_epochs = 0;
-    cfg.rollout.envs = 41;
+    // The library's trust region stays: the comparison is of devices, not of step sizes.
+    experiments::Generator {
+        max_kl: cfg.learner.trpo.max_kl,
+        ..experiments::Generator::QUICK
+    }
+    .apply(&mut cfg);
     cfg.steps_per_iter = 50;
-    cfg.disc.steps = 10;
-    cfg.learner.trpo.fisher_subsample = 4;
-    cfg.learner.trpo.vf_epochs = 3;
-    cfg.learner.trpo.vf_minibatches = 4;
     let warmup = cfg.disc_warmup;
     let mut runs = Vec::new();
     let mut params = Vec::new();

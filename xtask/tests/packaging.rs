@@ -7,7 +7,14 @@
 use std::path::Path;
 use std::process::Command;
 
-const PUBLISHED: [&str; 6] = ["mg-core", "envs", "trpo", "gail", "magail-async", "experiments"];
+const PUBLISHED: [&str; 6] = [
+    "mg-core",
+    "envs",
+    "trpo",
+    "gail",
+    "magail-async",
+    "experiments",
+];
 
 #[test]
 fn every_published_crate_describes_itself_and_packages() {
@@ -21,7 +28,14 @@ fn every_published_crate_describes_itself_and_packages() {
         let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
         assert!(readme.starts_with(&format!("# {name}")), "{name}'s README");
         let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["package", "--list", "--allow-dirty", "--offline", "-p", name])
+            .args([
+                "package",
+                "--list",
+                "--allow-dirty",
+                "--offline",
+                "-p",
+                name,
+            ])
             .current_dir(&root)
             .output()
             .unwrap();

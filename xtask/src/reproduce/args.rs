@@ -112,24 +112,10 @@ pub struct CellArgs {
     /// Adversarial iterations per cell (quick 1000, full 2000, smoke 12).
     #[arg(long)]
     pub iterations: Option<usize>,
-    /// Environment copies per iteration, each running 50 steps (quick and full 41).
-    #[arg(long)]
-    pub envs: Option<usize>,
-    /// TRPO trust-region radius of the generators (quick and full 0.002).
-    #[arg(long)]
-    pub max_kl: Option<f64>,
-    /// Fisher-vector products on every k-th sample of a rollout (quick and full 4).
-    #[arg(long)]
-    pub fisher_subsample: Option<usize>,
-    /// Discriminator Adam steps per iteration (quick 10, full 5).
-    #[arg(long)]
-    pub disc_steps: Option<usize>,
-    /// Critic epochs per iteration (quick 3, full 10).
-    #[arg(long)]
-    pub vf_epochs: Option<usize>,
-    /// Critic minibatches per epoch (quick 4, full 16).
-    #[arg(long)]
-    pub vf_minibatches: Option<usize>,
+    /// The generator's settings (quick: 41 copies, max KL 0.002, Fisher on every 4th sample,
+    /// 10 discriminator steps, critic 3 × 4; full: 5 discriminator steps, critic 10 × 16).
+    #[command(flatten)]
+    pub generator: crate::common::GeneratorArgs,
     /// Behaviour-cloning epochs (quick and full 1000).
     #[arg(long)]
     pub bc_epochs: Option<usize>,
@@ -199,14 +185,7 @@ impl CellArgs {
             }
         };
         set(&mut g.iterations, self.iterations);
-        set(&mut g.envs, self.envs);
-        set(&mut g.fisher, self.fisher_subsample);
-        set(&mut g.disc_steps, self.disc_steps);
-        set(&mut g.vf_epochs, self.vf_epochs);
-        set(&mut g.vf_minibatches, self.vf_minibatches);
-        if let Some(v) = self.max_kl {
-            g.max_kl = v;
-        }
+        self.generator.overlay(g);
         set(&mut o.bc_epochs, self.bc_epochs);
         set(&mut o.episodes, self.episodes);
         o.seeds = (0..seeds).map(|k| self.seed.wrapping_add(k)).collect();

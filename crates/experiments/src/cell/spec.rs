@@ -23,8 +23,10 @@ pub struct Generator {
     pub envs: usize,
     /// TRPO trust-region radius.
     pub max_kl: f64,
-    /// Fisher-vector products on every k-th sample.
-    pub fisher: usize,
+    /// Fisher-vector products on every k-th sample (`TrpoConfig::fisher_subsample`; stored as
+    /// `fisher`, the name cell ids were first derived with).
+    #[serde(rename = "fisher")]
+    pub fisher_subsample: usize,
     /// Discriminator Adam steps per iteration.
     pub disc_steps: usize,
     /// Critic epochs per iteration.
@@ -41,7 +43,7 @@ impl Generator {
         iterations: 1000,
         envs: 41,
         max_kl: 0.002,
-        fisher: 4,
+        fisher_subsample: 4,
         disc_steps: 10,
         vf_epochs: 3,
         vf_minibatches: 4,
@@ -53,7 +55,7 @@ impl Generator {
         iterations: 2000,
         envs: 41,
         max_kl: 0.002,
-        fisher: 4,
+        fisher_subsample: 4,
         disc_steps: 5,
         vf_epochs: 10,
         vf_minibatches: 16,
@@ -65,17 +67,31 @@ impl Generator {
         iterations: 12,
         envs: 4,
         max_kl: 0.01,
-        fisher: 1,
+        fisher_subsample: 1,
         disc_steps: 2,
         vf_epochs: 2,
         vf_minibatches: 2,
     };
 
+    /// The settings a configuration holds (no adversarial iterations: a configuration does
+    /// not say how long to train).
+    pub fn of(cfg: &MagailConfig) -> Self {
+        Generator {
+            iterations: 0,
+            envs: cfg.rollout.envs,
+            max_kl: cfg.learner.trpo.max_kl,
+            fisher_subsample: cfg.learner.trpo.fisher_subsample,
+            disc_steps: cfg.disc.steps,
+            vf_epochs: cfg.learner.trpo.vf_epochs,
+            vf_minibatches: cfg.learner.trpo.vf_minibatches,
+        }
+    }
+
     /// Writes these settings into a method's configuration.
     pub fn apply(&self, cfg: &mut MagailConfig) {
         cfg.rollout.envs = self.envs;
         cfg.learner.trpo.max_kl = self.max_kl;
-        cfg.learner.trpo.fisher_subsample = self.fisher;
+        cfg.learner.trpo.fisher_subsample = self.fisher_subsample;
         cfg.disc.steps = self.disc_steps;
         cfg.learner.trpo.vf_epochs = self.vf_epochs;
         cfg.learner.trpo.vf_minibatches = self.vf_minibatches;
@@ -89,7 +105,7 @@ impl Generator {
             self.iterations,
             self.envs,
             self.max_kl,
-            self.fisher,
+            self.fisher_subsample,
             self.disc_steps,
             self.vf_epochs,
             self.vf_minibatches
@@ -210,7 +226,7 @@ impl CellSpec {
         positive("demos", self.demos)?;
         positive("episodes", self.episodes)?;
         positive("envs", self.generator.envs)?;
-        positive("fisher-subsample", self.generator.fisher)?;
+        positive("fisher-subsample", self.generator.fisher_subsample)?;
         positive("vf-minibatches", self.generator.vf_minibatches)?;
         if self.method.adversarial() {
             positive("iterations", self.generator.iterations)?;
