@@ -261,12 +261,12 @@ fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
             .collect();
         let labels: Vec<&str> = t.methods.iter().map(|m| m.label()).collect();
         let (title, x) = if many {
-            (report::heading(&t.experiment), "demonstrations")
+            (report::heading(t.experiment), "demonstrations")
         } else {
             (
                 format!(
                     "{}, {} demos (x: {})",
-                    report::heading(&t.experiment),
+                    report::heading(t.experiment),
                     t.demos.first().copied().unwrap_or(0),
                     labels.join(", ")
                 ),
@@ -274,7 +274,7 @@ fn write_report(dir: &Path, plan: &Plan) -> Result<()> {
             )
         };
         line_plot(
-            &dir.join(&t.experiment),
+            &dir.join(t.experiment.name()),
             &title,
             x,
             "normalized reward (95 % interval)",

@@ -92,7 +92,7 @@ impl Quantity {
     /// agent's return per episode; a single value where the cell kept only its mean.
     pub fn values(&self, e: Experiment, results: &[CellResult]) -> Vec<(u64, Vec<f64>)> {
         let mut out: Vec<(u64, Vec<f64>)> = Vec::new();
-        for r in results.iter().filter(|r| r.spec.experiment == e.name()) {
+        for r in results.iter().filter(|r| r.spec.experiment == e) {
             let v = match *self {
                 Quantity::Score { method, demos } => (r.spec.method == method
                     && r.spec.demos == demos)
@@ -138,7 +138,7 @@ impl Quantity {
             Quantity::Score { .. } => Some(1.0),
             Quantity::Match { reading, .. } => results
                 .iter()
-                .filter(|r| r.spec.experiment == e.name())
+                .filter(|r| r.spec.experiment == e)
                 .find_map(|r| r.demonstrators)
                 .map(|d| match reading {
                     Reading::Good => d.good,
@@ -379,7 +379,7 @@ pub fn evaluate(results: &[CellResult]) -> Vec<Outcome> {
         .into_iter()
         .map(|claim| {
             let e = claim.experiment;
-            let run = results.iter().any(|r| r.spec.experiment == e.name());
+            let run = results.iter().any(|r| r.spec.experiment == e);
             let mut o = Outcome {
                 summary: None,
                 verdict: None,

@@ -61,6 +61,12 @@ const AMAGAIL_DEMOS: [usize; 5] = [100, 200, 300, 400, 500];
 /// (`traj_limitation`, papers.md §2.3).
 const COMPETITIVE_DEMOS: [usize; 1] = [200];
 
+impl std::fmt::Display for Experiment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Experiment {
     /// The eight, in the papers' order.
     pub const ALL: [Experiment; 8] = [

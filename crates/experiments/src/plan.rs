@@ -192,9 +192,9 @@ impl Plan {
             ),
         };
         let cell =
-            |experiment: &str, game: &GameChoice, who: &Demonstrator, method, demos, seed| {
+            |experiment: Experiment, game: &GameChoice, who: &Demonstrator, method, demos, seed| {
                 CellSpec {
-                    experiment: experiment.into(),
+                    experiment,
                     game: game.clone(),
                     method,
                     demos,
@@ -214,12 +214,19 @@ impl Plan {
         for &seed in &o.seeds {
             for &demos in nav_demos {
                 for &m in nav_methods {
-                    cells.push(cell("navigation", &nav, &o.demonstrator, m, demos, seed));
+                    cells.push(cell(
+                        Experiment::Navigation,
+                        &nav,
+                        &o.demonstrator,
+                        m,
+                        demos,
+                        seed,
+                    ));
                 }
             }
             for &m in stoch_methods {
                 cells.push(cell(
-                    "stoch_navigation",
+                    Experiment::StochNavigation,
                     &stoch,
                     &o.stoch_demonstrator,
                     m,
@@ -243,7 +250,7 @@ impl Plan {
                 for &demos in e.demos() {
                     for &method in e.methods() {
                         cells.push(CellSpec {
-                            experiment: e.name().into(),
+                            experiment: *e,
                             game: e.game(),
                             method,
                             demos,

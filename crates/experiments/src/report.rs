@@ -30,15 +30,15 @@ pub fn column(m: Method) -> &'static str {
 }
 
 /// An experiment's heading.
-pub fn heading(experiment: &str) -> String {
-    Experiment::from_name(experiment).map_or_else(|_| experiment.into(), |e| e.title().into())
+pub fn heading(experiment: Experiment) -> String {
+    experiment.title().into()
 }
 
 /// One experiment's table: `(demonstrations, method, values over seeds)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     /// The experiment.
-    pub experiment: String,
+    pub experiment: Experiment,
     /// Its methods, in the plan's order.
     pub methods: Vec<Method>,
     /// Its demonstration counts, ascending.
@@ -76,7 +76,7 @@ pub fn tables(results: &[CellResult]) -> Vec<Table> {
             Some(k) => &mut out[k],
             None => {
                 out.push(Table {
-                    experiment: s.experiment.clone(),
+                    experiment: s.experiment,
                     methods: Vec::new(),
                     demos: Vec::new(),
                     values: Vec::new(),
@@ -134,10 +134,10 @@ pub fn cell_text(groups: &[Vec<f64>]) -> String {
 /// adversaries (mean over seeds, higher is better for the agents' side).
 pub fn match_tables(results: &[CellResult]) -> String {
     let mut md = String::new();
-    let mut experiments: Vec<&str> = Vec::new();
+    let mut experiments: Vec<Experiment> = Vec::new();
     for r in results.iter().filter(|r| !r.matches.is_empty()) {
-        if !experiments.contains(&r.spec.experiment.as_str()) {
-            experiments.push(&r.spec.experiment);
+        if !experiments.contains(&r.spec.experiment) {
+            experiments.push(r.spec.experiment);
         }
     }
     // The claims are built once; each pairing looks its paper value up in them.
@@ -178,7 +178,7 @@ pub fn match_tables(results: &[CellResult]) -> String {
                         },
                         v,
                         _,
-                    ) if c.experiment.name() == e && agents == a && adversaries == b => {
+                    ) if c.experiment == e && agents == a && adversaries == b => {
                         Some(format!("{v}"))
                     }
                     _ => None,
@@ -224,7 +224,7 @@ pub fn match_tables(results: &[CellResult]) -> String {
 pub fn markdown(tables: &[Table]) -> String {
     let mut md = String::new();
     for t in tables {
-        let _ = writeln!(md, "## {}\n", heading(&t.experiment));
+        let _ = writeln!(md, "## {}\n", heading(t.experiment));
         let _ = write!(md, "| demos |");
         for m in &t.methods {
             let _ = write!(md, " {} |", column(*m));
@@ -260,7 +260,7 @@ pub fn csv(results: &[CellResult]) -> String {
         let _ = writeln!(
             s,
             "{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:.4}",
-            r.spec.experiment,
+            r.spec.experiment.name(),
             r.spec.method.label(),
             r.spec.demos,
             r.spec.seed,

@@ -68,8 +68,11 @@ fn both_papers_are_eight_experiments_over_five_seeds() {
     assert_eq!(ids.len(), plan.cells.len(), "every cell once");
     plan.validate(&root())
         .expect("every expert exists and plays its game");
-    assert!(plan.cells.iter().all(|c| c.opponents.is_some()
-        == Experiment::from_name(&c.experiment).is_ok_and(|e| e.competitive())));
+    assert!(
+        plan.cells
+            .iter()
+            .all(|c| c.opponents.is_some() == c.experiment.competitive())
+    );
 }
 
 /// The MAGAIL navigation cells of the papers' plan train what the quick preset's cells train
@@ -153,7 +156,7 @@ fn competitive_cells_play_the_cloned_opponents() {
 
 fn result(e: Experiment, method: Method, demos: usize, seed: u64, v: f64) -> CellResult {
     let spec = CellSpec {
-        experiment: e.name().into(),
+        experiment: e,
         game: e.game(),
         method,
         demos,

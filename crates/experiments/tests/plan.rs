@@ -271,7 +271,7 @@ fn tables_average_over_seeds() {
     let t = tables(&[mk(0, 0, 0.2), mk(1, 0, 0.4), mk(0, 1, 0.6), mk(3, 0, 0.9)]);
     assert_eq!(t.len(), 2);
     assert_eq!(t[0].get(20, plan.cells[0].method), &[0.2, 0.6]);
-    assert_eq!(t[1].experiment, "stoch_navigation");
+    assert_eq!(t[1].experiment, experiments::Experiment::StochNavigation);
 }
 
 /// Cells trained under the first protocol are scored under the current one from their run

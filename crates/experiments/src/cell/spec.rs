@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ExperimentError, Result};
+use crate::papers::Experiment;
 
 /// How each adversarial cell's generator trains: iterations, rollout copies (× 50 steps), trust
 /// region, Fisher stride, discriminator steps and the critic's epochs × minibatches.
@@ -146,8 +147,8 @@ impl Demonstrator {
 /// Everything that makes a cell: a re-run with other settings is another cell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellSpec {
-    /// The experiment (table) it belongs to: `navigation`, `stoch_navigation`, …
-    pub experiment: String,
+    /// The experiment (table) it belongs to (stored by its name: `navigation`, …).
+    pub experiment: Experiment,
     /// The game.
     pub game: GameChoice,
     /// The method.
@@ -213,7 +214,7 @@ impl CellSpec {
         let hex: String = digest[..5].iter().map(|b| format!("{b:02x}")).collect();
         format!(
             "{}-{}-{}-s{}-{hex}",
-            self.experiment,
+            self.experiment.name(),
             self.method.name(),
             self.demos,
             self.seed
