@@ -30,8 +30,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     }
     let papers = a
         .paper
-        .as_deref()
-        .map(|p| Experiment::select(p, &a.only))
+        .map(|p| Experiment::select(p.paper(), &a.only))
         .transpose()?;
     let preset = match (a.quick, a.full, a.smoke) {
         (true, _, _) => Some(Preset::Quick),

@@ -228,31 +228,25 @@ impl Experiment {
         }
     }
 
-    /// The experiments of `paper` (`magail`, `amagail` or `all`), or only `only` when given.
-    pub fn select(paper: &str, only: &[String]) -> Result<Vec<Experiment>> {
-        let of_paper: Vec<Experiment> = match paper {
-            "all" => Self::ALL.to_vec(),
-            "magail" | "amagail" => Self::ALL
-                .into_iter()
-                .filter(|e| e.paper().name() == paper)
-                .collect(),
-            other => {
-                return Err(ExperimentError::Settings {
-                    field: "paper",
-                    reason: format!("unknown paper `{other}`, expected magail, amagail or all"),
-                });
-            }
-        };
+    /// The experiments of `paper` (both papers for `None`), or only `only` when given; an
+    /// experiment of `only` that is not of `paper` is refused by name.
+    pub fn select(paper: Option<Paper>, only: &[Experiment]) -> Result<Vec<Experiment>> {
+        let of_paper: Vec<Experiment> = Self::ALL
+            .into_iter()
+            .filter(|e| paper.is_none_or(|p| e.paper() == p))
+            .collect();
         if only.is_empty() {
             return Ok(of_paper);
         }
         let mut out = Vec::new();
-        for name in only {
-            let e = Experiment::from_name(name)?;
+        for &e in only {
             if !of_paper.contains(&e) {
                 return Err(ExperimentError::Settings {
                     field: "only",
-                    reason: format!("`{name}` is not an experiment of --paper {paper}"),
+                    reason: format!(
+                        "`{e}` is not an experiment of --paper {}",
+                        paper.map_or("all", Paper::name)
+                    ),
                 });
             }
             if !out.contains(&e) {

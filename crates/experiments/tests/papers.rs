@@ -39,22 +39,36 @@ fn both_papers_are_eight_experiments_over_five_seeds() {
             "stoch_predator_prey"
         ]
     );
-    assert_eq!(Experiment::select("magail", &[]).expect("magail").len(), 4);
+    use experiments::Paper;
     assert_eq!(
-        Experiment::select("amagail", &[]).expect("amagail").len(),
+        Experiment::select(Some(Paper::Magail), &[])
+            .expect("magail")
+            .len(),
         4
     );
-    for (paper, only, field) in [
-        ("both", vec![], "paper"),
-        ("all", vec!["navigaton".to_string()], "only"),
-        ("amagail", vec!["navigation".to_string()], "only"),
-    ] {
-        match Experiment::select(paper, &only) {
-            Err(experiments::ExperimentError::Settings { field: f, reason }) => {
-                assert_eq!(f, field, "{reason}")
-            }
-            other => panic!("{paper} {only:?}: {other:?}"),
+    assert_eq!(
+        Experiment::select(Some(Paper::Amagail), &[])
+            .expect("amagail")
+            .len(),
+        4
+    );
+    assert_eq!(Experiment::select(None, &[]).expect("both").len(), 8);
+    match Experiment::select(Some(Paper::Amagail), &[Experiment::Navigation]) {
+        Err(experiments::ExperimentError::Settings { field, reason }) => {
+            assert_eq!(field, "only");
+            assert!(
+                reason.contains("`navigation` is not an experiment of --paper amagail"),
+                "{reason}"
+            );
         }
+        other => panic!("{other:?}"),
+    }
+    match Experiment::from_name("navigaton") {
+        Err(experiments::ExperimentError::Settings { field, reason }) => {
+            assert_eq!(field, "only");
+            assert!(reason.contains("navigation, communication"), "{reason}");
+        }
+        other => panic!("{other:?}"),
     }
     let plan = papers(Preset::Quick, Experiment::ALL.to_vec(), 5);
     let per_seed: usize = Experiment::ALL

@@ -27,11 +27,11 @@ pub struct ReproduceArgs {
     /// `--full`'s, `--smoke`'s); five seeds unless `--seeds` says otherwise. Results go to
     /// `results/papers/` (committed: every cell's result.json), `results/papers-full/` or
     /// `target/reproduce-papers-smoke/`.
-    #[arg(long, value_parser = ["magail", "amagail", "all"])]
-    pub paper: Option<String>,
+    #[arg(long, value_enum)]
+    pub paper: Option<PaperArg>,
     /// With `--paper`: only this experiment (repeatable); `--list` names them.
-    #[arg(long, requires = "paper")]
-    pub only: Vec<String>,
+    #[arg(long, requires = "paper", value_parser = parse_experiment)]
+    pub only: Vec<Experiment>,
     /// Name every experiment of both papers (game, methods, demonstrations, demonstrator) and
     /// stop.
     #[arg(long)]
@@ -69,6 +69,32 @@ pub struct ReproduceArgs {
     /// Output folder (default target/reproduce, target/reproduce-full or target/reproduce-smoke).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Which paper's experiments `--paper` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PaperArg {
+    /// MAGAIL (NeurIPS 2018): navigation, communication, keep-away, predator-prey.
+    Magail,
+    /// AMAGAIL (ICLR 2020 submission): its four extensive games.
+    Amagail,
+    /// Both.
+    All,
+}
+
+impl PaperArg {
+    /// The paper, `None` for both.
+    pub fn paper(self) -> Option<experiments::Paper> {
+        match self {
+            PaperArg::Magail => Some(experiments::Paper::Magail),
+            PaperArg::Amagail => Some(experiments::Paper::Amagail),
+            PaperArg::All => None,
+        }
+    }
+}
+
+fn parse_experiment(s: &str) -> std::result::Result<Experiment, String> {
+    Experiment::from_name(s).map_err(|e| e.to_string())
 }
 
 /// Where cells run.
