@@ -52,7 +52,7 @@ pub struct DemosArgs {
 /// Records demonstrations; returns them with the agent names.
 pub fn record(a: &DemosArgs) -> Result<(Trajectories, Vec<String>)> {
     Ok(experiments::record_demos(
-        &a.expert,
+        &experiments::Demonstrator::parse(&a.expert),
         a.env.as_deref(),
         Some(&a.variant),
         a.episodes,

@@ -103,10 +103,16 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
     let t = train_cell(&game, &demos, cfg, &folder, &run, existing, None, None)?;
     let pols = t.learners().policies(false)?;
     let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-    let reference = match a.demonstrator.as_deref() {
+    let reference = match a
+        .demonstrator
+        .as_deref()
+        .map(experiments::Demonstrator::parse)
+    {
         None => None,
-        Some("scripted") => Some(("scripted".to_string(), None)),
-        Some(path) => Some((path.to_string(), Some(load_checkpoint(path.as_ref())?.1))),
+        Some(experiments::Demonstrator::Scripted) => Some(("scripted".to_string(), None)),
+        Some(experiments::Demonstrator::Expert(path)) => {
+            Some((path.display().to_string(), Some(load_checkpoint(&path)?.1)))
+        }
     };
     let ref_pols = reference
         .as_ref()

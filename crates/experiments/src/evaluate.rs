@@ -225,13 +225,14 @@ fn mixed<'a>(
     Ok((mixed, flags))
 }
 
-/// Records `episodes` demonstration episodes (seed `seed`): of the expert checkpoint at
-/// `expert` in its own game or in `env` (a game with the same agents, `variant` defaulting to
-/// `paper`), or of the scripted reference when `expert` is `scripted` (which needs `env`).
+/// Records `episodes` demonstration episodes (seed `seed`): of the expert checkpoint
+/// `Demonstrator::Expert(path)` in its own game or in `env` (a game with the same agents,
+/// `variant` defaulting to `paper`), or of the scripted reference (`Demonstrator::Scripted`,
+/// which needs `env`).
 /// Returns them with the agent names. `cargo xtask demos` and the Python package's
 /// `record_demos` both record through here, so the same arguments give the same episodes.
 pub fn record_demos(
-    expert: &str,
+    expert: &crate::Demonstrator,
     env: Option<&str>,
     variant: Option<&str>,
     episodes: usize,
@@ -240,7 +241,23 @@ pub fn record_demos(
 ) -> Result<(Trajectories, Vec<String>)> {
     use crate::error::ExperimentError;
     crate::error::at_least_one("episodes", episodes)?;
-    let (game, set) = if expert == "scripted" {
+    let path = match expert {
+        crate::Demonstrator::Expert(path) => Some(path),
+        crate::Demonstrator::Scripted => None,
+    };
+    let (game, set) = if let Some(path) = path {
+        let (meta, learners) = crate::load_checkpoint(path)?;
+        let game = crate::game_for(&meta, env, variant)?;
+        let pols = learners.policies(greedy).map_err(|e| {
+            ExperimentError::Setup(format!(
+                "the policies of {} cannot be built: {e}",
+                path.display()
+            ))
+        })?;
+        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let set = play(&game, Who::Learned(&refs), episodes, seed)?;
+        (game, set)
+    } else {
         let Some(env) = env else {
             return Err(ExperimentError::Settings {
                 field: "env",
@@ -249,15 +266,6 @@ pub fn record_demos(
         };
         let game = GameChoice::new(env, variant.unwrap_or("paper"));
         let set = play(&game, Who::Scripted, episodes, seed)?;
-        (game, set)
-    } else {
-        let (meta, learners) = crate::load_checkpoint(std::path::Path::new(expert))?;
-        let game = crate::game_for(&meta, env, variant)?;
-        let pols = learners.policies(greedy).map_err(|e| {
-            ExperimentError::Setup(format!("the policies of {expert} cannot be built: {e}"))
-        })?;
-        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
-        let set = play(&game, Who::Learned(&refs), episodes, seed)?;
         (game, set)
     };
     let (built, _) = game.build()?;

@@ -83,8 +83,9 @@ pub fn record_demos<'py>(
     variant: Option<&str>,
     greedy: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (set, names) = experiments::record_demos(expert, env, variant, episodes, seed, greedy)
-        .map_err(value_err)?;
+    let who = experiments::Demonstrator::parse(expert);
+    let (set, names) =
+        experiments::record_demos(&who, env, variant, episodes, seed, greedy).map_err(value_err)?;
     let source = format!(
         "magail_rs.record_demos(expert={expert:?}, episodes={episodes}, seed={seed}, env={env:?}, variant={variant:?}, greedy={greedy})"
     );

@@ -126,6 +126,15 @@ pub enum Demonstrator {
 }
 
 impl Demonstrator {
+    /// Reads a demonstrator as the commands and the Python package name it: `scripted`, or
+    /// the path of an expert checkpoint folder.
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "scripted" => Demonstrator::Scripted,
+            path => Demonstrator::Expert(PathBuf::from(path)),
+        }
+    }
+
     /// The checkpoint's path on this machine, or `None` for the scripted reference.
     pub fn path(&self, root: &Path) -> Option<PathBuf> {
         match self {
