@@ -105,6 +105,13 @@ impl Adam {
                 got: total,
             });
         }
+        // A gradient whose square overflows f32 would leave an infinite second moment behind a
+        // zero step: the parameters look fine, the state can never be resumed. Refuse it first.
+        if grads.iter().flatten().any(|g| !(g * g).is_finite()) {
+            return Err(TrpoError::NonFinite {
+                what: "gradient for Adam (a value not finite, or too large to square in f32)",
+            });
+        }
         self.t += 1;
         let t = i32::try_from(self.t).unwrap_or(i32::MAX);
         // As candle's scalar ops: every constant computed in f64, then rounded to f32.
@@ -160,6 +167,24 @@ impl Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gradient too large to square in f32 is refused before it touches the state, which
+    /// stays resumable.
+    #[test]
+    fn a_gradient_that_overflows_its_square_is_refused() -> Result<()> {
+        let dev = candle_core::Device::Cpu;
+        let v = Var::from_tensor(&Tensor::from_vec(vec![0.5f32, -0.5], 2, &dev)?)?;
+        let mut a = Adam::for_vars(1e-3, std::slice::from_ref(&v))?;
+        let before = a.state();
+        let e = a
+            .step(std::slice::from_ref(&v), &[vec![1.0, 2e19]])
+            .expect_err("2e19 squared overflows f32");
+        assert!(e.to_string().contains("too large to square"), "{e}");
+        assert_eq!(a.state(), before);
+        a.set_state(a.state())?;
+        a.step(std::slice::from_ref(&v), &[vec![1.0, 2e18]])?;
+        Ok(())
+    }
     use candle_core::Device;
     use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
