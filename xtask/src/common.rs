@@ -105,6 +105,11 @@ pub struct Tuning {
     pub device: Option<magail_async::ComputeDevice>,
 }
 
+/// A variant by name (`paper`, `mpe2`; `magail` and `default` are accepted too), for clap.
+pub fn parse_variant(s: &str) -> Result<envs::Variant, String> {
+    envs::Variant::from_name(s).map_err(|e| e.to_string())
+}
+
 fn parse_reward(s: &str) -> Result<gail::RewardForm, String> {
     gail::RewardForm::from_name(s).ok_or_else(|| {
         format!("unknown reward form `{s}`: expected logd, neglog1md, logit or linear")

@@ -21,8 +21,8 @@ pub struct CrossplayArgs {
     #[arg(long)]
     pub env: Option<String>,
     /// Variant of `--env` (paper or mpe2).
-    #[arg(long, requires = "env")]
-    pub variant: Option<String>,
+    #[arg(long, requires = "env", value_parser = crate::common::parse_variant)]
+    pub variant: Option<envs::Variant>,
     /// Episodes per pairing.
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
@@ -33,7 +33,7 @@ pub fn run_crossplay(a: &CrossplayArgs) -> Result<()> {
         anyhow::bail!("--episodes must be at least 1: returns over no episode are undefined");
     }
     let (meta, learners) = load_checkpoint(&a.expert)?;
-    let game = game_for(&meta, a.env.as_deref(), a.variant.as_deref())?;
+    let game = game_for(&meta, a.env.as_deref(), a.variant)?;
     let (env, player) = game.build()?;
     let label = match &a.env {
         Some(e) => format!("{} played in {e}", meta.game_name),

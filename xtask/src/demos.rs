@@ -30,8 +30,8 @@ pub struct DemosArgs {
     #[arg(long)]
     pub env: Option<String>,
     /// The variant of `--env`.
-    #[arg(long, default_value = "paper")]
-    pub variant: String,
+    #[arg(long, default_value = "paper", value_parser = crate::common::parse_variant)]
+    pub variant: envs::Variant,
     /// Number of episodes.
     #[arg(long, default_value_t = 100)]
     pub episodes: usize,
@@ -54,7 +54,7 @@ pub fn record(a: &DemosArgs) -> Result<(Trajectories, Vec<String>)> {
     Ok(experiments::record_demos(
         &experiments::Demonstrator::parse(&a.expert),
         a.env.as_deref(),
-        Some(&a.variant),
+        Some(a.variant),
         a.episodes,
         a.seed,
         a.greedy,

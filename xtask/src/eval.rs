@@ -24,8 +24,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub env: Option<String>,
     /// Variant of `--env` (paper or mpe2).
-    #[arg(long, requires = "env")]
-    pub variant: Option<String>,
+    #[arg(long, requires = "env", value_parser = crate::common::parse_variant)]
+    pub variant: Option<envs::Variant>,
     /// Act with the most likely action instead of sampling.
     #[arg(long)]
     pub greedy: bool,
@@ -33,7 +33,7 @@ pub struct EvalArgs {
 
 pub fn run_eval(a: &EvalArgs) -> Result<()> {
     let (meta, learners) = load_checkpoint(&a.policy)?;
-    let game = game_for(&meta, a.env.as_deref(), a.variant.as_deref())?;
+    let game = game_for(&meta, a.env.as_deref(), a.variant)?;
     let label = match &a.env {
         Some(e) => format!(
             "{} trained in {}, played in {e}",

@@ -27,8 +27,8 @@ pub struct ExpertArgs {
     #[arg(long)]
     pub env: String,
     /// Preset: paper (MAGAIL's variants) or mpe2.
-    #[arg(long, default_value = "paper")]
-    pub variant: String,
+    #[arg(long, default_value = "paper", value_parser = crate::common::parse_variant)]
+    pub variant: envs::Variant,
     /// Total environment steps to train for.
     #[arg(long, default_value_t = 2_000_000)]
     pub steps: u64,
@@ -94,7 +94,7 @@ impl ExpertArgs {
     pub fn spec(&self) -> Result<ExpertSpec> {
         let game = GameChoice {
             env: self.env.clone(),
-            variant: self.variant.clone(),
+            variant: self.variant,
         };
         let fixed = match (self.learn_only, self.scripted_every, self.random_opponents) {
             (Some(_), k, _) if k != 0 => bail!(
@@ -148,7 +148,7 @@ fn plot_curve(out: &std::path::Path, game: &GameChoice) -> Result<()> {
     }
     line_plot(
         &out.join("curve"),
-        &format!("expert training: {} ({})", game.env, game.variant),
+        &format!("expert training: {} ({})", game.env, game.variant.name()),
         "environment steps",
         "mean team return",
         &[Series {

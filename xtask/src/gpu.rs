@@ -154,7 +154,7 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
     }
     let game = GameChoice {
         env: "cooperative_navigation".into(),
-        variant: "paper".into(),
+        variant: envs::Variant::Paper,
     };
     let demos = play(&game, Who::Scripted, 100, 7)?;
     let method = Method::MagailC;

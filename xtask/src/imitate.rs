@@ -19,8 +19,8 @@ pub struct ImitateArgs {
     #[arg(long)]
     pub env: String,
     /// Preset: paper or mpe2.
-    #[arg(long, default_value = "paper")]
-    pub variant: String,
+    #[arg(long, default_value = "paper", value_parser = crate::common::parse_variant)]
+    pub variant: envs::Variant,
     /// Demonstrations in the binary format (`cargo xtask demos`).
     #[arg(long)]
     pub demos: PathBuf,
@@ -66,7 +66,7 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
     }
     let game = GameChoice {
         env: a.env.clone(),
-        variant: a.variant.clone(),
+        variant: a.variant,
     };
     let (env, _) = game.build()?;
     let bytes =

@@ -24,8 +24,8 @@ pub struct RenderArgs {
     #[arg(long)]
     env: String,
     /// Preset: mpe2 or paper.
-    #[arg(long, default_value = "mpe2")]
-    variant: String,
+    #[arg(long, default_value = "mpe2", value_parser = crate::common::parse_variant)]
+    variant: envs::Variant,
     /// Who acts.
     #[arg(long, value_enum, default_value_t = PolicyKind::Scripted)]
     policy: PolicyKind,
@@ -44,7 +44,7 @@ pub struct RenderArgs {
 }
 
 pub fn run_render(a: &RenderArgs) -> Result<()> {
-    let cfg = EnvConfig::from_names(&a.env, &a.variant)?;
+    let cfg = EnvConfig::from_names(&a.env, a.variant.name())?;
     let mut env = ParticleEnv::new(cfg)?;
     let pol = ScriptedPolicy::new(&env);
     if a.out.extension().is_none_or(|e| e != "gif") {

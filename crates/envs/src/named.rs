@@ -6,7 +6,7 @@ use mg_core::{MarkovGame, PlayerRule, Synchronous};
 use serde::{Deserialize, Serialize};
 
 use crate::amagail::AmagailGame;
-use crate::config::{ConfigError, EnvConfig};
+use crate::config::{ConfigError, EnvConfig, Variant};
 use crate::particle::ParticleEnv;
 
 /// A particle game by name: an mpe2 scenario with a variant (synchronous), or an AMAGAIL game.
@@ -14,16 +14,34 @@ use crate::particle::ParticleEnv;
 pub struct GameChoice {
     /// The name given (`simple_spread`, `cooperative_navigation`, `stoch_navigation`, …).
     pub env: String,
-    /// `mpe2` or `paper` (AMAGAIL games exist in the paper variant only).
-    pub variant: String,
+    /// `mpe2` or `paper` (AMAGAIL games exist in the paper variant only); stored by its name.
+    #[serde(with = "variant_name")]
+    pub variant: Variant,
+}
+
+/// A variant (de)serialized by its name (`paper`, `mpe2`), as game choices have always been
+/// written; an unknown name is refused with the accepted ones.
+mod variant_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::config::Variant;
+
+    pub fn serialize<S: Serializer>(v: &Variant, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Variant, D::Error> {
+        let name = String::deserialize(d)?;
+        Variant::from_name(&name).map_err(serde::de::Error::custom)
+    }
 }
 
 impl GameChoice {
     /// The game `env` in `variant`.
-    pub fn new(env: &str, variant: &str) -> Self {
+    pub fn new(env: &str, variant: Variant) -> Self {
         Self {
             env: env.to_string(),
-            variant: variant.to_string(),
+            variant,
         }
     }
 
@@ -36,18 +54,19 @@ impl GameChoice {
     /// accepted, scenarios and AMAGAIL games alike.
     pub fn build(&self) -> Result<(ParticleEnv, PlayerRule), ConfigError> {
         if let Some(g) = self.amagail() {
-            if self.variant != "paper" {
+            if self.variant != Variant::Paper {
                 return Err(ConfigError::InvalidParam {
                     param: "variant",
                     reason: format!(
                         "`{}`: the AMAGAIL game {} exists only in the paper variant",
-                        self.variant, self.env
+                        self.variant.name(),
+                        self.env
                     ),
                 });
             }
             return Ok((ParticleEnv::new(g.env_config())?, g.player()));
         }
-        let cfg = EnvConfig::from_names(&self.env, &self.variant).map_err(|e| match e {
+        let cfg = EnvConfig::from_names(&self.env, self.variant.name()).map_err(|e| match e {
             ConfigError::UnknownScenario { .. } => ConfigError::UnknownGame {
                 name: self.env.clone(),
                 games: AmagailGame::ALL
@@ -72,7 +91,7 @@ impl GameChoice {
         if let Some(g) = self.amagail() {
             return Ok(g.name().to_string());
         }
-        let cfg = EnvConfig::from_names(&self.env, &self.variant)?;
+        let cfg = EnvConfig::from_names(&self.env, self.variant.name())?;
         Ok(format!("{}-{}", cfg.scenario.name(), cfg.variant.name()))
     }
 }
@@ -81,21 +100,25 @@ impl GameChoice {
 mod tests {
     use super::*;
 
-    /// AMAGAIL games exist in the paper variant only, and an unknown name lists both families.
+    /// AMAGAIL games exist in the paper variant only, an unknown name lists both families, and
+    /// a variant is read by its name wherever a game choice is loaded.
     #[test]
     fn game_names_and_variants_are_checked() {
         let g = GameChoice::new;
-        assert!(g("det_navigation", "paper").build().is_ok());
+        assert!(g("det_navigation", Variant::Paper).build().is_ok());
         assert_eq!(
-            g("cooperative_navigation", "paper").slug().ok().as_deref(),
+            g("cooperative_navigation", Variant::Paper)
+                .slug()
+                .ok()
+                .as_deref(),
             Some("simple_spread-paper")
         );
-        let err = g("det_navigation", "bogus")
+        let err = g("det_navigation", Variant::Mpe2)
             .build()
             .err()
             .map(|e| e.to_string());
-        assert!(err.is_some_and(|e| e.contains("bogus")));
-        let err = g("det_navgation", "paper")
+        assert!(err.is_some_and(|e| e.contains("mpe2") && e.contains("paper variant")));
+        let err = g("det_navgation", Variant::Paper)
             .build()
             .err()
             .map(|e| e.to_string());
@@ -104,15 +127,16 @@ mod tests {
             err.contains("simple_spread") && err.contains("det_navigation"),
             "{err}"
         );
-        // A known game with an unknown variant is about the variant only.
-        let err = g("simple_spread", "weird")
-            .build()
+        // Stored as before: the variant's name.
+        let text = serde_json::to_string(&g("simple_spread", Variant::Mpe2)).unwrap_or_default();
+        assert_eq!(text, r#"{"env":"simple_spread","variant":"mpe2"}"#);
+        let back: GameChoice =
+            serde_json::from_str(r#"{"env":"simple_tag","variant":"paper"}"#).expect("parses");
+        assert_eq!(back, g("simple_tag", Variant::Paper));
+        let err = serde_json::from_str::<GameChoice>(r#"{"env":"simple_tag","variant":"weird"}"#)
             .err()
-            .map(|e| e.to_string());
-        let err = err.unwrap_or_default();
-        assert!(
-            err.contains("weird") && !err.contains("environment"),
-            "{err}"
-        );
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("weird"), "{err}");
     }
 }

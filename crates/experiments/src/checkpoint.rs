@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
-use envs::{GameChoice, ParticleEnv};
+use envs::{GameChoice, ParticleEnv, Variant};
 use magail_async::run;
 use magail_async::{Collector, LearnerConfig, Learners, RolloutConfig};
 use mg_core::MarkovGame;
@@ -139,14 +139,14 @@ pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
 pub fn game_for(
     meta: &CheckpointMeta,
     env: Option<&str>,
-    variant: Option<&str>,
+    variant: Option<Variant>,
 ) -> Result<GameChoice> {
     let Some(env) = env else {
         return Ok(meta.game.clone());
     };
     let want = GameChoice {
         env: env.to_string(),
-        variant: variant.unwrap_or("paper").to_string(),
+        variant: variant.unwrap_or(Variant::Paper),
     };
     let (theirs, _) = meta.game.build()?;
     let (ours, _) = want.build()?;

@@ -234,7 +234,7 @@ fn mixed<'a>(
 pub fn record_demos(
     expert: &crate::Demonstrator,
     env: Option<&str>,
-    variant: Option<&str>,
+    variant: Option<envs::Variant>,
     episodes: usize,
     seed: u64,
     greedy: bool,
@@ -264,7 +264,7 @@ pub fn record_demos(
                 reason: "the scripted reference needs the game to play".into(),
             });
         };
-        let game = GameChoice::new(env, variant.unwrap_or("paper"));
+        let game = GameChoice::new(env, variant.unwrap_or(envs::Variant::Paper));
         let set = play(&game, Who::Scripted, episodes, seed)?;
         (game, set)
     };

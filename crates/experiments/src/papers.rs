@@ -137,14 +137,14 @@ impl Experiment {
 
     /// The game.
     pub fn game(self) -> GameChoice {
-        let (env, variant) = match self {
-            Experiment::Navigation => ("cooperative_navigation", "paper"),
-            Experiment::Communication => ("cooperative_communication", "paper"),
-            Experiment::KeepAway => ("keep_away", "paper"),
-            Experiment::PredatorPrey => ("predator_prey", "paper"),
-            other => (other.name(), "paper"),
+        let env = match self {
+            Experiment::Navigation => "cooperative_navigation",
+            Experiment::Communication => "cooperative_communication",
+            Experiment::KeepAway => "keep_away",
+            Experiment::PredatorPrey => "predator_prey",
+            other => other.name(),
         };
-        GameChoice::new(env, variant)
+        GameChoice::new(env, envs::Variant::Paper)
     }
 
     /// The shipped expert that demonstrates, relative to the project root.

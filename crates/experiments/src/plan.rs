@@ -165,8 +165,8 @@ pub fn cell_dir(dir: &Path, id: &str) -> PathBuf {
 impl Plan {
     /// The plan of a preset.
     pub fn new(o: &PlanOptions) -> Self {
-        let nav = GameChoice::new("cooperative_navigation", "paper");
-        let stoch = GameChoice::new("stoch_navigation", "paper");
+        let nav = GameChoice::new("cooperative_navigation", envs::Variant::Paper);
+        let stoch = GameChoice::new("stoch_navigation", envs::Variant::Paper);
         let (nav_demos, nav_methods, stoch_demos, stoch_methods): (
             &[usize],
             &[Method],
@@ -290,7 +290,7 @@ impl Plan {
                     continue;
                 }
                 let (meta, _) = read_sidecar(&path)?;
-                game_for(&meta, Some(&c.game.env), Some(&c.game.variant))?;
+                game_for(&meta, Some(&c.game.env), Some(c.game.variant))?;
                 checked.push((path, c.game.clone()));
             }
         }

@@ -16,7 +16,7 @@ fn spec(env: &str, out: &Path) -> ExpertSpec {
     ExpertSpec {
         game: GameChoice {
             env: env.into(),
-            variant: "paper".into(),
+            variant: envs::Variant::Paper,
         },
         steps: 32,
         seed: 0,

@@ -84,8 +84,12 @@ pub fn record_demos<'py>(
     greedy: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let who = experiments::Demonstrator::parse(expert);
+    let parsed = variant
+        .map(envs::Variant::from_name)
+        .transpose()
+        .map_err(value_err)?;
     let (set, names) =
-        experiments::record_demos(&who, env, variant, episodes, seed, greedy).map_err(value_err)?;
+        experiments::record_demos(&who, env, parsed, episodes, seed, greedy).map_err(value_err)?;
     let source = format!(
         "magail_rs.record_demos(expert={expert:?}, episodes={episodes}, seed={seed}, env={env:?}, variant={variant:?}, greedy={greedy})"
     );

@@ -37,7 +37,7 @@ impl Expert {
             policies,
             spec,
             env: meta.game.env.clone(),
-            variant: meta.game.variant.clone(),
+            variant: meta.game.variant.name().to_string(),
             seed,
         })
     }
