@@ -77,14 +77,7 @@ pub fn evaluate_on(
     episodes: usize,
     seed: u64,
 ) -> Result<run::Evaluation> {
-    let team = |who| -> Result<f64> { Ok(return_stats(&play(game, who, episodes, seed)?).1) };
-    Ok(run::Evaluation {
-        episodes,
-        seed,
-        score: team(Who::Learned(policies))?,
-        random: team(Who::Random)?,
-        reference: team(reference)?,
-    })
+    Ok(score_on(game, policies, reference, episodes, seed)?.eval)
 }
 
 /// Each episode's team return (the mean over agents of its returns), in the order played:

@@ -450,12 +450,18 @@ pub fn run_local(
             reason: "is 0: expected at least 1".into(),
         });
     }
-    let mut todo: Vec<&CellSpec> = plan
+    let todo: Vec<&CellSpec> = plan
         .cells
         .iter()
         .filter(|c| !matches!(cell_state(dir, c), CellState::Done(_)))
         .collect();
-    todo.sort_by(|a, b| b.estimated_seconds().total_cmp(&a.estimated_seconds()));
+    // Each estimate builds the cell's game: once per cell, not once per comparison.
+    let mut costed: Vec<(f64, &CellSpec)> = todo
+        .into_iter()
+        .map(|c| (c.estimated_seconds(), c))
+        .collect();
+    costed.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let todo: Vec<&CellSpec> = costed.into_iter().map(|(_, c)| c).collect();
     let queue = Mutex::new(todo.into_iter());
     let cache = BcCache::default();
     let errors = Mutex::new(Vec::new());
