@@ -14,8 +14,8 @@ use magail_async::{ComputeDevice, MagailStats, MagailTrainer};
 use serde::Serialize;
 
 use crate::check::{cuda_env, ensure_link_libs, ensure_toolkit};
-use crate::common::{GameChoice, Who, play, write_atomic};
 use crate::{cargo, project_root, run};
+use magail::common::{GameChoice, Who, play, write_atomic};
 
 #[derive(Args, Debug)]
 pub struct GpuCheckArgs {

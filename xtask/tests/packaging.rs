@@ -7,13 +7,14 @@
 use std::path::Path;
 use std::process::Command;
 
-const PUBLISHED: [&str; 6] = [
+const PUBLISHED: [&str; 7] = [
     "mg-core",
     "envs",
     "trpo",
     "gail",
     "magail-async",
     "experiments",
+    "magail",
 ];
 
 #[test]

@@ -11,6 +11,7 @@ use mg_core::MarkovGame;
 use crate::common::{game_for, load_checkpoint, return_stats, scripted_policies};
 use magail_async::run::EVAL_SEED;
 
+/// `crossplay`'s arguments.
 #[derive(Args, Debug)]
 pub struct CrossplayArgs {
     /// Expert checkpoint folder of a competitive game (keep-away, predator-prey).

@@ -14,6 +14,7 @@ pub struct Bars {
 }
 
 impl Bars {
+    /// No bars yet; one appears per cell as it starts.
     pub fn new() -> Self {
         Self {
             multi: MultiProgress::new(),

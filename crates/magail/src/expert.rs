@@ -2,7 +2,7 @@
 //! share parameters), with a live progress bar, atomic periodic checkpoints, `--resume`, and a
 //! learning curve (CSV, PNG, SVG).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use clap::Args;
@@ -21,6 +21,7 @@ pub enum LearnOnly {
     Good,
 }
 
+/// `expert`'s arguments.
 #[derive(Args, Debug, Clone)]
 pub struct ExpertArgs {
     /// Scenario (simple_spread, cooperative_communication, …) or AMAGAIL game (stoch_navigation, …).
@@ -91,7 +92,7 @@ pub struct ExpertArgs {
 
 impl ExpertArgs {
     /// The library's settings for this command line.
-    pub fn spec(&self) -> Result<ExpertSpec> {
+    pub fn spec(&self, root: &Path) -> Result<ExpertSpec> {
         let game = GameChoice {
             env: self.env.clone(),
             variant: self.variant,
@@ -115,7 +116,7 @@ impl ExpertArgs {
             (None, false) => Start::New,
         };
         let out = self.out.clone().unwrap_or_else(|| {
-            crate::project_root().join(format!(
+            root.join(format!(
                 "target/experts/{}-s{}",
                 game.slug().unwrap_or_default(),
                 self.seed
@@ -163,8 +164,8 @@ fn plot_curve(out: &std::path::Path, game: &GameChoice) -> Result<()> {
 }
 
 /// Trains and returns the output folder.
-pub fn run(a: &ExpertArgs) -> Result<PathBuf> {
-    let spec = a.spec()?;
+pub fn run(a: &ExpertArgs, root: &Path) -> Result<PathBuf> {
+    let spec = a.spec(root)?;
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {

@@ -11,6 +11,7 @@ use magail_async::run::{EVAL_SEED, normalize};
 
 use crate::common::{Who, game_for, load_checkpoint, play, return_stats};
 
+/// `eval`'s arguments.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Checkpoint folder (or its expert.json).

@@ -82,6 +82,7 @@ impl GeneratorArgs {
 /// Optional overrides of a method's configuration, for experiments.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct Tuning {
+    /// The generator's settings.
     #[command(flatten)]
     pub generator: GeneratorArgs,
     /// Discriminator learning rate.

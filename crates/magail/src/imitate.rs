@@ -3,7 +3,7 @@
 //! demonstration file, through `magail_async::run`: a locked run folder, a metrics log,
 //! checkpoints, exact `--resume`, and the evaluation every command reports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -13,6 +13,7 @@ use mg_core::decode_demos;
 
 use crate::common::{GameChoice, Tuning, Who, evaluate, load_checkpoint, train_cell};
 
+/// `imitate`'s arguments.
 #[derive(Args, Debug)]
 pub struct ImitateArgs {
     /// Game (cooperative_navigation, stoch_navigation, …).
@@ -56,11 +57,12 @@ pub struct ImitateArgs {
     /// the reference of the normalized score. Without it only returns are reported.
     #[arg(long)]
     pub demonstrator: Option<String>,
+    /// The settings given in place of the method's defaults.
     #[command(flatten)]
     pub tune: Tuning,
 }
 
-pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
+pub fn run_imitate(a: &ImitateArgs, root: &Path) -> Result<()> {
     if a.episodes == 0 {
         bail!("--episodes 0: the run is scored over that many episodes, expected at least 1");
     }
@@ -82,7 +84,7 @@ pub fn run_imitate(a: &ImitateArgs) -> Result<()> {
     cfg.disc.gradient_penalty = a.gradient_penalty;
     a.tune.apply(&mut cfg);
     let dir = a.out.clone().unwrap_or_else(|| {
-        crate::project_root().join(format!(
+        root.join(format!(
             "target/imitate/{}-{}-s{}",
             game.slug().unwrap_or_default(),
             a.method.label(),

@@ -18,6 +18,7 @@ pub enum PolicyKind {
     Scripted,
 }
 
+/// `render`'s arguments.
 #[derive(Args, Debug)]
 pub struct RenderArgs {
     /// Scenario, e.g. simple_spread, simple_tag, cooperative_navigation.

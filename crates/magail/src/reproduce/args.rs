@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use experiments::{Demonstrator, Experiment, PlanOptions, Preset};
 
+/// `reproduce`'s arguments.
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
     /// The quick experiment: the paper-shape generator, 1000 adversarial iterations of 2,050
@@ -62,8 +63,10 @@ pub struct ReproduceArgs {
     /// Local workers (default: the machine's cores).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// The Slurm executor's settings.
     #[command(flatten)]
     pub slurm: SlurmArgs,
+    /// Settings given in place of the preset's.
     #[command(flatten)]
     pub settings: CellArgs,
     /// Output folder (default target/reproduce, target/reproduce-full or target/reproduce-smoke).
@@ -182,8 +185,7 @@ pub enum Who {
 
 /// A checkpoint path as the plan records it: relative to the project root when given so (the
 /// same cell id on every clone), absolute when it names a folder under the current one instead.
-fn expert_at(p: &Path) -> Demonstrator {
-    let root = crate::project_root();
+fn expert_at(p: &Path, root: &Path) -> Demonstrator {
     if p.is_relative()
         && !root.join(p).exists()
         && p.exists()
@@ -195,7 +197,12 @@ fn expert_at(p: &Path) -> Demonstrator {
 }
 
 impl CellArgs {
-    pub fn options(&self, preset: Preset, papers: Option<Vec<Experiment>>) -> Result<PlanOptions> {
+    pub fn options(
+        &self,
+        preset: Preset,
+        papers: Option<Vec<Experiment>>,
+        root: &Path,
+    ) -> Result<PlanOptions> {
         let seeds = self.seeds.unwrap_or(if papers.is_some() { 5 } else { 1 });
         if seeds == 0 {
             bail!("--seeds 0: expected at least 1 replicate");
@@ -216,8 +223,9 @@ impl CellArgs {
         set(&mut o.episodes, self.episodes);
         o.seeds = (0..seeds).map(|k| self.seed.wrapping_add(k)).collect();
         if self.demonstrator == Who::Expert {
-            o.demonstrator = expert_at(&self.expert);
-            o.stoch_demonstrator = expert_at(self.stoch_expert.as_ref().unwrap_or(&self.expert));
+            o.demonstrator = expert_at(&self.expert, root);
+            o.stoch_demonstrator =
+                expert_at(self.stoch_expert.as_ref().unwrap_or(&self.expert), root);
         }
         Ok(o)
     }

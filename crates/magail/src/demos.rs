@@ -19,6 +19,7 @@ pub enum Format {
     Npz,
 }
 
+/// `demos`' arguments.
 #[derive(Args, Debug)]
 pub struct DemosArgs {
     /// Expert checkpoint folder, or `scripted` for the scripted reference.

@@ -20,8 +20,7 @@ mod args;
 use args::Executor;
 pub use args::ReproduceArgs;
 
-pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
-    let root = crate::project_root();
+pub fn run_reproduce(a: &ReproduceArgs, root: &Path) -> Result<()> {
     if a.list {
         for e in Experiment::ALL {
             println!("{}", e.describe());
@@ -60,8 +59,19 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
     };
     let plan = match preset {
         Some(p) => {
-            let plan = Plan::new(&a.settings.options(p, papers.clone())?);
-            plan.validate(&root)?;
+            let plan = Plan::new(&a.settings.options(p, papers.clone(), root)?);
+            plan.validate(root).map_err(|e| {
+                let hint = if root.join("assets/experts").is_dir() {
+                    String::new()
+                } else {
+                    format!(
+                        " (the shipped experts are read from {}/assets/experts: run this inside \
+                         a clone of magail-rs, or set MAGAIL_ROOT to one)",
+                        root.display()
+                    )
+                };
+                anyhow::anyhow!("{e}{hint}")
+            })?;
             plan.save(&dir)?;
             plan
         }
@@ -72,7 +82,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
         let bars = Bars::new();
         bars.started(cell);
         let res =
-            experiments::run_recorded(cell, &root, &dir, None, &mut |p| bars.progress(cell, &p));
+            experiments::run_recorded(cell, root, &dir, None, &mut |p| bars.progress(cell, &p));
         bars.finished(cell, res.as_ref());
         res?;
         return Ok(());
@@ -88,7 +98,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
         );
     }
     if a.rescore {
-        return rescore(&plan, &root, &dir, &a.from);
+        return rescore(&plan, root, &dir, &a.from);
     }
     let states = plan.states(&dir);
     if a.plan {
@@ -109,7 +119,7 @@ pub fn run_reproduce(a: &ReproduceArgs) -> Result<()> {
             let workers = a
                 .workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            experiments::run_local(&plan, &root, &dir, workers, &Bars::new())?;
+            experiments::run_local(&plan, root, &dir, workers, &Bars::new())?;
             write_report(&dir, &plan)
         }
         Executor::Slurm => submit(a, &plan, &states, &dir),
