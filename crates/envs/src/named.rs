@@ -50,9 +50,12 @@ impl GameChoice {
         AmagailGame::from_name(&self.env).ok()
     }
 
-    /// The Markov game and its player function. An unknown name is refused with every name
-    /// accepted, scenarios and AMAGAIL games alike.
-    pub fn build(&self) -> Result<(ParticleEnv, PlayerRule), ConfigError> {
+    /// The game's configuration and, for an AMAGAIL game, its player function (`None` for a
+    /// scenario, which is synchronous over as many agents as its configuration makes, so a
+    /// caller may still change their number). An unknown name is refused with every name
+    /// accepted, scenarios and AMAGAIL games alike; an AMAGAIL game outside the paper variant
+    /// is refused too.
+    pub fn config(&self) -> Result<(EnvConfig, Option<PlayerRule>), ConfigError> {
         if let Some(g) = self.amagail() {
             if self.variant != Variant::Paper {
                 return Err(ConfigError::InvalidParam {
@@ -64,7 +67,7 @@ impl GameChoice {
                     ),
                 });
             }
-            return Ok((ParticleEnv::new(g.env_config())?, g.player()));
+            return Ok((g.env_config(), Some(g.player())));
         }
         let cfg = EnvConfig::from_names(&self.env, self.variant.name()).map_err(|e| match e {
             ConfigError::UnknownScenario { .. } => ConfigError::UnknownGame {
@@ -77,7 +80,16 @@ impl GameChoice {
             },
             other => other,
         })?;
+        Ok((cfg, None))
+    }
+
+    /// The Markov game and its player function ([`config`](Self::config), built).
+    pub fn build(&self) -> Result<(ParticleEnv, PlayerRule), ConfigError> {
+        let (cfg, player) = self.config()?;
         let env = ParticleEnv::new(cfg)?;
+        if let Some(p) = player {
+            return Ok((env, p));
+        }
         let n = env.spec().n_agents();
         let player = Synchronous::new(n).map_err(|e| ConfigError::InvalidParam {
             param: "agents",

@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use envs::{GameChoice, ParticleEnv, Variant};
 use magail_async::run;
 use magail_async::{Collector, LearnerConfig, Learners, RolloutConfig};
-use mg_core::MarkovGame;
+use mg_core::{MarkovGame, PhiMode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, Result};
@@ -121,7 +121,8 @@ pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
     let dims: Vec<usize> = (0..probe.spec().n_agents())
         .map(|i| probe.obs_dim(i))
         .collect();
-    let mut learners = Learners::new(probe.spec(), &dims, meta.learner.clone())
+    // Experts learn where they act: φ is never one of their actions.
+    let mut learners = Learners::new(probe.spec(), &dims, meta.learner.clone(), PhiMode::Filter)
         .map_err(|e| bad(path, format!("its learners cannot be built: {e}")))?;
     let tensors = run::load_tensors(&st)?;
     learners.load_tensors(&tensors, false).map_err(|e| {

@@ -1,6 +1,6 @@
 //! Reward forms and discriminator priors.
 
-use mg_core::ActionSpace;
+use mg_core::{ActionSpace, PhiMode};
 use serde::{Deserialize, Serialize};
 
 use crate::disc::GailError;
@@ -84,14 +84,16 @@ impl Prior {
 
     /// The discriminators for agents of these observation sizes and action spaces: each one's
     /// input width, and the outputs of each (one per agent for the centralized prior, else one).
-    /// A joint input always has the φ category; a decentralized one with `phi_slot`.
+    /// A joint input always has the φ category; a decentralized one where φ [is an
+    /// action](PhiMode::is_action).
     pub fn layout(
         self,
         dims: &[usize],
         spaces: &[ActionSpace],
-        phi_slot: bool,
+        phi: PhiMode,
     ) -> (Vec<usize>, usize) {
         let n = dims.len();
+        let phi_slot = phi.is_action();
         match self {
             Prior::Decentralized => (
                 (0..n)
@@ -113,9 +115,9 @@ impl Prior {
     /// Appends discriminator `k`'s input for one joint time step (`agent(i)` is agent `i`'s
     /// step, `spaces` the action spaces) to `out`, and returns whether it appended one.
     ///
-    /// Decentralized: agent `k`'s own (o, a), skipped where it did not act unless `phi_slot`
-    /// (φ is then a category) or `every_step`. Joint: every agent's (o, a) with φ as its
-    /// category, at every step; without `phi_slot` (AMAGAIL's filtering) the weights of the
+    /// Decentralized: agent `k`'s own (o, a) where the step [counts](PhiMode::counts) for it or
+    /// `every_step` (with φ as an action it is then a category). Joint: every agent's (o, a)
+    /// with φ as its category, at every step; under AMAGAIL's filtering the weights of the
     /// logits go to `mask` ([`mask_weights`](Self::mask_weights)).
     #[allow(clippy::too_many_arguments)]
     pub fn encode_step<'a>(
@@ -123,17 +125,24 @@ impl Prior {
         k: usize,
         agent: impl Fn(usize) -> AgentStep<'a>,
         spaces: &[ActionSpace],
-        phi_slot: bool,
+        phi: PhiMode,
         every_step: bool,
         out: &mut Vec<f32>,
         mask: Option<&mut Vec<f32>>,
     ) -> Result<bool, GailError> {
         if !self.joint() {
             let s = agent(k);
-            if !(every_step || phi_slot || s.acted) {
+            if !(every_step || phi.counts(s.acted)) {
                 return Ok(false);
             }
-            encode_pairs(s.obs, s.obs.len(), s.action, spaces[k], phi_slot, out)?;
+            encode_pairs(
+                s.obs,
+                s.obs.len(),
+                s.action,
+                spaces[k],
+                phi.is_action(),
+                out,
+            )?;
             return Ok(true);
         }
         let start = out.len();
@@ -144,7 +153,7 @@ impl Prior {
                 return Err(e);
             }
         }
-        if let (false, Some(mask)) = (phi_slot, mask) {
+        if let (false, Some(mask)) = (phi.is_action(), mask) {
             self.mask_weights(|i| agent(i).acted, spaces.len(), mask);
         }
         Ok(true)
@@ -219,18 +228,21 @@ mod tests {
     fn layouts_follow_the_prior() {
         let dims = [1, 1];
         assert_eq!(
-            Prior::Decentralized.layout(&dims, &SPACES, false),
+            Prior::Decentralized.layout(&dims, &SPACES, PhiMode::Filter),
             (vec![3, 4], 1)
         );
         assert_eq!(
-            Prior::Decentralized.layout(&dims, &SPACES, true),
+            Prior::Decentralized.layout(&dims, &SPACES, PhiMode::AsAction),
             (vec![4, 5], 1)
         );
         assert_eq!(
-            Prior::Centralized.layout(&dims, &SPACES, false),
+            Prior::Centralized.layout(&dims, &SPACES, PhiMode::Filter),
             (vec![9], 2)
         );
-        assert_eq!(Prior::ZeroSum.layout(&dims, &SPACES, false), (vec![9], 1));
+        assert_eq!(
+            Prior::ZeroSum.layout(&dims, &SPACES, PhiMode::Filter),
+            (vec![9], 1)
+        );
     }
 
     /// A decentralized discriminator skips its agent's φ steps; a joint one keeps the step, encodes
@@ -241,17 +253,41 @@ mod tests {
         let agent = steps(&obs, &act, [true, false]);
         let (mut out, mut mask) = (Vec::new(), Vec::new());
         let p = Prior::Decentralized;
-        assert!(!p.encode_step(1, agent, &SPACES, false, false, &mut out, Some(&mut mask))?);
+        assert!(!p.encode_step(
+            1,
+            agent,
+            &SPACES,
+            PhiMode::Filter,
+            false,
+            &mut out,
+            Some(&mut mask)
+        )?);
         assert!(out.is_empty() && mask.is_empty());
-        assert!(p.encode_step(1, agent, &SPACES, false, true, &mut out, None)?);
+        assert!(p.encode_step(1, agent, &SPACES, PhiMode::Filter, true, &mut out, None)?);
         assert_eq!(out, [0.25, 0.0, 0.0, 0.0]);
         out.clear();
         let c = Prior::Centralized;
-        assert!(c.encode_step(0, agent, &SPACES, false, false, &mut out, Some(&mut mask))?);
+        assert!(c.encode_step(
+            0,
+            agent,
+            &SPACES,
+            PhiMode::Filter,
+            false,
+            &mut out,
+            Some(&mut mask)
+        )?);
         assert_eq!(out, [0.5, 0.0, 1.0, 0.0, 0.25, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(mask, [1.0, 0.0]);
         mask.clear();
-        Prior::Shared.encode_step(0, agent, &SPACES, false, false, &mut out, Some(&mut mask))?;
+        Prior::Shared.encode_step(
+            0,
+            agent,
+            &SPACES,
+            PhiMode::Filter,
+            false,
+            &mut out,
+            Some(&mut mask),
+        )?;
         assert_eq!(mask, [1.0]);
         Ok(())
     }

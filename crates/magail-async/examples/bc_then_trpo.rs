@@ -43,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         knob("WARMUP", 10)?,
     );
     cfg.rollout.envs = envs;
-    let mut l = Learners::new(env.spec(), &[16, 16, 16], cfg.learner.clone())?;
+    let mut l = Learners::new(env.spec(), &[16, 16, 16], cfg.learner.clone(), cfg.phi)?;
     if let Ok(init) = std::env::var("INIT") {
         let m = candle_core::safetensors::load(&init, &candle_core::Device::Cpu)?;
         l.load_tensors(&m, std::env::var("INIT_VF").is_err())?;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use candle_core::Tensor;
-use mg_core::{MarkovGame, PlayerFunction};
+use mg_core::{MarkovGame, PhiMode, PlayerFunction};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{put_state, take_state};
@@ -74,7 +74,7 @@ where
         let dims: Vec<usize> = (0..collector.spec().n_agents())
             .map(|i| collector.obs_dim(i))
             .collect();
-        let learners = Learners::new(collector.spec(), &dims, learner)?;
+        let learners = Learners::new(collector.spec(), &dims, learner, PhiMode::Filter)?;
         Ok(Self {
             collector,
             learners,

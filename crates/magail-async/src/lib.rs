@@ -62,8 +62,10 @@ pub use learner::{
     ComputeDevice, Group, LearnError, LearnerConfig, LearnerState, Learners, UpdateStats,
 };
 pub use magail::{
-    ClonedPolicies, MagailConfig, MagailError, MagailStats, MagailTrainer, PhiMode, default_config,
+    ClonedPolicies, MagailConfig, MagailError, MagailStats, MagailTrainer, default_config,
 };
+/// How φ is treated (mg-core's, re-exported: the trainer's settings name it).
+pub use mg_core::PhiMode;
 pub use policy::{FnPolicy, Policy, PolicyError, PolicyOutput, RandomPolicy};
 pub use rollout::{
     ACT_STREAMS, AgentSteps, Collector, CollectorState, EpisodeEnd, Rollout, RolloutConfig,

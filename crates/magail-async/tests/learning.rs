@@ -5,7 +5,7 @@
 
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use magail_async::{ExpertTrainer, LearnerConfig, Learners, RolloutConfig};
-use mg_core::{MarkovGame, Synchronous};
+use mg_core::{MarkovGame, PhiMode, Synchronous};
 use trpo::TrpoConfig;
 
 fn trainer(seed: u64) -> ExpertTrainer<ParticleEnv, Synchronous> {
@@ -67,7 +67,13 @@ fn the_same_seed_gives_the_same_run_and_checkpoints_round_trip() {
     // Load the trained parameters into fresh learners: identical tensors.
     let spec = ta.collector().spec().clone();
     let dims: Vec<usize> = (0..2).map(|i| ta.collector().obs_dim(i)).collect();
-    let mut fresh = Learners::new(&spec, &dims, ta.learners().config().clone()).unwrap();
+    let mut fresh = Learners::new(
+        &spec,
+        &dims,
+        ta.learners().config().clone(),
+        PhiMode::Filter,
+    )
+    .unwrap();
     let saved = ta.learners().tensors().unwrap();
     fresh.load_tensors(&saved, false).unwrap();
     for (k, v) in fresh.tensors().unwrap() {
@@ -88,7 +94,13 @@ fn the_same_seed_gives_the_same_run_and_checkpoints_round_trip() {
     let err = fresh.load_tensors(&broken, false).unwrap_err().to_string();
     assert!(err.contains("group0.pi.l0.weight"), "{err}");
     // A bad tensor late in the order (a critic's, after every policy tensor) changes nothing.
-    let mut other = Learners::new(&spec, &dims, ta.learners().config().clone()).unwrap();
+    let mut other = Learners::new(
+        &spec,
+        &dims,
+        ta.learners().config().clone(),
+        PhiMode::Filter,
+    )
+    .unwrap();
     let before = other.tensors().unwrap();
     let mut nan = saved.clone();
     let key = "group0.vf.l0.weight";
@@ -136,7 +148,7 @@ fn a_centralized_critic_predicts_what_the_speaker_cannot_see() {
         let lc =
             LearnerConfig::sharing_identical(&spec, trpo, 1).with_centralized_value(centralized);
         let group = lc.groups[speaker];
-        let mut l = Learners::new(&spec, &dims, lc).unwrap();
+        let mut l = Learners::new(&spec, &dims, lc, PhiMode::Filter).unwrap();
         let want = if centralized {
             dims[speaker] + dims.iter().sum::<usize>()
         } else {

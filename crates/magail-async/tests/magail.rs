@@ -139,7 +139,7 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
         assert!(acted < total);
         // The learners train on the acted steps (filter) or on every step (φ as an action).
         let dims: Vec<usize> = (0..3).map(|i| c.obs_dim(i)).collect();
-        let mut l = Learners::new(env.spec(), &dims, cfg.learner.clone()).unwrap();
+        let mut l = Learners::new(env.spec(), &dims, cfg.learner.clone(), cfg.phi).unwrap();
         let up = l.update(&ro, None).unwrap();
         match mode {
             PhiMode::Filter => {
@@ -158,13 +158,6 @@ fn phi_as_an_action_is_cloned_chosen_and_learned_from() {
             }
         }
     }
-    // φ as an action for the discriminator goes with φ as an action for the policy.
-    let mut cfg = default_config(env.spec(), Prior::Decentralized, PhiMode::AsAction, 0);
-    cfg.learner.phi_as_action = false;
-    let err = MagailTrainer::new(env.clone(), g.player(), &demos, cfg)
-        .err()
-        .unwrap();
-    assert!(matches!(err, MagailError::Config(_)), "{err}");
 }
 
 #[test]

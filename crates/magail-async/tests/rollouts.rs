@@ -10,7 +10,7 @@ use magail_async::{
     Collector, FnPolicy, Policy, PolicyError, PolicyOutput, RandomPolicy, RolloutConfig,
     RolloutError,
 };
-use mg_core::{ActionSpace, MarkovGame, StreamRng, Synchronous, stream_rng};
+use mg_core::{ActionSpace, MarkovGame, PhiMode, StreamRng, Synchronous, stream_rng};
 
 fn random_policies(spec: &mg_core::GameSpec) -> Vec<RandomPolicy> {
     RandomPolicy::for_game(spec)
@@ -315,7 +315,7 @@ fn a_recording_in_the_rollout_layout_keeps_every_episode_in_order() {
     assert_eq!(ends, returns);
 }
 
-/// With `set_sample_inactive`, steps the player function left an agent out hold the policy's
+/// Under `PhiMode::AsActionKept`, steps the player function left an agent out hold the policy's
 /// own draw and its log-probability (the reading of the φ baseline that keeps its action),
 /// still marked as not acted with no reward; the environment ignores the draw, so the left-out
 /// predators' positions do not move by their own action.
@@ -333,7 +333,7 @@ fn left_out_agents_keep_their_own_draw_when_asked() {
         },
     )
     .unwrap();
-    c.set_sample_inactive(true);
+    c.set_phi(PhiMode::AsActionKept);
     let pols = random_policies(c.spec());
     let r = c.collect(&as_dyn(&pols), 60).unwrap();
     let mut left_out = 0;

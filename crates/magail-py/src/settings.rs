@@ -2,9 +2,8 @@
 //! ([`game_config`], [`GameSettings`]).
 
 use crate::value_err;
-use envs::amagail::AmagailGame;
 use envs::config::{RewardMix, ScenarioParams};
-use envs::{EnvConfig, ParticleEnv};
+use envs::{EnvConfig, GameChoice, ParticleEnv, Variant};
 use mg_core::{MarkovGame, PlayerRule, Synchronous};
 use pyo3::prelude::*;
 /// The settings of a game as Python passes them (mpe2's constructor arguments by their mpe2
@@ -47,21 +46,10 @@ impl GameArgs {
 /// Builds the configuration and player function that `args` describe, or says which argument
 /// is wrong and what was expected.
 pub fn game_config(args: &GameArgs) -> Result<(EnvConfig, PlayerRule), String> {
-    let (mut cfg, player) = match AmagailGame::from_name(&args.env) {
-        Ok(g) => {
-            if args.variant != "paper" {
-                return Err(format!(
-                    "variant `{}`: the AMAGAIL game {} exists only in the paper variant",
-                    args.variant, args.env
-                ));
-            }
-            (g.env_config(), Some(g.player()))
-        }
-        Err(_) => (
-            EnvConfig::from_names(&args.env, &args.variant).map_err(|e| e.to_string())?,
-            None,
-        ),
-    };
+    let variant = Variant::from_name(&args.variant).map_err(|e| e.to_string())?;
+    let (mut cfg, player) = GameChoice::new(&args.env, variant)
+        .config()
+        .map_err(|e| e.to_string())?;
     let scenario = cfg.scenario.name();
     let refuse = |arg: &str| {
         Err(format!(

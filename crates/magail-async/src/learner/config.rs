@@ -28,13 +28,6 @@ pub struct LearnerConfig {
     /// per-agent baseline of TRPO); old configurations without the field read as off.
     #[serde(default)]
     pub centralized_value: bool,
-    /// φ as an ordinary action (the baselines of the AMAGAIL paper, which do not know who
-    /// was allowed to act): every discrete policy gets one category more, φ, which it may also
-    /// choose when allowed to act ([`Policy::plays_phi`](crate::Policy::plays_phi)), and every
-    /// step, φ or not, enters its value and policy updates. Off (default): steps where the agent
-    /// played φ are filtered out (AMAGAIL). Needs discrete action spaces.
-    #[serde(default)]
-    pub phi_as_action: bool,
     /// Where the policy, value and discriminator networks compute (CPU by default; old
     /// configurations without the field read as CPU). Environments always step on the CPU.
     #[serde(default)]
@@ -133,7 +126,6 @@ impl LearnerConfig {
             activation: Activation::Relu,
             seed,
             centralized_value: false,
-            phi_as_action: false,
             device: ComputeDevice::Cpu,
         }
     }

@@ -4,7 +4,7 @@
 //! only the rewards handed to [`Learners::update`] differ. Steps where an agent played φ are
 //! filtered out of its value and policy updates (AMAGAIL); its GAE runs over its own active steps,
 //! each bootstrapped from its next active step in the same episode. The baselines of the AMAGAIL
-//! paper instead treat φ as an ordinary action ([`LearnerConfig::phi_as_action`]).
+//! paper instead treat φ as an ordinary action: the [`PhiMode`] given to [`Learners::new`] decides.
 
 mod config;
 
@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-use mg_core::{ActionSpace, GameSpec, RngState, StreamRng, stream_rng};
+use mg_core::{ActionSpace, GameSpec, PhiMode, RngState, StreamRng, stream_rng};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use trpo::{
@@ -110,6 +110,8 @@ pub struct UpdateStats {
 #[derive(Debug)]
 pub struct Learners {
     cfg: LearnerConfig,
+    /// How φ is treated: the policies' φ category and which steps enter the updates.
+    phi: PhiMode,
     groups: Vec<Group>,
     obs_dims: Vec<usize>,
     rng: StreamRng,
@@ -120,11 +122,16 @@ pub struct Learners {
 
 impl Learners {
     /// Networks for a game with this spec; `obs_dims` are the observation sizes policies see
-    /// (the collector's, which may include history features).
+    /// (the collector's, which may include history features). `phi` decides how the steps an
+    /// agent did not act in are treated: filtered out (AMAGAIL, and experts), or φ as one more
+    /// action category of every policy (discrete action spaces only), which it may also choose
+    /// when allowed to act ([`Policy::plays_phi`](crate::Policy::plays_phi)), every step entering
+    /// its value and policy updates.
     pub fn new(
         spec: &GameSpec,
         obs_dims: &[usize],
         cfg: LearnerConfig,
+        phi: PhiMode,
     ) -> Result<Self, LearnError> {
         let n = spec.n_agents();
         if cfg.groups.len() != n || obs_dims.len() != n {
@@ -154,7 +161,7 @@ impl Learners {
                     )));
                 }
             }
-            let head = match (cfg.phi_as_action, space) {
+            let head = match (phi.is_action(), space) {
                 (false, _) => head_for(space),
                 (true, ActionSpace::Discrete { n }) => Head::Categorical { n: n + 1 },
                 (true, ActionSpace::Box { .. }) => {
@@ -195,6 +202,7 @@ impl Learners {
         Ok(Self {
             rng: stream_rng(cfg.seed, 1 << 51),
             cfg,
+            phi,
             anchors: vec![None; groups.len()],
             groups,
             obs_dims: obs_dims.to_vec(),
@@ -225,6 +233,11 @@ impl Learners {
         &self.cfg
     }
 
+    /// How these learners treat φ.
+    pub fn phi(&self) -> PhiMode {
+        self.phi
+    }
+
     /// One rollout policy per agent, acting on the CPU. On the CPU device they share parameters
     /// with the learners (later updates show through); on a GPU they are CPU copies of the
     /// parameters as they are now (environments step on the CPU, and one row per copy is too
@@ -244,7 +257,7 @@ impl Learners {
                 let g = self.cfg.groups[i];
                 CandlePolicy::new(copies[g].clone(), self.groups[g].space, cpu.clone())
                     .greedy(greedy)
-                    .with_phi(self.cfg.phi_as_action)
+                    .with_phi(self.phi.is_action())
             })
             .collect())
     }
@@ -333,8 +346,7 @@ impl Learners {
             let mut adv: Vec<f64> = Vec::new();
             let mut ret: Vec<f64> = Vec::new();
             let centralized = self.cfg.centralized_value;
-            // Under φ-as-action every step is the agent's own (φ is its action there).
-            let every_step = self.cfg.phi_as_action;
+            let phi = self.phi;
             let dims = &self.obs_dims;
             for &i in &g.agents {
                 let a = &ro.agents[i];
@@ -385,7 +397,7 @@ impl Learners {
                     let mut pending = false;
                     for t in 0..steps {
                         let at = b * steps + t;
-                        if a.acted[at] || every_step {
+                        if phi.counts(a.acted[at]) {
                             if pending {
                                 *nv.last_mut().ok_or(LearnError::Config("empty".into()))? =
                                     v_all[at];

@@ -56,14 +56,14 @@ where
         let d = self.collector.obs_dim(agents[0]);
         let space = self.spec.action_space(agents[0]);
         let w = space.width();
-        let every_step = self.cfg.learner.phi_as_action;
+        let phi = self.cfg.phi;
         let (mut obs, mut acts) = (Vec::new(), Vec::new());
         // Episode by episode, then agent by agent: the rows' order is the cloning's shuffle's
         // input, so it is part of the result.
         for ep in self.demos.episode_ranges() {
             for &i in agents {
                 let a = &self.demos.agents[i];
-                for t in ep.clone().filter(|&t| every_step || a.acted[t]) {
+                for t in ep.clone().filter(|&t| phi.counts(a.acted[t])) {
                     obs.extend_from_slice(&a.obs[t * d..(t + 1) * d]);
                     acts.extend_from_slice(&a.actions[t * w..(t + 1) * w]);
                 }

@@ -3,35 +3,12 @@
 //! ([`default_config`]).
 
 use gail::{DiscConfig, Prior, RewardForm};
-use mg_core::GameSpec;
+use mg_core::{GameSpec, PhiMode};
 use serde::{Deserialize, Serialize};
 
 use super::MagailError;
 use crate::learner::LearnerConfig;
 use crate::rollout::RolloutConfig;
-
-/// How samples where an agent played φ are treated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PhiMode {
-    /// AMAGAIL: filtered out of the agent's discriminator, value and policy updates.
-    Filter,
-    /// The MAGAIL baseline: φ is an ordinary action category, for the discriminator and the
-    /// policy (needs `learner.phi_as_action`). Where the player function forces φ, the sample
-    /// holds φ and the policy is updated on it as if it had chosen it (the AMAGAIL paper's
-    /// recorded placeholder, read as the baseline's action).
-    AsAction,
-    /// The other reading of that baseline: where the player function forces φ, the policy still
-    /// samples an action (φ among them), the environment ignores it, and the sample keeps what
-    /// the policy drew, with its log-probability.
-    AsActionKept,
-}
-
-impl PhiMode {
-    /// Whether φ is an action of the policies and the discriminators.
-    pub fn as_action(self) -> bool {
-        self != PhiMode::Filter
-    }
-}
 
 /// Everything a MAGAIL run needs, with defaults after the MAGAIL code where it is sound.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -182,7 +159,6 @@ pub fn default_config(spec: &GameSpec, prior: Prior, phi: PhiMode, seed: u64) ->
         disc_warmup: 10,
         steps_per_iter: 50,
         learner: LearnerConfig {
-            phi_as_action: phi.as_action(),
             ..LearnerConfig::sharing_identical(spec, trpo::TrpoConfig::default(), seed)
         },
         rollout: RolloutConfig {

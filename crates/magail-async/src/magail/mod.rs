@@ -8,7 +8,8 @@
 //! AMAGAIL paper on asynchronous games, which does not know who was allowed to act: φ is one more
 //! action category for the discriminator *and* for the policy (which may choose it when let act:
 //! it then does not move but stays in the round, rewarded), and every step, φ or not, enters its
-//! value and policy updates and its behaviour cloning ([`LearnerConfig::phi_as_action`]).
+//! value and policy updates and its behaviour cloning. [`MagailConfig::phi`] is the one place
+//! this is decided: the collector, the learners, the cloning and the discriminators read it.
 //! Deliberate choices where the paper code erred (papers.md §2.4): the reward of step t is
 //! D(o_t, a_t) for the action actually taken at t, and observations are always paired with their
 //! own actions.
@@ -32,7 +33,7 @@ use crate::policy::Policy;
 use crate::rollout::{Collector, Rollout};
 
 pub use cloning::ClonedPolicies;
-pub use config::{MagailConfig, PhiMode, default_config};
+pub use config::{MagailConfig, default_config};
 pub use error::MagailError;
 
 /// Statistics of one iteration (stable names for CSV / JSON logs).
@@ -80,10 +81,6 @@ pub struct MagailTrainer<G, P> {
     demos: Rollout,
 }
 
-fn phi_slot(mode: PhiMode) -> bool {
-    mode.as_action()
-}
-
 impl<G, P> MagailTrainer<G, P>
 where
     G: MarkovGame + Clone + Send,
@@ -98,7 +95,7 @@ where
     ) -> Result<Self, MagailError> {
         cfg.validate()?;
         let mut collector = Collector::new(game, player, cfg.rollout.clone())?;
-        collector.set_sample_inactive(cfg.phi == PhiMode::AsActionKept);
+        collector.set_phi(cfg.phi);
         let spec = collector.spec().clone();
         let n = spec.n_agents();
         if cfg.prior == Prior::ZeroSum && cfg.teams.is_empty() && n != 2 {
@@ -132,18 +129,10 @@ where
         if demos.episodes.is_empty() {
             return Err(MagailError::Config("no demonstration episodes".into()));
         }
-        if cfg.learner.phi_as_action != cfg.phi.as_action() {
-            return Err(MagailError::Config(format!(
-                "φ mode {:?} with learner.phi_as_action = {}: φ as an action for the \
-                 discriminator goes with φ as an action for the policy, and filtering with neither",
-                cfg.phi, cfg.learner.phi_as_action
-            )));
-        }
-        let learners = Learners::new(&spec, &dims, cfg.learner.clone())?;
-        let slot = phi_slot(cfg.phi);
+        let learners = Learners::new(&spec, &dims, cfg.learner.clone(), cfg.phi)?;
         let mut init = stream_rng(cfg.learner.seed, 1 << 52);
         let dev = learners.device().clone();
-        let (widths, outputs) = cfg.prior.layout(&dims, &spaces, slot);
+        let (widths, outputs) = cfg.prior.layout(&dims, &spaces, cfg.phi);
         let discs = widths
             .iter()
             .map(|&w| Discriminator::new(w, outputs, cfg.disc.clone(), &mut init, &dev))

@@ -5,7 +5,7 @@ use gail::{AgentStep, DiscStats, GailError, Prior, encode_pairs, zero_sum_labels
 use mg_core::{ActionSpace, MarkovGame, PlayerFunction, StreamRng, stream_rng};
 use rand::Rng;
 
-use super::{MagailError, MagailTrainer, phi_slot};
+use super::{MagailError, MagailTrainer};
 use crate::policy::Policy;
 use crate::rollout::{AgentSteps, Rollout};
 
@@ -39,7 +39,6 @@ where
         mut mask: Option<&mut Vec<f32>>,
     ) -> Result<(), GailError> {
         let n = self.spec.n_agents();
-        let slot = phi_slot(self.cfg.phi);
         let spaces: Vec<ActionSpace> = (0..n).map(|i| self.spec.action_space(i)).collect();
         for at in 0..ro.envs * ro.steps {
             let agent = |i: usize| {
@@ -50,11 +49,15 @@ where
                     acted: a.acted[at],
                 }
             };
-            if self
-                .cfg
-                .prior
-                .encode_step(k, agent, &spaces, slot, all, out, mask.as_deref_mut())?
-            {
+            if self.cfg.prior.encode_step(
+                k,
+                agent,
+                &spaces,
+                self.cfg.phi,
+                all,
+                out,
+                mask.as_deref_mut(),
+            )? {
                 rows.push(at);
             }
         }

@@ -2,7 +2,7 @@
 //! streams, policies asked only where their agent acts, and its resumable state.
 
 use mg_core::{
-    ActionSpace, Episode, ExtensiveGame, GameError, GameSpec, MAX_AGENTS, MarkovGame,
+    ActionSpace, Episode, ExtensiveGame, GameError, GameSpec, MAX_AGENTS, MarkovGame, PhiMode,
     PlayerFunction, RngState, StreamRng, Trajectories, stream_rng,
 };
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,8 @@ pub struct Collector<G, P> {
     obs_dims: Vec<usize>,
     slots: Vec<Slot<G, P>>,
     /// Ask the policies for agents the player function leaves out too, and record what they
-    /// drew (the environment ignores it): [`Collector::set_sample_inactive`].
+    /// drew (the environment ignores it): [`PhiMode::samples_when_forced`], set by
+    /// [`Collector::set_phi`].
     sample_inactive: bool,
 }
 
@@ -139,12 +140,13 @@ where
         })
     }
 
-    /// With `on`, the policies are asked for the agents the player function leaves out as
-    /// well, and the rollout records what they drew and its log-probability at those steps (the
-    /// environment ignores it; `acted` stays false): the baseline that keeps its own action where
-    /// φ was forced (`PhiMode::AsActionKept`). Off by default: those steps record φ.
-    pub fn set_sample_inactive(&mut self, on: bool) {
-        self.sample_inactive = on;
+    /// How the learners treat φ. Where it [samples when forced](PhiMode::samples_when_forced)
+    /// (`PhiMode::AsActionKept`), the policies are asked for the agents the player function
+    /// leaves out as well, and the rollout records what they drew and its log-probability at
+    /// those steps (the environment ignores it; `acted` stays false). Otherwise (the default,
+    /// `PhiMode::Filter`) those steps record φ.
+    pub fn set_phi(&mut self, phi: PhiMode) {
+        self.sample_inactive = phi.samples_when_forced();
     }
 
     /// Restarts every copy from streams derived from (the seed it was built with, `iteration`):

@@ -5,7 +5,8 @@ use mg_core::GameSpec;
 use serde::{Deserialize, Serialize};
 
 use super::RunError;
-use crate::magail::{MagailConfig, PhiMode, default_config};
+use crate::magail::{MagailConfig, default_config};
+use mg_core::PhiMode;
 
 /// The imitation methods of the papers' comparisons: what each one is, in one place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
