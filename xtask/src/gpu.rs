@@ -156,7 +156,7 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
         env: "cooperative_navigation".into(),
         variant: envs::Variant::Paper,
     };
-    let demos = play(&game, Who::Scripted, 100, 7)?;
+    let demos = mg_core::Demonstrations::new(&play(&game, Who::Scripted, 100, 7)?)?;
     let method = Method::MagailC;
     let (env, _) = game.build()?;
     // The paper-shape generator's learner shapes (docs/results.md): 41 copies × 50 steps, ten

@@ -35,7 +35,14 @@ fn bench_iteration(c: &mut Criterion) {
     g.measurement_time(std::time::Duration::from_secs(8));
     let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).expect("preset");
     let spec = env.spec().clone();
-    let demos = common::scripted_demos(&env, Synchronous::new(3).expect("3 agents"), 8, 7, 100);
+    let demos = mg_core::Demonstrations::new(&common::scripted_demos(
+        &env,
+        Synchronous::new(3).expect("3 agents"),
+        8,
+        7,
+        100,
+    ))
+    .expect("scripted demonstrations are valid");
     for workers in [1usize, 2] {
         let mut cfg = Method::MagailC.config(&spec, 0);
         cfg.bc_epochs = 0;

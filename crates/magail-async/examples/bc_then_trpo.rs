@@ -13,7 +13,7 @@
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use gail::Prior;
 use magail_async::{Collector, Learners, MagailTrainer, PhiMode, Policy, default_config};
-use mg_core::{MarkovGame, Synchronous, decode_demos};
+use mg_core::{Demonstrations, MarkovGame, Synchronous};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
     };
     let bytes = std::fs::read(path)?;
     let max_kl: f64 = kl.parse()?;
-    let (_, demos) = decode_demos(&bytes)?;
+    let (_, demos) = Demonstrations::decode(&bytes)?;
     let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread))?;
     let mut cfg = default_config(env.spec(), Prior::Centralized, PhiMode::Filter, 0);
     cfg.learner.centralized_value = true;

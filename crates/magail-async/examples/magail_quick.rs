@@ -42,13 +42,18 @@ fn main() -> anyhow::Result<()> {
             history_k: 0,
         },
     )?;
-    let demos = c.collect_episodes(&refs, demos_n)?;
-    let exp_ret: f64 =
-        demos.episodes.iter().map(|e| e.returns()[0]).sum::<f64>() / demos.episodes.len() as f64;
+    let recorded = c.collect_episodes(&refs, demos_n)?;
+    let demos = mg_core::Demonstrations::new(&recorded)?;
+    let exp_ret: f64 = recorded
+        .episodes
+        .iter()
+        .map(|e| e.returns()[0])
+        .sum::<f64>()
+        / demos.episodes() as f64;
     println!(
         "demos: {} episodes, {} steps, expert return {exp_ret:.2}",
-        demos.episodes.len(),
-        demos.n_steps()
+        demos.episodes(),
+        demos.steps()
     );
     let mut cfg = default_config(env.spec(), prior, PhiMode::Filter, 0);
     cfg.bc_epochs = args.get(4).map_or(Ok(20), |s| s.parse())?;

@@ -12,10 +12,10 @@ use magail_async::{
     ClonedPolicies, Collector, Learners, MagailError, MagailTrainer, PhiMode, Policy, RandomPolicy,
     RolloutConfig, default_config,
 };
-use mg_core::{MarkovGame, PlayerRule, Schedule, Synchronous, Trajectories};
+use mg_core::{Demonstrations, MarkovGame, PlayerRule, Schedule, Synchronous};
 
-fn scripted_demos(env: &ParticleEnv, player: PlayerRule, episodes: usize) -> Trajectories {
-    common::scripted_demos(env, player, 8, 7, episodes)
+fn scripted_demos(env: &ParticleEnv, player: PlayerRule, episodes: usize) -> Demonstrations {
+    Demonstrations::new(&common::scripted_demos(env, player, 8, 7, episodes)).unwrap()
 }
 
 fn team_return(env: &ParticleEnv, pols: &[&dyn Policy]) -> f64 {
@@ -59,8 +59,10 @@ fn a_short_magail_run_ends_clearly_above_random() {
     let randoms = RandomPolicy::for_game(env.spec());
     let rrefs: Vec<&dyn Policy> = randoms.iter().map(|p| p as &dyn Policy).collect();
     let random = team_return(&env, &rrefs);
-    let expert: f64 =
-        demos.episodes.iter().map(|e| e.returns()[0]).sum::<f64>() / demos.episodes.len() as f64;
+    let expert: f64 = (0..demos.episodes())
+        .map(|e| demos.episode_return(e, 0))
+        .sum::<f64>()
+        / demos.episodes() as f64;
     let norm = (learned - random) / (expert - random);
     assert!(
         norm > 0.2,
@@ -73,13 +75,13 @@ fn phi_filtering_removes_exactly_the_inactive_samples() {
     let g = AmagailGame::StochasticNavigation;
     let env = ParticleEnv::new(g.env_config()).unwrap();
     let demos = scripted_demos(&env, g.player(), 16);
-    let expert_active: usize = demos
-        .episodes
+    let expert_active = demos.columns().agents[0]
+        .acted
         .iter()
-        .map(|e| e.agents[0].acted.iter().filter(|a| **a).count())
-        .sum();
+        .filter(|a| **a)
+        .count();
     assert!(
-        expert_active < demos.n_steps(),
+        expert_active < demos.steps(),
         "the demonstrator skips steps too"
     );
     for (mode, all) in [(PhiMode::Filter, false), (PhiMode::AsAction, true)] {
@@ -165,7 +167,7 @@ fn a_trainer_adopting_anothers_cloning_runs_as_if_it_had_cloned() {
     let env = ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap();
     let sync = || PlayerRule::Synchronous(Synchronous::new(3).unwrap());
     let demos = scripted_demos(&env, sync(), 16);
-    let make = |prior, central: bool, demos: &Trajectories| {
+    let make = |prior, central: bool, demos: &Demonstrations| {
         let mut cfg = default_config(env.spec(), prior, PhiMode::Filter, 5);
         cfg.bc_epochs = 3;
         cfg.disc_warmup = 1;
@@ -266,9 +268,9 @@ fn demonstrations_for_another_game_are_refused_before_training() {
     let g = AmagailGame::StochasticNavigation;
     let async_demos = scripted_demos(&spread, g.player(), 8);
     assert!(
-        async_demos.game.contains("stochastic[0.5,0.5,0.5]"),
+        async_demos.game().contains("stochastic[0.5,0.5,0.5]"),
         "{}",
-        async_demos.game
+        async_demos.game()
     );
     let cfg = default_config(spread.spec(), Prior::Decentralized, PhiMode::Filter, 0);
     let err = MagailTrainer::new(
@@ -463,7 +465,7 @@ fn the_zero_sum_prior_trains_on_paired_labels_and_gives_opposite_rewards() {
     assert_eq!(stats, again);
     // Demonstrations with no time step give the zero-sum prior nothing to train on: an error,
     // not a panic when it draws a step.
-    let mut empty = demos.clone();
+    let mut empty = demos.to_trajectories();
     for ep in &mut empty.episodes {
         ep.len = 0;
         for a in &mut ep.agents {
@@ -473,6 +475,7 @@ fn the_zero_sum_prior_trains_on_paired_labels_and_gives_opposite_rewards() {
             a.acted.clear();
         }
     }
+    let empty = Demonstrations::new(&empty).unwrap();
     assert!(matches!(
         MagailTrainer::new(env.clone(), sync(), &empty, cfg.clone()),
         Err(MagailError::Config(_))
@@ -547,18 +550,16 @@ fn the_zero_sum_prior_plays_two_teams() {
 }
 
 /// Mean log-likelihood of agent 0's demonstrated actions under the learned policy.
-fn demo_likelihood<G, P>(t: &MagailTrainer<G, P>, demos: &Trajectories) -> f64
+fn demo_likelihood<G, P>(t: &MagailTrainer<G, P>, demos: &Demonstrations) -> f64
 where
     G: MarkovGame + Clone + Send,
     P: mg_core::PlayerFunction + Clone + Send,
 {
     let g = &t.learners().groups()[0];
-    let d = demos.obs_dims[0];
-    let (mut obs, mut acts) = (Vec::new(), Vec::new());
-    for ep in &demos.episodes {
-        obs.extend_from_slice(&ep.agents[0].obs[..ep.len * d]);
-        acts.extend(ep.agents[0].actions[..ep.len].iter().map(|&a| a as u32));
-    }
+    let d = demos.obs_dims()[0];
+    let a0 = &demos.columns().agents[0];
+    let obs = a0.obs.clone();
+    let acts: Vec<u32> = a0.actions.iter().map(|&a| a as u32).collect();
     let dev = candle_core::Device::Cpu;
     let n = acts.len();
     let o = candle_core::Tensor::from_vec(obs, (n, d), &dev).unwrap();

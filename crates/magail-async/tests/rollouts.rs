@@ -289,7 +289,8 @@ fn a_recording_in_the_rollout_layout_keeps_every_episode_in_order() {
     let mut c = Collector::new(ParticleEnv::new(g.env_config()).unwrap(), g.player(), cfg).unwrap();
     let pols = random_policies(c.spec());
     let set = c.collect_episodes(&as_dyn(&pols), 5).unwrap();
-    let ro = magail_async::Rollout::from_episodes(&set);
+    let demos = mg_core::Demonstrations::new(&set).unwrap();
+    let ro = magail_async::Rollout::from_demonstrations(&demos);
     assert_eq!((ro.envs, ro.steps), (1, set.n_steps()));
     let ranges: Vec<_> = ro.episode_ranges().collect();
     assert_eq!(ranges.len(), set.episodes.len());
@@ -313,6 +314,15 @@ fn a_recording_in_the_rollout_layout_keeps_every_episode_in_order() {
     let returns: Vec<Vec<f64>> = set.episodes.iter().map(|e| e.returns()).collect();
     let ends: Vec<Vec<f64>> = ro.ends.iter().map(|e| e.returns.clone()).collect();
     assert_eq!(ends, returns);
+    // Each end carries its episode's final observations; the copy's last one is the last's.
+    for (end, ep) in ro.ends.iter().zip(&set.episodes) {
+        let finals: Vec<Vec<f32>> = ep.agents.iter().map(|a| a.final_obs.clone()).collect();
+        assert_eq!(end.final_obs, finals);
+    }
+    let last = set.episodes.last().unwrap();
+    for (a, tr) in ro.agents.iter().zip(&last.agents) {
+        assert_eq!(a.last_obs, tr.final_obs);
+    }
 }
 
 /// Under `PhiMode::AsActionKept`, steps the player function left an agent out hold the policy's

@@ -12,14 +12,21 @@ use magail_async::run::{
     BcCache, Existing, Method, RunError, RunFolder, RunSettings, train_imitator,
 };
 use magail_async::{MagailStats, MagailTrainer};
-use mg_core::{MarkovGame, Synchronous, Trajectories};
+use mg_core::{Demonstrations, MarkovGame, Synchronous};
 
 fn env() -> ParticleEnv {
     ParticleEnv::new(EnvConfig::paper(Scenario::Spread)).unwrap()
 }
 
-fn demos(seed: u64) -> Trajectories {
-    common::scripted_demos(&env(), Synchronous::new(3).unwrap(), 4, seed, 4)
+fn demos(seed: u64) -> Demonstrations {
+    Demonstrations::new(&common::scripted_demos(
+        &env(),
+        Synchronous::new(3).unwrap(),
+        4,
+        seed,
+        4,
+    ))
+    .unwrap()
 }
 
 fn dir(name: &str) -> PathBuf {
@@ -33,7 +40,7 @@ fn train(
     dir: &Path,
     method: Method,
     iterations: usize,
-    demos: &Trajectories,
+    demos: &Demonstrations,
     existing: Existing,
     cache: Option<&BcCache>,
 ) -> Result<MagailTrainer<ParticleEnv, Synchronous>, RunError> {

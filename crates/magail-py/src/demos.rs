@@ -2,7 +2,7 @@
 
 use crate::game::{Game, space_tuple};
 use crate::value_err;
-use mg_core::{ActionSpace, AgentColumns, DemoColumns, Trajectories, decode_demos, encode_demos};
+use mg_core::{ActionSpace, AgentColumns, DemoColumns, Demonstrations};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -19,18 +19,18 @@ fn read_bytes(path: &Path) -> PyResult<Vec<u8>> {
 /// `agents`, `obs_dims`, `action_spaces`, `source`.
 fn demos_dict<'py>(
     py: Python<'py>,
-    set: &Trajectories,
+    set: &Demonstrations,
     agents: &[String],
     source: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let cols = DemoColumns::of(set);
+    let cols = set.columns();
     let d = PyDict::new(py);
-    d.set_item("game", &set.game)?;
+    d.set_item("game", set.game())?;
     d.set_item("agents", agents)?;
-    d.set_item("obs_dims", &set.obs_dims)?;
+    d.set_item("obs_dims", set.obs_dims())?;
     d.set_item(
         "action_spaces",
-        set.action_spaces
+        set.action_spaces()
             .iter()
             .map(|&s| space_tuple(s))
             .collect::<Vec<_>>(),
@@ -40,20 +40,22 @@ fn demos_dict<'py>(
     d.set_item("episode_len", PyArray1::from_vec(py, lens))?;
     d.set_item("terminated", PyArray1::from_slice(py, &cols.terminated))?;
     d.set_item("truncated", PyArray1::from_slice(py, &cols.truncated))?;
-    let steps = set.n_steps();
-    let episodes = cols.episode_len.len();
-    for (i, col) in cols.agents.into_iter().enumerate() {
-        let (dim, w) = (set.obs_dims[i], set.action_spaces[i].width());
+    let (steps, episodes) = (set.steps(), set.episodes());
+    for (i, col) in cols.agents.iter().enumerate() {
+        let (dim, w) = (set.obs_dims()[i], set.action_spaces()[i].width());
         let arr2 =
-            |v: Vec<f32>, rows: usize, cols: usize| PyArray1::from_vec(py, v).reshape([rows, cols]);
-        d.set_item(format!("obs_{i}"), arr2(col.obs, steps, dim)?)?;
+            |v: &[f32], rows: usize, cols: usize| PyArray1::from_slice(py, v).reshape([rows, cols]);
+        d.set_item(format!("obs_{i}"), arr2(&col.obs, steps, dim)?)?;
         d.set_item(
             format!("final_obs_{i}"),
-            arr2(col.final_obs, episodes, dim)?,
+            arr2(&col.final_obs, episodes, dim)?,
         )?;
-        d.set_item(format!("actions_{i}"), arr2(col.actions, steps, w)?)?;
-        d.set_item(format!("rewards_{i}"), PyArray1::from_vec(py, col.rewards))?;
-        d.set_item(format!("acted_{i}"), PyArray1::from_vec(py, col.acted))?;
+        d.set_item(format!("actions_{i}"), arr2(&col.actions, steps, w)?)?;
+        d.set_item(
+            format!("rewards_{i}"),
+            PyArray1::from_slice(py, &col.rewards),
+        )?;
+        d.set_item(format!("acted_{i}"), PyArray1::from_slice(py, &col.acted))?;
     }
     Ok(d)
 }
@@ -63,7 +65,7 @@ fn demos_dict<'py>(
 #[pyfunction]
 pub fn read_demos(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
     let bytes = read_bytes(&path)?;
-    let (header, set) = decode_demos(&bytes)
+    let (header, set) = Demonstrations::decode(&bytes)
         .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
     demos_dict(py, &set, &header.agents, &header.source)
 }
@@ -90,6 +92,7 @@ pub fn record_demos<'py>(
         .map_err(value_err)?;
     let (set, names) =
         experiments::record_demos(&who, env, parsed, episodes, seed, greedy).map_err(value_err)?;
+    let set = Demonstrations::new(&set).map_err(value_err)?;
     let source = format!(
         "magail_rs.record_demos(expert={expert:?}, episodes={episodes}, seed={seed}, env={env:?}, variant={variant:?}, greedy={greedy})"
     );
@@ -158,11 +161,10 @@ pub fn write_demos(
     };
     let obs_dims: Vec<usize> = spec.agents.iter().map(|a| a.obs_dim).collect();
     let spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
-    let set = cols
-        .into_trajectories(&spec.name, &obs_dims, &spaces)
-        .map_err(value_err)?;
+    let set =
+        Demonstrations::from_columns(&spec.name, &obs_dims, &spaces, cols).map_err(value_err)?;
     let names: Vec<String> = spec.agents.iter().map(|a| a.name.clone()).collect();
-    let bytes = encode_demos(&set, &names, source).map_err(value_err)?;
+    let bytes = set.encode(&names, source).map_err(value_err)?;
     magail_async::run::write_atomic(&path, |w| std::io::Write::write_all(w, &bytes))
         .map_err(|e| PyOSError::new_err(e.to_string()))
 }

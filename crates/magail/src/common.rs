@@ -9,7 +9,7 @@ use envs::ParticleEnv;
 use indicatif::{ProgressBar, ProgressStyle};
 use magail_async::run;
 use magail_async::{MagailConfig, MagailError, MagailTrainer};
-use mg_core::{PlayerRule, Trajectories};
+use mg_core::{Demonstrations, PlayerRule};
 
 pub use envs::GameChoice;
 
@@ -148,7 +148,7 @@ impl Tuning {
 #[allow(clippy::too_many_arguments)]
 pub fn train_cell(
     game: &GameChoice,
-    demos: &Trajectories,
+    demos: &Demonstrations,
     cfg: MagailConfig,
     folder: &run::RunFolder,
     settings: &run::RunSettings,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use mg_core::{DemoColumns, Trajectories, encode_demos};
+use mg_core::{Demonstrations, Trajectories};
 use npyz::WriterBuilder;
 
 use crate::common::{return_stats, write_atomic};
@@ -63,11 +63,13 @@ pub fn record(a: &DemosArgs) -> Result<(Trajectories, Vec<String>)> {
 }
 
 pub fn run_demos(a: &DemosArgs) -> Result<()> {
-    let (set, names) = record(a)?;
+    let (recorded, names) = record(a)?;
+    let (per, team) = return_stats(&recorded);
+    let set = Demonstrations::new(&recorded)?;
     let source = std::env::args().collect::<Vec<_>>().join(" ");
     match a.format {
         Format::Bin => {
-            let bytes = encode_demos(&set, &names, &source)?;
+            let bytes = set.encode(&names, &source)?;
             write_atomic(&a.out, |w| {
                 std::io::Write::write_all(w, &bytes)?;
                 Ok(())
@@ -75,22 +77,21 @@ pub fn run_demos(a: &DemosArgs) -> Result<()> {
         }
         Format::Npz => write_npz(&a.out, &set)?,
     }
-    let (per, team) = return_stats(&set);
     println!(
         "wrote {} episodes ({} steps) of {} to {}; mean team return {team:.3}, per agent {:?}",
-        set.episodes.len(),
-        set.n_steps(),
-        set.game,
+        set.episodes(),
+        set.steps(),
+        set.game(),
         a.out.display(),
         per.iter().map(|p| p.0).collect::<Vec<_>>()
     );
     Ok(())
 }
 
-fn write_npz(path: &std::path::Path, set: &Trajectories) -> Result<()> {
-    let cols = DemoColumns::of(set);
-    let steps = set.n_steps() as u64;
-    let episodes = cols.episode_len.len() as u64;
+fn write_npz(path: &std::path::Path, set: &Demonstrations) -> Result<()> {
+    let cols = set.columns();
+    let steps = set.steps() as u64;
+    let episodes = set.episodes() as u64;
     write_atomic(path, |w| {
         let mut z = npyz::npz::NpzWriter::new(w);
         let lens: Vec<i64> = cols.episode_len.iter().map(|&l| l as i64).collect();
@@ -98,18 +99,33 @@ fn write_npz(path: &std::path::Path, set: &Trajectories) -> Result<()> {
         let flags = |v: &[bool]| v.iter().map(|&b| u8::from(b)).collect::<Vec<_>>();
         npz_array(&mut z, "terminated", &[episodes], flags(&cols.terminated))?;
         npz_array(&mut z, "truncated", &[episodes], flags(&cols.truncated))?;
-        for (i, col) in cols.agents.into_iter().enumerate() {
-            let d = set.obs_dims[i] as u64;
-            let aw = set.action_spaces[i].width() as u64;
-            npz_array(&mut z, &format!("obs_{i}"), &[steps, d], col.obs)?;
+        for (i, col) in cols.agents.iter().enumerate() {
+            let d = set.obs_dims()[i] as u64;
+            let aw = set.action_spaces()[i].width() as u64;
+            npz_array(
+                &mut z,
+                &format!("obs_{i}"),
+                &[steps, d],
+                col.obs.iter().copied(),
+            )?;
             npz_array(
                 &mut z,
                 &format!("final_obs_{i}"),
                 &[episodes, d],
-                col.final_obs,
+                col.final_obs.iter().copied(),
             )?;
-            npz_array(&mut z, &format!("actions_{i}"), &[steps, aw], col.actions)?;
-            npz_array(&mut z, &format!("rewards_{i}"), &[steps], col.rewards)?;
+            npz_array(
+                &mut z,
+                &format!("actions_{i}"),
+                &[steps, aw],
+                col.actions.iter().copied(),
+            )?;
+            npz_array(
+                &mut z,
+                &format!("rewards_{i}"),
+                &[steps],
+                col.rewards.iter().copied(),
+            )?;
             npz_array(&mut z, &format!("acted_{i}"), &[steps], flags(&col.acted))?;
         }
         z.zip_writer().finish()?;
@@ -122,7 +138,7 @@ fn npz_array<W: std::io::Write + std::io::Seek, T: npyz::Serialize + npyz::AutoS
     z: &mut npyz::npz::NpzWriter<W>,
     name: &str,
     shape: &[u64],
-    values: Vec<T>,
+    values: impl IntoIterator<Item = T>,
 ) -> Result<()> {
     let mut wr = z
         .array::<T>(name, Default::default())?

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use magail_async::Policy;
 use magail_async::run::{EVAL_SEED, Evaluation, Existing, Method, RunFolder, RunSettings};
-use mg_core::decode_demos;
+use mg_core::Demonstrations;
 
 use crate::common::{GameChoice, Tuning, Who, evaluate, load_checkpoint, train_cell};
 
@@ -73,7 +73,7 @@ pub fn run_imitate(a: &ImitateArgs, root: &Path) -> Result<()> {
     let (env, _) = game.build()?;
     let bytes =
         std::fs::read(&a.demos).with_context(|| format!("cannot read {}", a.demos.display()))?;
-    let (_, demos) = decode_demos(&bytes).map_err(|e| {
+    let (_, demos) = Demonstrations::decode(&bytes).map_err(|e| {
         anyhow::anyhow!(
             "{} is not a demonstration file (expected one written by `cargo xtask demos`): {e}",
             a.demos.display()

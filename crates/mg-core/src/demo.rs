@@ -77,7 +77,9 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<LIMIT>()
 }
 
-/// Encodes `set` with a header naming `agents` and the `source`.
+/// Encodes a set of episodes (checked first) with the agents' names and a note on where it came
+/// from. [`Demonstrations::encode`](crate::Demonstrations::encode) writes the same bytes from a
+/// checked set.
 pub fn encode_demos(
     set: &Trajectories,
     agents: &[String],
@@ -92,9 +94,17 @@ pub fn encode_demos(
         episodes: set.episodes.len() as u64,
         source: source.to_string(),
     };
+    encode_body(&header, &set.episodes)
+}
+
+/// The file's bytes: magic, version, the header's length, the header, the episodes.
+pub(crate) fn encode_body<B: Serialize + ?Sized>(
+    header: &DemoHeader,
+    body: &B,
+) -> Result<Vec<u8>, DemoError> {
     let enc = |e: bincode::error::EncodeError| DemoError::Malformed(e.to_string());
-    let h = bincode::serde::encode_to_vec(&header, config()).map_err(enc)?;
-    let body = bincode::serde::encode_to_vec(&set.episodes, config()).map_err(enc)?;
+    let h = bincode::serde::encode_to_vec(header, config()).map_err(enc)?;
+    let body = bincode::serde::encode_to_vec(body, config()).map_err(enc)?;
     let mut out = Vec::with_capacity(20 + h.len() + body.len());
     out.extend_from_slice(&DEMO_MAGIC);
     out.extend_from_slice(&DEMO_VERSION.to_le_bytes());
@@ -104,8 +114,16 @@ pub fn encode_demos(
     Ok(out)
 }
 
-/// Decodes and validates a demonstration file's bytes.
+/// Decodes and validates a demonstration file's bytes as episodes.
+/// [`Demonstrations::decode`](crate::Demonstrations::decode) gives the checked columns instead.
 pub fn decode_demos(bytes: &[u8]) -> Result<(DemoHeader, Trajectories), DemoError> {
+    let (header, set) = decode_episodes(bytes)?;
+    set.validate()?;
+    Ok((header, set))
+}
+
+/// A file's header and episodes, their sizes against the header (the values are not checked).
+pub(crate) fn decode_episodes(bytes: &[u8]) -> Result<(DemoHeader, Trajectories), DemoError> {
     if bytes.len() < 8 {
         return Err(DemoError::Truncated(format!(
             "{} bytes, not even the magic",
@@ -179,7 +197,6 @@ pub fn decode_demos(bytes: &[u8]) -> Result<(DemoHeader, Trajectories), DemoErro
         action_spaces: header.action_spaces.clone(),
         episodes,
     };
-    set.validate()?;
     Ok((header, set))
 }
 
@@ -231,137 +248,4 @@ pub fn check_demos_for(found: DemoShape<'_>, expected: DemoShape<'_>) -> Result<
         });
     }
     Ok(())
-}
-
-/// One agent's part of a [`DemoColumns`]: every episode's steps one after another.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AgentColumns {
-    /// `steps × obs_dim` observations.
-    pub obs: Vec<f32>,
-    /// `episodes × obs_dim`: each episode's observation after its last step.
-    pub final_obs: Vec<f32>,
-    /// `steps × action width` flat actions (φ where the agent did not act).
-    pub actions: Vec<f32>,
-    /// `steps` rewards (0 where the agent did not act).
-    pub rewards: Vec<f64>,
-    /// `steps` participation flags.
-    pub acted: Vec<bool>,
-}
-
-/// A demonstration set as flat columns: the layout of the `.npz` export and of the Python
-/// package's arrays (`episode_len`, then per agent `obs_<i>`, `actions_<i>`, ...). Episodes are
-/// told apart by `episode_len` alone.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct DemoColumns {
-    /// Steps of each episode.
-    pub episode_len: Vec<usize>,
-    /// Per episode: it ended in a terminal state.
-    pub terminated: Vec<bool>,
-    /// Per episode: it was cut by a time limit.
-    pub truncated: Vec<bool>,
-    /// Per agent.
-    pub agents: Vec<AgentColumns>,
-}
-
-impl DemoColumns {
-    /// The columns of `set`.
-    pub fn of(set: &Trajectories) -> Self {
-        let n = set.obs_dims.len();
-        let mut agents = vec![AgentColumns::default(); n];
-        for ep in &set.episodes {
-            for (col, a) in agents.iter_mut().zip(&ep.agents) {
-                col.obs.extend_from_slice(&a.obs);
-                col.final_obs.extend_from_slice(&a.final_obs);
-                col.actions.extend_from_slice(&a.actions);
-                col.rewards.extend_from_slice(&a.rewards);
-                col.acted.extend_from_slice(&a.acted);
-            }
-        }
-        Self {
-            episode_len: set.episodes.iter().map(|e| e.len).collect(),
-            terminated: set.episodes.iter().map(|e| e.terminated).collect(),
-            truncated: set.episodes.iter().map(|e| e.truncated).collect(),
-            agents,
-        }
-    }
-
-    /// Splits the columns back into the episodes of a set for a game with these sizes, and
-    /// checks them ([`Trajectories::validate`]). Column lengths that disagree with
-    /// `episode_len` or the sizes are refused with the column's name.
-    pub fn into_trajectories(
-        self,
-        game: &str,
-        obs_dims: &[usize],
-        action_spaces: &[ActionSpace],
-    ) -> Result<Trajectories, DemoError> {
-        let n = obs_dims.len();
-        let episodes = self.episode_len.len();
-        if action_spaces.len() != n || self.agents.len() != n {
-            return Err(DemoError::Header(format!(
-                "{n} observation sizes, {} action spaces and columns for {} agents",
-                action_spaces.len(),
-                self.agents.len()
-            )));
-        }
-        for (what, len) in [
-            ("terminated", self.terminated.len()),
-            ("truncated", self.truncated.len()),
-        ] {
-            if len != episodes {
-                return Err(DemoError::Header(format!(
-                    "`{what}` has {len} entries for {episodes} episodes"
-                )));
-            }
-        }
-        let steps: usize = self.episode_len.iter().sum();
-        for (i, col) in self.agents.iter().enumerate() {
-            let (d, w) = (obs_dims[i], action_spaces[i].width());
-            for (what, len, want) in [
-                ("obs", col.obs.len(), steps * d),
-                ("final_obs", col.final_obs.len(), episodes * d),
-                ("actions", col.actions.len(), steps * w),
-                ("rewards", col.rewards.len(), steps),
-                ("acted", col.acted.len(), steps),
-            ] {
-                if len != want {
-                    return Err(DemoError::Header(format!(
-                        "`{what}_{i}` has {len} values, expected {want} ({steps} steps in {episodes} episodes)"
-                    )));
-                }
-            }
-        }
-        let mut set = Trajectories {
-            game: game.to_string(),
-            obs_dims: obs_dims.to_vec(),
-            action_spaces: action_spaces.to_vec(),
-            episodes: Vec::with_capacity(episodes),
-        };
-        let mut start = 0;
-        for (e, &len) in self.episode_len.iter().enumerate() {
-            let agents = self
-                .agents
-                .iter()
-                .enumerate()
-                .map(|(i, col)| {
-                    let (d, w) = (obs_dims[i], action_spaces[i].width());
-                    crate::AgentTrajectory {
-                        obs: col.obs[start * d..(start + len) * d].to_vec(),
-                        final_obs: col.final_obs[e * d..(e + 1) * d].to_vec(),
-                        actions: col.actions[start * w..(start + len) * w].to_vec(),
-                        rewards: col.rewards[start..start + len].to_vec(),
-                        acted: col.acted[start..start + len].to_vec(),
-                    }
-                })
-                .collect();
-            set.episodes.push(crate::Episode {
-                len,
-                agents,
-                terminated: self.terminated[e],
-                truncated: self.truncated[e],
-            });
-            start += len;
-        }
-        set.validate()?;
-        Ok(set)
-    }
 }

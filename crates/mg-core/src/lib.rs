@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod columns;
 mod demo;
 mod error;
 mod extensive;
@@ -44,9 +45,10 @@ mod state;
 mod traj;
 
 pub use batch::{BatchBuffers, BatchedGame, VecGame};
+pub use columns::{AgentColumns, DemoColumns, Demonstrations};
 pub use demo::{
-    AgentColumns, DEMO_MAGIC, DEMO_VERSION, DemoColumns, DemoError, DemoHeader, DemoShape,
-    check_demos_for, decode_demos, encode_demos,
+    DEMO_MAGIC, DEMO_VERSION, DemoError, DemoHeader, DemoShape, check_demos_for, decode_demos,
+    encode_demos,
 };
 pub use error::GameError;
 pub use extensive::{AgentAction, EmgStep, ExtensiveGame};

@@ -155,74 +155,104 @@ impl Episode {
             });
         }
         for (agent, a) in self.agents.iter().enumerate() {
-            let space = spaces[agent];
-            let w = space.width();
-            // Both factors come from the file: a corrupt length must not overflow.
-            let times = |field: &'static str, k: usize| {
-                self.len.checked_mul(k).ok_or(TrajectoryError::Overflow {
-                    episode: index,
-                    agent,
-                    field,
-                })
+            let view = AgentView {
+                obs: &a.obs,
+                final_obs: &a.final_obs,
+                actions: &a.actions,
+                rewards: &a.rewards,
+                acted: &a.acted,
             };
-            let checks: [(&'static str, usize, usize); 5] = [
-                ("obs", times("obs", obs_dims[agent])?, a.obs.len()),
-                ("final_obs", obs_dims[agent], a.final_obs.len()),
-                ("actions", times("actions", w)?, a.actions.len()),
-                ("rewards", self.len, a.rewards.len()),
-                ("acted", self.len, a.acted.len()),
-            ];
-            for (field, expected, got) in checks {
-                if expected != got {
-                    return Err(TrajectoryError::Length {
-                        episode: index,
-                        agent,
-                        field,
-                        expected,
-                        got,
-                    });
-                }
-            }
-            let finite_checks: [(&'static str, Option<usize>); 4] = [
-                ("obs", a.obs.iter().position(|v| !v.is_finite())),
-                ("final_obs", a.final_obs.iter().position(|v| !v.is_finite())),
-                ("actions", a.actions.iter().position(|v| !v.is_finite())),
-                ("rewards", a.rewards.iter().position(|v| !v.is_finite())),
-            ];
-            if let Some((field, Some(pos))) = finite_checks.into_iter().find(|(_, p)| p.is_some()) {
-                return Err(TrajectoryError::NonFinite {
-                    episode: index,
-                    agent,
-                    field,
-                    index: pos,
-                });
-            }
-            for (step, (act, &acted)) in a.actions.chunks(w.max(1)).zip(&a.acted).enumerate() {
-                let bad = |reason: String| TrajectoryError::Action {
-                    episode: index,
-                    agent,
-                    step,
-                    reason,
-                };
-                if acted {
-                    if !space.is_phi(act) {
-                        space
-                            .check(agent, act)
-                            .map_err(|e| bad(format!("{e} (nor φ)")))?;
-                    }
-                } else if let ActionSpace::Discrete { n } = space
-                    && !space.is_phi(act)
-                {
-                    return Err(bad(format!(
-                        "the agent did not act, so its action must be φ (index {n} of \
-                         {space:?}), got {}",
-                        act[0]
-                    )));
-                }
-            }
+            check_agent(index, agent, self.len, view, obs_dims[agent], spaces[agent])?;
         }
         Ok(())
     }
+}
+
+/// One agent's part of one episode, borrowed: what [`Episode::validate`] and the check of a
+/// columnar set ([`Demonstrations`](crate::Demonstrations)) read.
+#[derive(Clone, Copy)]
+pub(crate) struct AgentView<'a> {
+    pub obs: &'a [f32],
+    pub final_obs: &'a [f32],
+    pub actions: &'a [f32],
+    pub rewards: &'a [f64],
+    pub acted: &'a [bool],
+}
+
+/// The checks of [`Episode::validate`] for agent `agent` of episode `index` (`len` steps).
+pub(crate) fn check_agent(
+    index: usize,
+    agent: usize,
+    len: usize,
+    a: AgentView<'_>,
+    obs_dim: usize,
+    space: ActionSpace,
+) -> Result<(), TrajectoryError> {
+    let w = space.width();
+    // Both factors come from the file: a corrupt length must not overflow.
+    let times = |field: &'static str, k: usize| {
+        len.checked_mul(k).ok_or(TrajectoryError::Overflow {
+            episode: index,
+            agent,
+            field,
+        })
+    };
+    let checks: [(&'static str, usize, usize); 5] = [
+        ("obs", times("obs", obs_dim)?, a.obs.len()),
+        ("final_obs", obs_dim, a.final_obs.len()),
+        ("actions", times("actions", w)?, a.actions.len()),
+        ("rewards", len, a.rewards.len()),
+        ("acted", len, a.acted.len()),
+    ];
+    for (field, expected, got) in checks {
+        if expected != got {
+            return Err(TrajectoryError::Length {
+                episode: index,
+                agent,
+                field,
+                expected,
+                got,
+            });
+        }
+    }
+    let finite_checks: [(&'static str, Option<usize>); 4] = [
+        ("obs", a.obs.iter().position(|v| !v.is_finite())),
+        ("final_obs", a.final_obs.iter().position(|v| !v.is_finite())),
+        ("actions", a.actions.iter().position(|v| !v.is_finite())),
+        ("rewards", a.rewards.iter().position(|v| !v.is_finite())),
+    ];
+    if let Some((field, Some(pos))) = finite_checks.into_iter().find(|(_, p)| p.is_some()) {
+        return Err(TrajectoryError::NonFinite {
+            episode: index,
+            agent,
+            field,
+            index: pos,
+        });
+    }
+    for (step, (act, &acted)) in a.actions.chunks(w.max(1)).zip(a.acted).enumerate() {
+        let bad = |reason: String| TrajectoryError::Action {
+            episode: index,
+            agent,
+            step,
+            reason,
+        };
+        if acted {
+            if !space.is_phi(act) {
+                space
+                    .check(agent, act)
+                    .map_err(|e| bad(format!("{e} (nor φ)")))?;
+            }
+        } else if let ActionSpace::Discrete { n } = space
+            && !space.is_phi(act)
+        {
+            return Err(bad(format!(
+                "the agent did not act, so its action must be φ (index {n} of \
+                     {space:?}), got {}",
+                act[0]
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A set of episodes of one game.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use magail_async::run::{self, BcCache, Existing, Method, RunFolder, RunSettings};
 use magail_async::{MagailError, MagailTrainer, Policy};
-use mg_core::{MarkovGame, Trajectories};
+use mg_core::{Demonstrations, MarkovGame};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::load_checkpoint;
@@ -130,7 +130,7 @@ impl CellResult {
 /// A new trainer for `spec` on `demos`, configured as the cell says.
 fn trainer(
     spec: &CellSpec,
-    demos: &Trajectories,
+    demos: &Demonstrations,
 ) -> Result<MagailTrainer<envs::ParticleEnv, mg_core::PlayerRule>> {
     let (env, player) = spec.game.build()?;
     let mut cfg = spec.method.config(env.spec(), spec.seed);
@@ -221,12 +221,13 @@ fn cell(
             Who::Learned(&expert_refs)
         }
     };
-    let demos = play(
+    let demos = Demonstrations::new(&play(
         &spec.game,
         demonstrator(),
         spec.demos,
         spec.seed.wrapping_add(7),
-    )?;
+    )?)
+    .map_err(|e| ExperimentError::Setup(format!("the recorded demonstrations: {e}")))?;
     let trainer = trainer(spec, &demos)?;
     let settings = RunSettings {
         method: spec.method,
@@ -344,7 +345,7 @@ fn unfinished(run_dir: &Path, settings: &RunSettings) -> Result<()> {
 fn crossplay(
     spec: &CellSpec,
     by: Method,
-    demos: &Trajectories,
+    demos: &Demonstrations,
     trained: &[&dyn Policy],
     cache: Option<&BcCache>,
 ) -> Result<Vec<MatchScore>> {

@@ -22,8 +22,8 @@ mod state;
 
 use gail::{DiscStats, Discriminator, LabelledSet, Prior};
 use mg_core::{
-    ActionSpace, DemoError, DemoShape, GameSpec, MarkovGame, PlayerFunction, StreamRng,
-    Trajectories, check_demos_for, stream_rng,
+    ActionSpace, DemoShape, Demonstrations, GameSpec, MarkovGame, PlayerFunction, StreamRng,
+    check_demos_for, stream_rng,
 };
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -76,8 +76,8 @@ pub struct MagailTrainer<G, P> {
     widths: Vec<usize>,
     rng: StreamRng,
     iteration: usize,
-    /// The demonstrations, validated once and laid out as a rollout (one copy, the episodes
-    /// one after another), so that they are read by the same code as the policy's samples.
+    /// The demonstrations' columns laid out as a rollout (one copy, the episodes one after
+    /// another), so that they are read by the same code as the policy's samples.
     demos: Rollout,
 }
 
@@ -86,11 +86,12 @@ where
     G: MarkovGame + Clone + Send,
     P: PlayerFunction + Clone + Send,
 {
-    /// A trainer imitating `demos`, which must belong to this game (name and sizes).
+    /// A trainer imitating `demos`, which must belong to this game (name and sizes); the set
+    /// was checked when it was built.
     pub fn new(
         game: G,
         player: P,
-        demos: &Trajectories,
+        demos: &Demonstrations,
         cfg: MagailConfig,
     ) -> Result<Self, MagailError> {
         cfg.validate()?;
@@ -118,15 +119,14 @@ where
         // The name records the player function and history features too (Collector::game_name).
         let expected = collector.game_name();
         check_demos_for(
-            DemoShape::of_trajectories(demos),
+            demos.shape(),
             DemoShape {
                 game: &expected,
                 obs_dims: &dims,
                 action_spaces: &spaces,
             },
         )?;
-        demos.validate().map_err(DemoError::from)?;
-        if demos.episodes.is_empty() {
+        if demos.episodes() == 0 {
             return Err(MagailError::Config("no demonstration episodes".into()));
         }
         let learners = Learners::new(&spec, &dims, cfg.learner.clone(), cfg.phi)?;
@@ -153,7 +153,7 @@ where
             discs,
             widths,
             iteration: 0,
-            demos: Rollout::from_episodes(demos),
+            demos: Rollout::from_demonstrations(demos),
         };
         t.encode_expert()
             .map_err(|e| MagailError::Config(format!("demonstrations: {e}")))?;

@@ -11,7 +11,7 @@ mod collector;
 
 pub use collector::{Collector, CollectorState};
 
-use mg_core::{GameError, Trajectories};
+use mg_core::{Demonstrations, GameError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -166,64 +166,71 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    /// A recorded set of episodes (demonstrations) in the layout of a rollout, so that both are
-    /// read by the same code: one copy whose steps are the episodes one after another, each
+    /// A demonstration set in the layout of a rollout, so that both are read by the same code:
+    /// one copy whose steps are the episodes one after another (the set's own columns), each
     /// episode's first step marked in `episode_start` and its end listed in `ends` (with its
-    /// returns and final observations). Log-probabilities are 0: a recording has none. The set
-    /// is taken as validated ([`Trajectories::validate`]).
-    pub fn from_episodes(set: &Trajectories) -> Rollout {
-        let n = set.obs_dims.len();
-        let total = set.n_steps();
+    /// returns and final observations); empty episodes leave no trace. Log-probabilities are
+    /// 0: a recording has none.
+    pub fn from_demonstrations(demos: &Demonstrations) -> Rollout {
+        let cols = demos.columns();
+        let total = demos.steps();
+        let n = demos.obs_dims().len();
         let mut out = Rollout {
             envs: 1,
             steps: total,
-            agents: (0..n)
-                .map(|i| AgentSteps {
-                    obs: Vec::with_capacity(total * set.obs_dims[i]),
-                    actions: Vec::with_capacity(total * set.action_spaces[i].width()),
+            agents: cols
+                .agents
+                .iter()
+                .map(|a| AgentSteps {
+                    obs: a.obs.clone(),
+                    actions: a.actions.clone(),
                     logp: vec![0.0; total],
-                    rewards: Vec::with_capacity(total),
-                    acted: Vec::with_capacity(total),
-                    last_obs: vec![0.0; set.obs_dims[i]],
+                    rewards: a.rewards.clone(),
+                    acted: a.acted.clone(),
+                    last_obs: Vec::new(),
                 })
                 .collect(),
             terminated: vec![false; total],
             truncated: vec![false; total],
             episode_start: vec![false; total],
-            ends: Vec::with_capacity(set.episodes.len()),
+            ends: Vec::with_capacity(demos.episodes()),
         };
-        let mut at = 0;
-        for ep in set.episodes.iter().filter(|ep| ep.len > 0) {
-            for (i, (a, tr)) in out.agents.iter_mut().zip(&ep.agents).enumerate() {
-                let (d, w) = (set.obs_dims[i], set.action_spaces[i].width());
-                a.obs.extend_from_slice(&tr.obs[..ep.len * d]);
-                a.actions.extend_from_slice(&tr.actions[..ep.len * w]);
-                a.rewards.extend_from_slice(&tr.rewards[..ep.len]);
-                a.acted.extend_from_slice(&tr.acted[..ep.len]);
-                if tr.final_obs.len() == d {
-                    a.last_obs.copy_from_slice(&tr.final_obs);
-                }
+        let final_obs = |e: usize, i: usize| {
+            let d = demos.obs_dims()[i];
+            cols.agents[i].final_obs[e * d..(e + 1) * d].to_vec()
+        };
+        let mut last = None;
+        for (e, r) in demos.episode_ranges().enumerate() {
+            if r.is_empty() {
+                continue;
             }
-            let last = at + ep.len - 1;
-            out.episode_start[at] = true;
-            out.terminated[last] = ep.terminated;
-            out.truncated[last] = ep.truncated;
+            let end = r.end - 1;
+            out.episode_start[r.start] = true;
+            out.terminated[end] = cols.terminated[e];
+            out.truncated[end] = cols.truncated[e];
             out.ends.push(EpisodeEnd {
                 env: 0,
-                step: last,
-                len: ep.len,
-                returns: ep.returns(),
-                terminated: ep.terminated,
-                final_obs: ep.agents.iter().map(|a| a.final_obs.clone()).collect(),
+                step: end,
+                len: r.len(),
+                returns: (0..n).map(|i| demos.episode_return(e, i)).collect(),
+                terminated: cols.terminated[e],
+                final_obs: (0..n).map(|i| final_obs(e, i)).collect(),
             });
-            at += ep.len;
+            last = Some(e);
+        }
+        // The copy's last observation: the last episode's final one (zeros for an empty set).
+        for (i, a) in out.agents.iter_mut().enumerate() {
+            a.last_obs = match last {
+                Some(e) => final_obs(e, i),
+                None => vec![0.0; demos.obs_dims()[i]],
+            };
         }
         out
     }
 
     /// The flat step ranges (`env · steps + step`) of the episodes that ended, in `ends`' order;
     /// an episode that began before this rollout is cut to its part in it. For a recording made
-    /// by [`from_episodes`](Self::from_episodes), every episode whole.
+    /// by [`from_demonstrations`](Self::from_demonstrations), every episode whole.
     pub fn episode_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
         self.ends.iter().map(|e| {
             let end = e.env * self.steps + e.step + 1;

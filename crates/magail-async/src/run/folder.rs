@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::Tensor;
-use mg_core::Trajectories;
+use mg_core::Demonstrations;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::method::Method;
@@ -75,9 +75,9 @@ pub fn load_tensors(path: &Path) -> Result<HashMap<String, Tensor>, RunError> {
 
 /// The digest of a demonstration set: SHA-256 (hex, first 16 bytes) of its encoding without
 /// header names, a function of the game, the sizes and every recorded number.
-pub fn demo_digest(demos: &Trajectories) -> Result<String, RunError> {
+pub fn demo_digest(demos: &Demonstrations) -> Result<String, RunError> {
     use sha2::{Digest, Sha256};
-    let bytes = mg_core::encode_demos(demos, &[], "").map_err(|e| RunError::Settings {
+    let bytes = demos.encode(&[], "").map_err(|e| RunError::Settings {
         field: "demonstrations",
         reason: e.to_string(),
     })?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use mg_core::{MarkovGame, PlayerFunction, Trajectories};
+use mg_core::{Demonstrations, MarkovGame, PlayerFunction};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::folder::{Existing, RECORD_FORMAT, RunFolder, RunRecord, demo_digest, load_tensors};
@@ -113,7 +113,7 @@ impl BcCache {
 pub fn train_imitator<G, P, D>(
     folder: &RunFolder,
     game: &D,
-    demos: &Trajectories,
+    demos: &Demonstrations,
     mut trainer: MagailTrainer<G, P>,
     run: &RunSettings,
     existing: Existing,
@@ -138,7 +138,7 @@ where
         method: run.method,
         config: trainer.config().clone(),
         iteration: 0,
-        demo_episodes: demos.episodes.len(),
+        demo_episodes: demos.episodes(),
         demo_digest: demo_digest(demos)?,
     };
     let dir = folder.dir();

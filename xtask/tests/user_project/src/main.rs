@@ -96,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let experts: [&dyn Policy; 2] = [&expert, &expert];
     let player = || Synchronous::new(2).expect("two agents");
-    let demos = play(game.clone(), player(), &experts, 100, 7)?;
+    let demos = mg_core::Demonstrations::new(&play(game.clone(), player(), &experts, 100, 7)?)?;
 
     // MAGAIL, centralized prior, from the library's defaults: clone, then a few iterations.
     let mut cfg = default_config(game.spec(), Prior::Centralized, PhiMode::Filter, 0);
