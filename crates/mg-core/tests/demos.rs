@@ -137,6 +137,7 @@ proptest! {
         framed.extend(DEMO_VERSION.to_le_bytes());
         framed.extend(bytes);
         let _ = decode_demos(&framed);
+        let _ = Demonstrations::decode(&framed);
     }
 
     #[test]
@@ -148,7 +149,33 @@ proptest! {
         let _ = decode_demos(&bytes);
         let c = cut % bytes.len();
         let _ = decode_demos(&bytes[..c]);
+        let _ = Demonstrations::decode(&bytes);
+        let _ = Demonstrations::decode(&bytes[..c]);
     }
+}
+
+/// The checked set writes the file's bytes exactly as `encode_demos` does (the run folder's
+/// digest hashes them), decodes to itself, and refuses what `decode_demos` refuses.
+#[test]
+fn a_checked_set_encodes_the_same_bytes_and_decodes_to_itself() {
+    let (set, names) = sample_set();
+    let demos = Demonstrations::new(&set).unwrap();
+    let bytes = encode_demos(&set, &names, "here").unwrap();
+    assert_eq!(demos.encode(&names, "here").unwrap(), bytes);
+    let (h, back) = Demonstrations::decode(&bytes).unwrap();
+    assert_eq!((h.agents, h.source.as_str()), (names, "here"));
+    assert_eq!(back, demos);
+    assert_eq!(back.to_trajectories(), set);
+    assert_eq!((back.episodes(), back.steps()), (4, 12));
+    assert_eq!(back.shape(), DemoShape::of_trajectories(&set));
+    let returns: Vec<f64> = (0..4).map(|e| back.episode_return(e, 1)).collect();
+    let want: Vec<f64> = set.episodes.iter().map(|e| e.returns()[1]).collect();
+    assert_eq!(returns, want);
+    let mut bad = set.clone();
+    bad.episodes[2].agents[0].rewards[1] = f64::INFINITY;
+    let err = Demonstrations::new(&bad).unwrap_err().to_string();
+    assert!(err.contains("episode 2") && err.contains("rewards"), "{err}");
+    assert!(Demonstrations::decode(&bytes[..bytes.len() - 3]).is_err());
 }
 
 /// Columns (the `.npz` and Python layout) hold the same set, and lengths that disagree with
