@@ -113,6 +113,11 @@ pub fn run_python(a: &PythonArgs) -> Result<()> {
         t.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
             .arg(crate_dir.join("tests"))
             .current_dir(&root);
+        // The command line itself (this program: `imitate`, `eval`), for the checks that a run
+        // trained from Python and one trained by the command line are the same bytes.
+        if let Ok(me) = std::env::current_exe() {
+            t.env("MAGAIL_CLI", me);
+        }
         run(t)?;
     }
     if a.bench {

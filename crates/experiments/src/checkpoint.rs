@@ -36,6 +36,14 @@ pub struct CheckpointMeta {
     pub score: Option<f64>,
     /// The command that produced it.
     pub command: String,
+    /// How the policies treat φ: always filtered for experts (and left out of their sidecars);
+    /// an imitator trained with φ as an action has one category more.
+    #[serde(default, skip_serializing_if = "is_filter")]
+    pub phi: PhiMode,
+}
+
+fn is_filter(phi: &PhiMode) -> bool {
+    *phi == PhiMode::Filter
 }
 
 /// `DIR/expert.safetensors` and `DIR/expert.json`.
@@ -79,6 +87,10 @@ pub fn read_sidecar(path: &Path) -> Result<(CheckpointMeta, PathBuf)> {
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
     let (st, js) = checkpoint_paths(&dir);
+    let record = dir.join("imitator.json");
+    if !js.is_file() && record.is_file() {
+        return imitator_sidecar(path, &record).map(|m| (m, dir.join("imitator.safetensors")));
+    }
     if !js.is_file() {
         return Err(bad(
             path,
@@ -99,8 +111,40 @@ pub fn read_sidecar(path: &Path) -> Result<(CheckpointMeta, PathBuf)> {
     Ok((meta, st))
 }
 
-/// Loads a checkpoint folder (or its `.json` / `.safetensors` file): the sidecar, and learners
-/// rebuilt from it with the saved parameters.
+/// An imitation's run folder (`magail imitate`, a cell's `run/`, Python's `train`) read as a
+/// checkpoint: its record (`imitator.json`) names the game and holds the learners'
+/// configuration, φ's treatment included.
+fn imitator_sidecar(path: &Path, record: &Path) -> Result<CheckpointMeta> {
+    let text = std::fs::read_to_string(record)
+        .map_err(|e| bad(path, format!("cannot read {}: {e}", record.display())))?;
+    let r: run::RunRecord<GameChoice> = serde_json::from_str(&text).map_err(|e| {
+        bad(
+            path,
+            format!(
+                "{} is not the record of an imitation run: {e}",
+                record.display()
+            ),
+        )
+    })?;
+    let (game, _) = r.game.build()?;
+    let cfg = r.config;
+    Ok(CheckpointMeta {
+        format: 1,
+        game_name: game.spec().name.clone(),
+        game: r.game,
+        env_steps: (r.iteration * cfg.rollout.envs * cfg.steps_per_iter) as u64,
+        learner: cfg.learner,
+        rollout: cfg.rollout,
+        steps_per_iter: cfg.steps_per_iter,
+        iteration: r.iteration,
+        score: None,
+        command: format!("{} run", r.method.label()),
+        phi: cfg.phi,
+    })
+}
+
+/// Loads a checkpoint folder (or its `.json` / `.safetensors` file), or an imitation's run
+/// folder: the sidecar, and learners rebuilt from it with the saved parameters.
 pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
     let (meta, st) = read_sidecar(path)?;
     let (game, player) = meta.game.build()?;
@@ -121,8 +165,7 @@ pub fn load_checkpoint(path: &Path) -> Result<(CheckpointMeta, Learners)> {
     let dims: Vec<usize> = (0..probe.spec().n_agents())
         .map(|i| probe.obs_dim(i))
         .collect();
-    // Experts learn where they act: φ is never one of their actions.
-    let mut learners = Learners::new(probe.spec(), &dims, meta.learner.clone(), PhiMode::Filter)
+    let mut learners = Learners::new(probe.spec(), &dims, meta.learner.clone(), meta.phi)
         .map_err(|e| bad(path, format!("its learners cannot be built: {e}")))?;
     let tensors = run::load_tensors(&st)?;
     learners.load_tensors(&tensors, false).map_err(|e| {

@@ -345,6 +345,7 @@ pub fn run_expert(spec: &ExpertSpec, mut on: impl FnMut(&ExpertEvent)) -> Result
             env_steps: trainer.env_steps(),
             score,
             command: spec.command.clone(),
+            phi: mg_core::PhiMode::Filter,
         };
         // The curve first: a resumed run keeps its rows up to the checkpoint's iteration, so
         // rows written ahead of a checkpoint that a kill prevented are dropped.

@@ -44,6 +44,7 @@ pub mod episodes;
 pub mod error;
 pub mod evaluate;
 pub mod expert;
+pub mod overrides;
 pub mod papers;
 pub mod plan;
 pub mod provenance;
@@ -65,6 +66,7 @@ pub use evaluate::{
     match_episodes, match_return, play, record_demos, score_on, scripted_policies, team_returns,
 };
 pub use expert::{ExpertEvent, ExpertSpec, Fixed, Side, Start, run_expert};
+pub use overrides::Overrides;
 pub use papers::{Experiment, Paper};
 pub use plan::{
     CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use envs::{EnvConfig, ParticleEnv, Scenario};
 use magail_async::run::{
-    BcCache, Existing, Method, RunError, RunFolder, RunSettings, train_imitator,
+    BcCache, Existing, Method, Progress, RunError, RunFolder, RunSettings, train_imitator,
 };
 use magail_async::{MagailStats, MagailTrainer};
 use mg_core::{Demonstrations, MarkovGame, Synchronous};
@@ -44,6 +44,19 @@ fn train(
     existing: Existing,
     cache: Option<&BcCache>,
 ) -> Result<MagailTrainer<ParticleEnv, Synchronous>, RunError> {
+    train_until(dir, method, iterations, demos, existing, cache, usize::MAX)
+}
+
+/// [`train`], asked to stop after iteration `stop` (as a user's Ctrl-C does).
+fn train_until(
+    dir: &Path,
+    method: Method,
+    iterations: usize,
+    demos: &Demonstrations,
+    existing: Existing,
+    cache: Option<&BcCache>,
+    stop: usize,
+) -> Result<MagailTrainer<ParticleEnv, Synchronous>, RunError> {
     let mut cfg = method.config(env().spec(), 0);
     cfg.bc_epochs = 2;
     cfg.rollout.envs = 4;
@@ -63,8 +76,40 @@ fn train(
         &run,
         existing,
         cache,
-        &mut |_| {},
+        &mut |p| match p {
+            Progress::Iteration(s) if s.iteration >= stop => std::ops::ControlFlow::Break(()),
+            _ => std::ops::ControlFlow::Continue(()),
+        },
     )
+}
+
+/// A run asked to stop mid-way stops after that iteration with a checkpoint of it, and resumed
+/// ends with the bytes of a run never stopped (metrics and every tensor).
+#[test]
+fn a_run_stopped_between_checkpoints_resumes_exactly() {
+    let root = dir("stop");
+    let set = demos(7);
+    let (a, b) = (root.join("stopped"), root.join("straight"));
+    let t = train_until(&a, Method::MagailD, 6, &set, Existing::Refuse, None, 3).unwrap();
+    assert_eq!(t.iteration(), 3, "stops after the iteration that asked");
+    assert_eq!(logged(&a), vec![1, 2, 3]);
+    drop(t);
+    let resumed = train(&a, Method::MagailD, 6, &set, Existing::Resume, None).unwrap();
+    let straight = train(&b, Method::MagailD, 6, &set, Existing::Refuse, None).unwrap();
+    let read = |d: &Path| std::fs::read(d.join("metrics.jsonl")).unwrap();
+    assert_eq!(read(&a), read(&b));
+    let flat = |t: &MagailTrainer<ParticleEnv, Synchronous>| {
+        let mut v: Vec<(String, Vec<f32>)> = t
+            .tensors()
+            .unwrap()
+            .into_iter()
+            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+            .collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v
+    };
+    assert_eq!(flat(&resumed), flat(&straight));
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 fn logged(dir: &Path) -> Vec<usize> {

@@ -101,9 +101,11 @@ pub fn record_demos<'py>(
 
 /// Writes demonstrations of `game` (whose agents and sizes the file records) from numpy
 /// columns laid out as [`read_demos`] returns them; the file appears whole or not at all.
+/// `name` keeps the full name a recording gave (`simple_spread/paper+stochastic[…]`: the game
+/// with the player function it was recorded under); it must be `game`'s name or refine it.
 #[pyfunction]
 #[pyo3(signature = (path, game, episode_len, terminated, truncated, obs, final_obs, actions,
-    rewards, acted, source = ""))]
+    rewards, acted, source = "", name = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn write_demos(
     path: PathBuf,
@@ -117,8 +119,16 @@ pub fn write_demos(
     rewards: Vec<PyReadonlyArray1<'_, f64>>,
     acted: Vec<PyReadonlyArray1<'_, bool>>,
     source: &str,
+    name: Option<&str>,
 ) -> PyResult<()> {
     let spec = &game.spec;
+    let name = name.unwrap_or(&spec.name);
+    if name != spec.name && !name.starts_with(&format!("{}+", spec.name)) {
+        return Err(PyValueError::new_err(format!(
+            "demonstrations of `{name}` cannot be saved as the game `{}`",
+            spec.name
+        )));
+    }
     let n = spec.n_agents();
     for (what, len) in [
         ("obs", obs.len()),
@@ -161,8 +171,7 @@ pub fn write_demos(
     };
     let obs_dims: Vec<usize> = spec.agents.iter().map(|a| a.obs_dim).collect();
     let spaces: Vec<ActionSpace> = spec.agents.iter().map(|a| a.action_space).collect();
-    let set =
-        Demonstrations::from_columns(&spec.name, &obs_dims, &spaces, cols).map_err(value_err)?;
+    let set = Demonstrations::from_columns(name, &obs_dims, &spaces, cols).map_err(value_err)?;
     let names: Vec<String> = spec.agents.iter().map(|a| a.name.clone()).collect();
     let bytes = set.encode(&names, source).map_err(value_err)?;
     magail_async::run::write_atomic(&path, |w| std::io::Write::write_all(w, &bytes))

@@ -32,12 +32,14 @@
 mod demos;
 mod expert;
 mod game;
+mod imitation;
 mod settings;
 mod vecenv;
 
 pub use demos::{read_demos, record_demos, write_demos};
 pub use expert::Expert;
 pub use game::Game;
+pub use imitation::{TrainSettings, evaluate_policy, train};
 pub use settings::{GameArgs, GameSettings, game_config};
 pub use vecenv::VecEnv;
 
@@ -62,5 +64,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_demos, m)?)?;
     m.add_function(wrap_pyfunction!(write_demos, m)?)?;
     m.add_function(wrap_pyfunction!(record_demos, m)?)?;
+    // The imitation methods by name, as `magail imitate --method` takes them.
+    let methods: Vec<&str> = magail_async::run::Method::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    m.add("METHODS", methods)?;
+    m.add_class::<TrainSettings>()?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate_policy, m)?)?;
     Ok(())
 }

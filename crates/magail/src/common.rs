@@ -54,28 +54,22 @@ pub struct GeneratorArgs {
 }
 
 impl GeneratorArgs {
-    /// Replaces the settings of `g` that were given.
-    pub fn overlay(&self, g: &mut experiments::Generator) {
-        let set = |dst: &mut usize, v: Option<usize>| {
-            if let Some(v) = v {
-                *dst = v;
-            }
-        };
-        set(&mut g.envs, self.envs);
-        set(&mut g.fisher_subsample, self.fisher_subsample);
-        set(&mut g.disc_steps, self.disc_steps);
-        set(&mut g.vf_epochs, self.vf_epochs);
-        set(&mut g.vf_minibatches, self.vf_minibatches);
-        if let Some(v) = self.max_kl {
-            g.max_kl = v;
+    /// The settings given, as the library's overrides.
+    pub fn overrides(&self) -> experiments::Overrides {
+        experiments::Overrides {
+            envs: self.envs,
+            max_kl: self.max_kl,
+            fisher_subsample: self.fisher_subsample,
+            disc_steps: self.disc_steps,
+            vf_epochs: self.vf_epochs,
+            vf_minibatches: self.vf_minibatches,
+            ..experiments::Overrides::default()
         }
     }
 
-    /// Replaces the settings of `cfg` that were given.
-    pub fn apply(&self, cfg: &mut MagailConfig) {
-        let mut g = experiments::Generator::of(cfg);
-        self.overlay(&mut g);
-        g.apply(cfg);
+    /// Replaces the settings of `g` that were given.
+    pub fn overlay(&self, g: &mut experiments::Generator) {
+        self.overrides().overlay(g);
     }
 }
 
@@ -118,27 +112,17 @@ fn parse_reward(s: &str) -> Result<gail::RewardForm, String> {
 }
 
 impl Tuning {
-    /// Sets every given override (the trainer checks the values: `MagailConfig::validate`).
-    pub fn apply(&self, cfg: &mut MagailConfig) {
-        let set = |dst: &mut usize, v: Option<usize>| {
-            if let Some(v) = v {
-                *dst = v;
-            }
-        };
-        self.generator.apply(cfg);
-        set(&mut cfg.disc.minibatches, self.disc_minibatches);
-        set(&mut cfg.steps_per_iter, self.steps_per_iter);
-        if let Some(v) = self.disc_lr {
-            cfg.disc.lr = v;
-        }
-        if let Some(v) = self.reward {
-            cfg.reward = v;
-        }
-        if let Some(v) = self.bc_weight {
-            cfg.bc_weight = v;
-        }
-        if let Some(v) = self.device {
-            cfg.learner.device = v;
+    /// Every setting given, as the library's overrides (applied by
+    /// `experiments::Overrides::apply`, as Python's `train` applies its keywords).
+    pub fn overrides(&self) -> experiments::Overrides {
+        experiments::Overrides {
+            disc_lr: self.disc_lr,
+            disc_minibatches: self.disc_minibatches,
+            reward: self.reward,
+            steps_per_iter: self.steps_per_iter,
+            bc_weight: self.bc_weight,
+            device: self.device,
+            ..self.generator.overrides()
         }
     }
 }
@@ -186,24 +170,27 @@ pub fn train_cell(
         settings,
         existing,
         cache,
-        &mut |p| match p {
-            run::Progress::Cloned { loss, adopted } => bar.suspend(|| {
-                let how = if adopted {
-                    " (the same cloning as an earlier run's, adopted)"
-                } else {
-                    ""
-                };
-                eprintln!(
-                    "behaviour cloning: {bc_epochs} epochs, final minibatch loss {loss:.4}{how}"
-                )
-            }),
-            run::Progress::Resumed(i) => bar.set_position(i as u64),
-            run::Progress::Iteration(s) => {
-                bar.set_position(s.iteration as u64);
-                if let Some(r) = s.true_return.first() {
-                    bar.set_message(format!("{label} return {r:.1}"));
+        &mut |p| {
+            match p {
+                run::Progress::Cloned { loss, adopted } => bar.suspend(|| {
+                    let how = if adopted {
+                        " (the same cloning as an earlier run's, adopted)"
+                    } else {
+                        ""
+                    };
+                    eprintln!(
+                        "behaviour cloning: {bc_epochs} epochs, final minibatch loss {loss:.4}{how}"
+                    )
+                }),
+                run::Progress::Resumed(i) => bar.set_position(i as u64),
+                run::Progress::Iteration(s) => {
+                    bar.set_position(s.iteration as u64);
+                    if let Some(r) = s.true_return.first() {
+                        bar.set_message(format!("{label} return {r:.1}"));
+                    }
                 }
             }
+            std::ops::ControlFlow::Continue(())
         },
     )?;
     bar.set_position(bar.length().unwrap_or(0));

@@ -79,10 +79,12 @@ pub fn run_imitate(a: &ImitateArgs, root: &Path) -> Result<()> {
             a.demos.display()
         )
     })?;
-    let mut cfg = a.method.config(mg_core::MarkovGame::spec(&env), a.seed);
-    cfg.bc_epochs = a.bc_epochs;
-    cfg.disc.gradient_penalty = a.gradient_penalty;
-    a.tune.apply(&mut cfg);
+    let overrides = experiments::Overrides {
+        bc_epochs: Some(a.bc_epochs),
+        gradient_penalty: Some(a.gradient_penalty),
+        ..a.tune.overrides()
+    };
+    let cfg = overrides.config(a.method, mg_core::MarkovGame::spec(&env), a.seed);
     let dir = a.out.clone().unwrap_or_else(|| {
         root.join(format!(
             "target/imitate/{}-{}-s{}",

@@ -174,7 +174,10 @@ fn a_checked_set_encodes_the_same_bytes_and_decodes_to_itself() {
     let mut bad = set.clone();
     bad.episodes[2].agents[0].rewards[1] = f64::INFINITY;
     let err = Demonstrations::new(&bad).unwrap_err().to_string();
-    assert!(err.contains("episode 2") && err.contains("rewards"), "{err}");
+    assert!(
+        err.contains("episode 2") && err.contains("rewards"),
+        "{err}"
+    );
     assert!(Demonstrations::decode(&bytes[..bytes.len() - 3]).is_err());
 }
 

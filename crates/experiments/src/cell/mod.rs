@@ -254,7 +254,10 @@ fn cell(
             Existing::Resume
         },
         cache,
-        progress,
+        &mut |p| {
+            progress(p);
+            std::ops::ControlFlow::Continue(())
+        },
     )?;
     let pols = t
         .learners()

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use mg_core::{Demonstrations, MarkovGame, PlayerFunction};
@@ -109,6 +110,10 @@ impl BcCache {
 /// demonstrations and configuration; `game` describes the game in the caller's terms (it is
 /// recorded and compared on resume). A failing iteration stops the run with an error naming it;
 /// the last checkpoint stays as it was.
+///
+/// `progress` hears of every step; answering [`ControlFlow::Break`] to an iteration stops the
+/// run there with a checkpoint of that iteration (a user's Ctrl-C, say), and the trainer comes
+/// back with fewer iterations than asked: the folder resumes exactly.
 #[allow(clippy::too_many_arguments)]
 pub fn train_imitator<G, P, D>(
     folder: &RunFolder,
@@ -118,7 +123,7 @@ pub fn train_imitator<G, P, D>(
     run: &RunSettings,
     existing: Existing,
     cache: Option<&BcCache>,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut dyn FnMut(Progress<'_>) -> ControlFlow<()>,
 ) -> Result<MagailTrainer<G, P>, RunError>
 where
     G: MarkovGame + Clone + Send,
@@ -222,13 +227,15 @@ where
         })?;
         folder.truncate_metrics(done)?;
         record.iteration = done;
-        progress(Progress::Resumed(done));
+        // Resuming is itself the step that follows a stop: a stop asked here waits for the
+        // next iteration.
+        let _ = progress(Progress::Resumed(done));
     } else {
         let (loss, adopted) = match cache {
             Some(c) => c.clone_or_adopt(&mut trainer)?,
             None => (trainer.behaviour_clone()?, false),
         };
-        progress(Progress::Cloned { loss, adopted });
+        let _ = progress(Progress::Cloned { loss, adopted });
         folder.save(&trainer.checkpoint()?, &record)?;
         let metrics = folder.metrics_path();
         if metrics.exists() {
@@ -256,11 +263,14 @@ where
             reason: e.to_string(),
         })?;
         writeln!(log, "{line}").map_err(io_err(&metrics))?;
-        progress(Progress::Iteration(&s));
-        if s.iteration % run.checkpoint_every == 0 || s.iteration == iterations {
+        let stop = progress(Progress::Iteration(&s)).is_break();
+        if stop || s.iteration % run.checkpoint_every == 0 || s.iteration == iterations {
             log.flush().map_err(io_err(&metrics))?;
             record.iteration = s.iteration;
             folder.save(&trainer.checkpoint()?, &record)?;
+        }
+        if stop {
+            break;
         }
     }
     Ok(trainer)

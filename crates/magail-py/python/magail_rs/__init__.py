@@ -9,22 +9,31 @@ stepped in Rust.
 - ``VecEnv`` steps B copies in Rust with numpy arrays shaped ``[B, agents, ...]``.
 - ``load_demos`` / ``save_demos`` read and write demonstration files (ours and ``.npz``);
   ``Expert`` acts with a shipped expert checkpoint; ``record_demos`` records its episodes.
+- ``train`` imitates demonstrations (BC, GAIL, MAGAIL with every prior, AMAGAIL) into a run
+  folder the command line shares; ``Run`` gives its metrics, policies (``Policy``) and score.
 """
 
 from ._native import AMAGAIL_GAMES, Game
 from .batch import VecEnv
 from .data import Expert, load_demos, record_demos, save_demos
 from .env import MagailParallelEnv, env, parallel_env
+from .imitation import METHODS, SETTINGS, Policy, Run, open_run, train
 
 __all__ = [
     "AMAGAIL_GAMES",
     "Expert",
     "Game",
+    "METHODS",
     "MagailParallelEnv",
+    "Policy",
+    "Run",
+    "SETTINGS",
     "VecEnv",
     "env",
     "load_demos",
     "parallel_env",
+    "open_run",
     "record_demos",
     "save_demos",
+    "train",
 ]

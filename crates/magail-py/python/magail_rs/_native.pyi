@@ -76,6 +76,25 @@ def write_demos(path: str | PathLike[str], game: Game, episode_len: list[int],
                 terminated: list[bool], truncated: list[bool],
                 obs: list[npt.NDArray[np.float32]], final_obs: list[npt.NDArray[np.float32]],
                 actions: list[npt.NDArray[np.float32]], rewards: list[npt.NDArray[np.float64]],
-                acted: list[npt.NDArray[np.bool_]], source: str = "") -> None: ...
+                acted: list[npt.NDArray[np.bool_]], source: str = "",
+                name: str | None = None) -> None: ...
 def record_demos(expert: str, episodes: int, seed: int = 7, env: str | None = None,
                  variant: str | None = None, greedy: bool = False) -> dict: ...
+
+METHODS: list[str]
+
+class TrainSettings:
+    def __init__(self, bc_epochs: int | None = None, gradient_penalty: float | None = None,
+                 envs: int | None = None, max_kl: float | None = None,
+                 fisher_subsample: int | None = None, disc_steps: int | None = None,
+                 vf_epochs: int | None = None, vf_minibatches: int | None = None,
+                 disc_lr: float | None = None, disc_minibatches: int | None = None,
+                 reward: str | None = None, steps_per_iter: int | None = None,
+                 bc_weight: float | None = None, device: str | None = None) -> None: ...
+
+def train(game: str, demos: str | PathLike[str], out: str | PathLike[str],
+          method: str = "magail-d", iterations: int = 500, seed: int = 0,
+          variant: str = "paper", resume: bool = False, checkpoint_every: int = 25,
+          progress: bool = True, settings: TrainSettings | None = None) -> int: ...
+def evaluate_policy(path: str | PathLike[str], episodes: int = 100,
+                    demonstrator: str | None = None) -> dict: ...

@@ -33,6 +33,8 @@ def save_demos(path: str | os.PathLike, data: dict, env: MagailParallelEnv,
                source: str = "") -> None:
     """Writes demonstrations of ``env``'s game (arrays laid out as ``load_demos`` gives them):
     our binary format, or ``.npz`` when the path ends so. The file appears whole or not at all.
+    A recording's full name (``data["game"]``, which names the player function of an AMAGAIL
+    game) is kept when it is ``env``'s game.
     """
     path = Path(path)
     n = len(env.possible_agents)
@@ -57,6 +59,7 @@ def save_demos(path: str | os.PathLike, data: dict, env: MagailParallelEnv,
         [np.ascontiguousarray(a, dtype=np.float64) for a in cols["rewards"]],
         [np.ascontiguousarray(a, dtype=bool) for a in cols["acted"]],
         source,
+        data.get("game"),
     )
 
 

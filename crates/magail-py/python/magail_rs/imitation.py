@@ -1,0 +1,126 @@
+"""Imitation from Python: BC, GAIL, MAGAIL (every prior) and AMAGAIL on our games, in run folders
+that the command line reads and writes too (``magail imitate``, ``magail eval``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import _native
+from .data import Expert, save_demos
+from .env import MagailParallelEnv
+
+#: The methods by name, as ``magail imitate --method`` takes them.
+METHODS = tuple(_native.METHODS)
+
+#: The settings that may replace a method's own, by their ``magail imitate`` flag names.
+SETTINGS = ("bc_epochs", "gradient_penalty", "envs", "max_kl", "fisher_subsample",
+            "disc_steps", "vf_epochs", "vf_minibatches", "disc_lr", "disc_minibatches",
+            "reward", "steps_per_iter", "bc_weight", "device")
+
+
+class Policy(Expert):
+    """The policies of a checkpoint: an imitation's run folder (``train``, ``magail imitate``) or
+    an expert (``assets/experts/<name>``, ``magail expert``). ``actions(obs, env)`` acts for a
+    PettingZoo observation dict, ``act(agent, rows)`` on ``[rows, obs_dim]`` arrays; sampled from
+    row streams of ``seed``, or the most likely action with ``greedy``."""
+
+
+class Run:
+    """An imitation's run folder: its record, its metrics as they were written (one dict per
+    adversarial iteration), its policies, and how to continue it."""
+
+    def __init__(self, folder: str | os.PathLike, call: dict[str, Any] | None = None) -> None:
+        self.folder = Path(folder)
+        if not (self.folder / "imitator.json").is_file():
+            raise ValueError(f"{self.folder} holds no imitation run (no imitator.json)")
+        self._call = call
+
+    @property
+    def record(self) -> dict:
+        """``imitator.json``: the game, the method, the whole configuration, the iteration the
+        checkpoint holds and the demonstrations' digest."""
+        return json.loads((self.folder / "imitator.json").read_text())
+
+    @property
+    def iteration(self) -> int:
+        """Adversarial iterations the checkpoint holds."""
+        return int(self.record["iteration"])
+
+    @property
+    def metrics(self) -> list[dict]:
+        """One dict per adversarial iteration (``metrics.jsonl``): ``pandas.DataFrame(run.metrics)``
+        gives a table."""
+        path = self.folder / "metrics.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def policy(self, greedy: bool = False, seed: int = 0) -> Policy:
+        """The trained policies, acting on PettingZoo observations."""
+        return Policy(self.folder, greedy=greedy, seed=seed)
+
+    def evaluate(self, episodes: int = 100, demonstrator: str | None = None) -> dict:
+        """Scores the policies as ``magail eval`` does: ``score`` (the team's mean return),
+        ``random``, ``reference`` (the scripted policy's, or the ``demonstrator`` checkpoint's) and
+        ``normalized`` (reference = 1, random = 0)."""
+        return _native.evaluate_policy(str(self.folder), episodes, demonstrator)
+
+    def resume(self, iterations: int | None = None, progress: bool = True) -> "Run":
+        """Continues the run (after a Ctrl-C, or to more iterations) with the settings it was
+        started with; the result is the bytes of a run never stopped."""
+        if self._call is None:
+            raise ValueError(
+                f"{self.folder} was opened, not trained here: call train(..., resume=True) "
+                "with its settings")
+        call = dict(self._call, resume=True, progress=progress)
+        if iterations is not None:
+            call["iterations"] = iterations
+        return train(**call)
+
+    def __repr__(self) -> str:
+        r = self.record
+        return f"Run({str(self.folder)!r}, method={r['method']!r}, iteration={r['iteration']})"
+
+
+def train(game: str, demos: str | os.PathLike | dict, out: str | os.PathLike,
+          method: str = "magail-d", iterations: int = 500, seed: int = 0,
+          variant: str = "paper", resume: bool = False, checkpoint_every: int = 25,
+          progress: bool = True, **settings: Any) -> Run:
+    """Imitates ``demos`` on one of our games (a name ``parallel_env`` takes) into the run folder
+    ``out`` and returns the ``Run``.
+
+    ``demos`` is a demonstration file or a dict as ``load_demos`` / ``record_demos`` give (saved
+    into the folder as ``demonstrations.bin`` first). ``method`` is one of ``METHODS``; every
+    other setting keeps the library's default unless given by its ``magail imitate`` name
+    (``SETTINGS``: ``envs=``, ``max_kl=``, ``disc_steps=``, ...). The same settings give the same
+    bytes as ``magail imitate``. A progress bar shows in a terminal; Ctrl-C stops the run cleanly
+    after the iteration under way (``KeyboardInterrupt``), and ``train(..., resume=True)`` or
+    ``Run.resume()`` continues it exactly.
+    """
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"train() got unknown settings {unknown}; it takes {list(SETTINGS)}")
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
+    out = Path(out)
+    call = dict(game=game, demos=demos, out=out, method=method, iterations=iterations,
+                seed=seed, variant=variant, checkpoint_every=checkpoint_every, **settings)
+    if isinstance(demos, dict):
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "demonstrations.bin"
+        if not (resume and path.exists()):
+            save_demos(path, demos, MagailParallelEnv(game, variant),
+                       source="magail_rs.train")
+        call["demos"] = path
+    _native.train(game, str(call["demos"]), str(out), method, iterations, seed, variant,
+                  resume, checkpoint_every, progress, _native.TrainSettings(**settings))
+    return Run(out, call)
+
+
+def open_run(folder: str | os.PathLike) -> Run:
+    """A run folder trained earlier, here or by ``magail imitate`` (its policies, metrics and
+    evaluation; ``train(..., resume=True)`` continues it)."""
+    return Run(folder)

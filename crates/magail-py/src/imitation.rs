@@ -1,0 +1,245 @@
+//! Imitation from Python on our games: [`train`] runs (or continues) one run in a run folder,
+//! the same folder, settings and bytes as `magail imitate`; [`evaluate_policy`] scores a run
+//! folder or an expert checkpoint as `magail eval` does.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use envs::{GameChoice, Variant};
+use experiments::{Demonstrator, Overrides, Who};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use magail_async::run::{Existing, Method, Progress, RunFolder, RunSettings, train_imitator};
+use magail_async::{ComputeDevice, MagailTrainer, Policy};
+use mg_core::{Demonstrations, MarkovGame};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::value_err;
+
+/// The settings a Python caller may give in place of the method's own (`None` keeps it), by
+/// their names in `magail imitate`'s flags.
+#[derive(Clone, Debug, Default)]
+#[pyclass(module = "magail_rs._native", frozen, from_py_object)]
+pub struct TrainSettings {
+    overrides: Overrides,
+}
+
+#[pymethods]
+impl TrainSettings {
+    /// Every setting by name; a reward form or device that is not one is refused by name.
+    #[new]
+    #[pyo3(signature = (bc_epochs = None, gradient_penalty = None, envs = None, max_kl = None,
+        fisher_subsample = None, disc_steps = None, vf_epochs = None, vf_minibatches = None,
+        disc_lr = None, disc_minibatches = None, reward = None, steps_per_iter = None,
+        bc_weight = None, device = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        bc_epochs: Option<usize>,
+        gradient_penalty: Option<f64>,
+        envs: Option<usize>,
+        max_kl: Option<f64>,
+        fisher_subsample: Option<usize>,
+        disc_steps: Option<usize>,
+        vf_epochs: Option<usize>,
+        vf_minibatches: Option<usize>,
+        disc_lr: Option<f64>,
+        disc_minibatches: Option<usize>,
+        reward: Option<&str>,
+        steps_per_iter: Option<usize>,
+        bc_weight: Option<f64>,
+        device: Option<&str>,
+    ) -> PyResult<Self> {
+        let reward = reward
+            .map(|r| {
+                gail::RewardForm::from_name(r).ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "reward `{r}`: expected logd, neglog1md, logit or linear"
+                    ))
+                })
+            })
+            .transpose()?;
+        let device = device
+            .map(|d| d.parse::<ComputeDevice>().map_err(value_err))
+            .transpose()?;
+        Ok(Self {
+            overrides: Overrides {
+                envs,
+                max_kl,
+                fisher_subsample,
+                disc_steps,
+                vf_epochs,
+                vf_minibatches,
+                bc_epochs,
+                gradient_penalty,
+                disc_lr,
+                disc_minibatches,
+                reward,
+                steps_per_iter,
+                bc_weight,
+                device,
+            },
+        })
+    }
+}
+
+/// Runs (or, with `resume`, continues) one imitation of the demonstrations in the file `demos`
+/// on the game `game` (`variant`) into the run folder `out`, exactly as `magail imitate` does with
+/// the same settings: behaviour cloning, then `iterations` adversarial iterations with a line of
+/// metrics each in `metrics.jsonl` and a checkpoint every `checkpoint_every`. The networks train
+/// with the GIL released. Ctrl-C stops the run after the iteration under way, with a checkpoint
+/// of it, and raises `KeyboardInterrupt`: the folder resumes exactly. Returns the iteration
+/// reached.
+#[pyfunction]
+#[pyo3(signature = (game, demos, out, method = "magail-d", iterations = 500, seed = 0,
+    variant = "paper", resume = false, checkpoint_every = 25, progress = true, settings = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    py: Python<'_>,
+    game: &str,
+    demos: PathBuf,
+    out: PathBuf,
+    method: &str,
+    iterations: usize,
+    seed: u64,
+    variant: &str,
+    resume: bool,
+    checkpoint_every: usize,
+    progress: bool,
+    settings: Option<TrainSettings>,
+) -> PyResult<usize> {
+    let method: Method = method.parse().map_err(value_err)?;
+    let choice = GameChoice::new(game, Variant::from_name(variant).map_err(value_err)?);
+    let (env, player) = choice.build().map_err(value_err)?;
+    let bytes = std::fs::read(&demos)
+        .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", demos.display())))?;
+    let (_, set) = Demonstrations::decode(&bytes).map_err(|e| {
+        PyValueError::new_err(format!(
+            "{} is not a demonstration file (expected one written by `magail demos` or \
+             `save_demos`): {e}",
+            demos.display()
+        ))
+    })?;
+    let overrides = settings.map(|s| s.overrides).unwrap_or_default();
+    let cfg = overrides.config(method, env.spec(), seed);
+    let trainer = MagailTrainer::new(env, player, &set, cfg).map_err(|e| match e {
+        e @ magail_async::MagailError::Config(_) => {
+            PyValueError::new_err(format!("invalid settings: {e}"))
+        }
+        e => PyValueError::new_err(format!("the demonstrations do not fit {game}: {e}")),
+    })?;
+    let run = RunSettings {
+        method,
+        iterations,
+        checkpoint_every,
+    };
+    let folder = RunFolder::open(&out).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let existing = if resume {
+        Existing::Resume
+    } else {
+        Existing::Refuse
+    };
+    let bar = ProgressBar::with_draw_target(
+        Some(run.adversarial_iterations() as u64),
+        if progress {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} iterations {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut interrupted: Option<PyErr> = None;
+    let label = method.label();
+    let result = py.detach(|| {
+        train_imitator(
+            &folder,
+            &choice,
+            &set,
+            trainer,
+            &run,
+            existing,
+            None,
+            &mut |p| {
+                match p {
+                    Progress::Resumed(i) => bar.set_position(i as u64),
+                    Progress::Cloned { .. } => {}
+                    Progress::Iteration(s) => {
+                        bar.set_position(s.iteration as u64);
+                        if let Some(r) = s.true_return.first() {
+                            bar.set_message(format!("{label} return {r:.1}"));
+                        }
+                    }
+                }
+                // Python's Ctrl-C handler runs only when asked, with the GIL.
+                match Python::attach(|py| py.check_signals()) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(e) => {
+                        interrupted = Some(e);
+                        ControlFlow::Break(())
+                    }
+                }
+            },
+        )
+    });
+    bar.finish_and_clear();
+    let trainer = result.map_err(|e| PyValueError::new_err(e.to_string()))?;
+    if let Some(e) = interrupted {
+        return Err(e);
+    }
+    Ok(trainer.iteration())
+}
+
+/// Scores the policies of a checkpoint (an expert, or an imitation's run folder) on `episodes`
+/// episodes of their game's fixed evaluation seed, as `magail eval` and `magail imitate` do:
+/// the team's mean return, a random policy's and the reference's (the scripted one, or the
+/// checkpoint `demonstrator`), and the normalized score (reference = 1, random = 0; `None` when
+/// the reference scores as random does).
+#[pyfunction]
+#[pyo3(signature = (path, episodes = 100, demonstrator = None))]
+pub fn evaluate_policy<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    episodes: usize,
+    demonstrator: Option<&str>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if episodes == 0 {
+        return Err(PyValueError::new_err(
+            "episodes is 0: expected at least 1 episode",
+        ));
+    }
+    let (meta, learners) = experiments::load_checkpoint(&path).map_err(value_err)?;
+    let reference = match demonstrator.map(Demonstrator::parse) {
+        Some(Demonstrator::Expert(p)) => {
+            Some(experiments::load_checkpoint(&p).map_err(value_err)?.1)
+        }
+        _ => None,
+    };
+    let e = py.detach(|| -> Result<_, String> {
+        let pols = learners.policies(false).map_err(|e| e.to_string())?;
+        let refs: Vec<&dyn Policy> = pols.iter().map(|p| p as &dyn Policy).collect();
+        let ref_pols = reference
+            .as_ref()
+            .map(|l| l.policies(false))
+            .transpose()
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let ref_refs: Vec<&dyn Policy> = ref_pols.iter().map(|p| p as &dyn Policy).collect();
+        let who = if ref_refs.is_empty() {
+            Who::Scripted
+        } else {
+            Who::Learned(&ref_refs)
+        };
+        experiments::evaluate(&meta.game, &refs, who, episodes).map_err(|e| e.to_string())
+    });
+    let e = e.map_err(PyValueError::new_err)?;
+    let d = PyDict::new(py);
+    d.set_item("score", e.score)?;
+    d.set_item("random", e.random)?;
+    d.set_item("reference", e.reference)?;
+    d.set_item("normalized", e.normalized())?;
+    d.set_item("episodes", episodes)?;
+    Ok(d)
+}

@@ -1,0 +1,130 @@
+"""Imitation from Python: the same run folder, bytes and scores as the command line; Ctrl-C stops
+a run cleanly and it resumes exactly; trained policies act on PettingZoo observations; bad
+settings are named."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import magail_rs
+from magail_rs import open_run, record_demos, save_demos, train
+
+CLI = os.environ.get("MAGAIL_CLI")
+
+# A small run: a few copies, short rollouts, a few cloning epochs.
+SMALL = dict(bc_epochs=2, envs=4, steps_per_iter=10, disc_steps=2, vf_epochs=2,
+             vf_minibatches=2)
+FLAGS = ["--bc-epochs", "2", "--envs", "4", "--steps-per-iter", "10", "--disc-steps", "2",
+         "--vf-epochs", "2", "--vf-minibatches", "2"]
+
+
+@pytest.fixture(scope="module")
+def nav_demos(tmp_path_factory):
+    """Twenty scripted episodes of cooperative navigation, as a file."""
+    path = tmp_path_factory.mktemp("demos") / "nav.bin"
+    data = record_demos("scripted", 20, seed=3, env="cooperative_navigation", variant="paper")
+    save_demos(path, data, magail_rs.parallel_env("cooperative_navigation", variant="paper"))
+    return path
+
+
+def read(folder, name):
+    return (Path(folder) / name).read_bytes()
+
+
+@pytest.mark.skipif(CLI is None, reason="needs the command line (MAGAIL_CLI, set by "
+                    "`cargo xtask python --test`)")
+def test_a_run_from_python_is_the_command_lines_run_byte_for_byte(nav_demos, tmp_path):
+    py = train("cooperative_navigation", nav_demos, tmp_path / "py", method="magail-c",
+               iterations=4, seed=5, checkpoint_every=2, progress=False, **SMALL)
+    assert py.iteration == 4 and [m["iteration"] for m in py.metrics] == [1, 2, 3, 4]
+    subprocess.run([CLI, "imitate", "--env", "cooperative_navigation", "--demos",
+                    str(nav_demos), "--method", "magail-c", "--iterations", "4", "--seed", "5",
+                    "--checkpoint-every", "2", "--episodes", "5", "--out",
+                    str(tmp_path / "cli"), *FLAGS], check=True, capture_output=True)
+    for f in ("metrics.jsonl", "imitator.safetensors", "imitator.json"):
+        assert read(tmp_path / "py", f) == read(tmp_path / "cli", f), f
+    # The command line scores the run trained from Python, and Python the command line's,
+    # with the same numbers.
+    out = subprocess.run([CLI, "eval", "--policy", str(tmp_path / "py"), "--episodes", "20"],
+                         check=True, capture_output=True, text=True).stdout
+    cli_score = float(out.split("normalized score")[1].split()[0])
+    py_score = open_run(tmp_path / "cli").evaluate(episodes=20)["normalized"]
+    assert round(py_score, 3) == cli_score
+
+
+def test_ctrl_c_stops_after_an_iteration_and_the_run_resumes_exactly(nav_demos, tmp_path):
+    stopped, straight = tmp_path / "stopped", tmp_path / "straight"
+    metrics = stopped / "metrics.jsonl"
+
+    def interrupt():
+        # As a user's Ctrl-C, once a few iterations are logged.
+        while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
+            time.sleep(0.002)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        train("cooperative_navigation", nav_demos, stopped, method="magail-d",
+              iterations=100_000, checkpoint_every=50, progress=False, **SMALL)
+    run = open_run(stopped)
+    k = run.iteration
+    assert 2 <= k < 100_000
+    assert [m["iteration"] for m in run.metrics] == list(range(1, k + 1))
+    resumed = train("cooperative_navigation", nav_demos, stopped, method="magail-d",
+                    iterations=k + 3, checkpoint_every=50, resume=True, progress=False, **SMALL)
+    train("cooperative_navigation", nav_demos, straight, method="magail-d", iterations=k + 3,
+          checkpoint_every=50, progress=False, **SMALL)
+    assert resumed.iteration == k + 3
+    for f in ("metrics.jsonl", "imitator.safetensors"):
+        assert read(stopped, f) == read(straight, f), f
+
+
+def test_amagail_from_a_dict_of_demonstrations_and_its_policies_act(tmp_path):
+    data = record_demos("scripted", 12, seed=4, env="stoch_navigation")
+    runs = {}
+    for method in ("amagail", "magail-phi"):
+        runs[method] = train("stoch_navigation", data, tmp_path / method, method=method,
+                             iterations=3, progress=False, **SMALL)
+        assert (tmp_path / method / "demonstrations.bin").exists()
+        m = runs[method].metrics
+        assert len(m) == 3 and all("phi_chosen" in x for x in m)
+    # Filtering: the policies never choose φ; φ as an action may.
+    assert all(c == 0 for x in runs["amagail"].metrics for c in x["phi_chosen"])
+    # The trained policies act on a PettingZoo observation dict.
+    env = magail_rs.parallel_env("stoch_navigation")
+    obs, _ = env.reset(seed=1)
+    pol = runs["amagail"].policy(greedy=True)
+    acts = pol.actions(obs, env)
+    assert set(acts) == set(obs)
+    assert all(env.action_space(a).contains(v) for a, v in acts.items())
+    more = runs["amagail"].resume(iterations=5, progress=False)
+    assert more.iteration == 5 and len(more.metrics) == 5
+    score = more.evaluate(episodes=10)
+    assert set(score) >= {"score", "random", "reference", "normalized"}
+    assert np.isfinite(score["score"])
+
+
+def test_bad_settings_are_named(nav_demos, tmp_path):
+    with pytest.raises(TypeError, match="max_kll"):
+        train("cooperative_navigation", nav_demos, tmp_path / "a", max_kll=0.1)
+    with pytest.raises(ValueError, match="magail-x"):
+        train("cooperative_navigation", nav_demos, tmp_path / "b", method="magail-x")
+    with pytest.raises(ValueError, match="bogus"):
+        train("cooperative_navigation", nav_demos, tmp_path / "c", reward="bogus")
+    with pytest.raises(ValueError, match="envs"):
+        train("cooperative_navigation", nav_demos, tmp_path / "d", envs=0, progress=False)
+    with pytest.raises(OSError, match="missing.bin"):
+        train("cooperative_navigation", tmp_path / "missing.bin", tmp_path / "e")
+    with pytest.raises(ValueError, match="do not fit"):
+        train("simple_tag", nav_demos, tmp_path / "f", progress=False)
+    with pytest.raises(ValueError, match="no imitation run"):
+        open_run(tmp_path)
+    # Nothing was trained or written for the refused calls.
+    for d in "bcdef":
+        assert not (tmp_path / d / "imitator.json").exists()
