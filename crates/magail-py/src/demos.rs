@@ -1,6 +1,7 @@
 //! Demonstration files as numpy columns: read, written and recorded.
 
 use crate::game::{Game, space_tuple};
+use crate::user_game::UserGame;
 use crate::value_err;
 use mg_core::{ActionSpace, AgentColumns, DemoColumns, Demonstrations};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
@@ -109,7 +110,7 @@ pub fn record_demos<'py>(
 #[allow(clippy::too_many_arguments)]
 pub fn write_demos(
     path: PathBuf,
-    game: PyRef<'_, Game>,
+    game: &Bound<'_, PyAny>,
     episode_len: Vec<i64>,
     terminated: Vec<bool>,
     truncated: Vec<bool>,
@@ -121,7 +122,12 @@ pub fn write_demos(
     source: &str,
     name: Option<&str>,
 ) -> PyResult<()> {
-    let spec = &game.spec;
+    // One of our games, or a user's (its adapter, `magail_rs.user_game.ParallelGame`).
+    let spec = match game.cast::<Game>() {
+        Ok(g) => g.borrow().spec.clone(),
+        Err(_) => mg_core::MarkovGame::spec(&UserGame::new(game)?).clone(),
+    };
+    let spec = &spec;
     let name = name.unwrap_or(&spec.name);
     if name != spec.name && !name.starts_with(&format!("{}+", spec.name)) {
         return Err(PyValueError::new_err(format!(

@@ -3,18 +3,19 @@
 //! folder or an expert checkpoint as `magail eval` does.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use envs::{GameChoice, Variant};
 use experiments::{Demonstrator, Overrides, Who};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use magail_async::run::{Existing, Method, Progress, RunFolder, RunSettings, train_imitator};
-use magail_async::{ComputeDevice, MagailTrainer, Policy};
-use mg_core::{Demonstrations, MarkovGame};
+use magail_async::{ComputeDevice, MagailConfig, MagailTrainer, Policy};
+use mg_core::{Demonstrations, MarkovGame, PlayerFunction, Synchronous};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::user_game::UserGame;
 use crate::value_err;
 
 /// The settings a Python caller may give in place of the method's own (`None` keeps it), by
@@ -111,7 +112,61 @@ pub fn train(
     let method: Method = method.parse().map_err(value_err)?;
     let choice = GameChoice::new(game, Variant::from_name(variant).map_err(value_err)?);
     let (env, player) = choice.build().map_err(value_err)?;
-    let bytes = std::fs::read(&demos)
+    let set = read_demonstrations(&demos)?;
+    let cfg = settings
+        .map(|s| s.overrides)
+        .unwrap_or_default()
+        .config(method, env.spec(), seed);
+    let trainer = trainer_for(env, player, &set, cfg, game)?;
+    let run = RunSettings {
+        method,
+        iterations,
+        checkpoint_every,
+    };
+    run_in_folder(py, &out, &choice, &set, trainer, &run, resume, progress)
+}
+
+/// [`train`] on a user's game: `adapter` is a `magail_rs.user_game.ParallelGame` (a PettingZoo
+/// `ParallelEnv` factory read once), stepped from Rust one call per step with the GIL taken
+/// for it; every agent acts at every step (a Markov game). The run folder describes the game by
+/// its name (`pettingzoo:<name>`).
+#[pyfunction]
+#[pyo3(signature = (adapter, demos, out, method = "magail-d", iterations = 500, seed = 0,
+    resume = false, checkpoint_every = 25, progress = true, settings = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn train_game(
+    py: Python<'_>,
+    adapter: &Bound<'_, PyAny>,
+    demos: PathBuf,
+    out: PathBuf,
+    method: &str,
+    iterations: usize,
+    seed: u64,
+    resume: bool,
+    checkpoint_every: usize,
+    progress: bool,
+    settings: Option<TrainSettings>,
+) -> PyResult<usize> {
+    let method: Method = method.parse().map_err(value_err)?;
+    let game = UserGame::new(adapter)?;
+    let name = game.spec().name.clone();
+    let player = Synchronous::new(game.spec().n_agents()).map_err(value_err)?;
+    let set = read_demonstrations(&demos)?;
+    let cfg = settings
+        .map(|s| s.overrides)
+        .unwrap_or_default()
+        .config(method, game.spec(), seed);
+    let trainer = trainer_for(game, player, &set, cfg, &name)?;
+    let run = RunSettings {
+        method,
+        iterations,
+        checkpoint_every,
+    };
+    run_in_folder(py, &out, &name, &set, trainer, &run, resume, progress)
+}
+
+fn read_demonstrations(demos: &Path) -> PyResult<Demonstrations> {
+    let bytes = std::fs::read(demos)
         .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", demos.display())))?;
     let (_, set) = Demonstrations::decode(&bytes).map_err(|e| {
         PyValueError::new_err(format!(
@@ -120,20 +175,48 @@ pub fn train(
             demos.display()
         ))
     })?;
-    let overrides = settings.map(|s| s.overrides).unwrap_or_default();
-    let cfg = overrides.config(method, env.spec(), seed);
-    let trainer = MagailTrainer::new(env, player, &set, cfg).map_err(|e| match e {
+    Ok(set)
+}
+
+fn trainer_for<G, P>(
+    game: G,
+    player: P,
+    set: &Demonstrations,
+    cfg: MagailConfig,
+    name: &str,
+) -> PyResult<MagailTrainer<G, P>>
+where
+    G: MarkovGame + Clone + Send,
+    P: PlayerFunction + Clone + Send,
+{
+    MagailTrainer::new(game, player, set, cfg).map_err(|e| match e {
         e @ magail_async::MagailError::Config(_) => {
             PyValueError::new_err(format!("invalid settings: {e}"))
         }
-        e => PyValueError::new_err(format!("the demonstrations do not fit {game}: {e}")),
-    })?;
-    let run = RunSettings {
-        method,
-        iterations,
-        checkpoint_every,
-    };
-    let folder = RunFolder::open(&out).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        e => PyValueError::new_err(format!("the demonstrations do not fit {name}: {e}")),
+    })
+}
+
+/// Runs `trainer` in the folder `out` with a progress bar (when asked and in a terminal) and the
+/// GIL released, stopping cleanly on Ctrl-C (the `KeyboardInterrupt` is raised after the
+/// checkpoint); returns the iteration reached.
+#[allow(clippy::too_many_arguments)]
+fn run_in_folder<G, P, D>(
+    py: Python<'_>,
+    out: &Path,
+    game: &D,
+    set: &Demonstrations,
+    trainer: MagailTrainer<G, P>,
+    run: &RunSettings,
+    resume: bool,
+    progress: bool,
+) -> PyResult<usize>
+where
+    G: MarkovGame + Clone + Send,
+    P: PlayerFunction + Clone + Send,
+    D: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone + Sync,
+{
+    let folder = RunFolder::open(out).map_err(|e| PyOSError::new_err(e.to_string()))?;
     let existing = if resume {
         Existing::Resume
     } else {
@@ -152,44 +235,36 @@ pub fn train(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut interrupted: Option<PyErr> = None;
-    let label = method.label();
+    let label = run.method.label();
     let result = py.detach(|| {
-        train_imitator(
-            &folder,
-            &choice,
-            &set,
-            trainer,
-            &run,
-            existing,
-            None,
-            &mut |p| {
-                match p {
-                    Progress::Resumed(i) => bar.set_position(i as u64),
-                    Progress::Cloned { .. } => {}
-                    Progress::Iteration(s) => {
-                        bar.set_position(s.iteration as u64);
-                        if let Some(r) = s.true_return.first() {
-                            bar.set_message(format!("{label} return {r:.1}"));
-                        }
+        train_imitator(&folder, game, set, trainer, run, existing, None, &mut |p| {
+            match p {
+                Progress::Resumed(i) => bar.set_position(i as u64),
+                Progress::Cloned { .. } => {}
+                Progress::Iteration(s) => {
+                    bar.set_position(s.iteration as u64);
+                    if let Some(r) = s.true_return.first() {
+                        bar.set_message(format!("{label} return {r:.1}"));
                     }
                 }
-                // Python's Ctrl-C handler runs only when asked, with the GIL.
-                match Python::attach(|py| py.check_signals()) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(e) => {
-                        interrupted = Some(e);
-                        ControlFlow::Break(())
-                    }
+            }
+            // Python's Ctrl-C handler runs only when asked, with the GIL.
+            match Python::attach(|py| py.check_signals()) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    interrupted = Some(e);
+                    ControlFlow::Break(())
                 }
-            },
-        )
+            }
+        })
+        .map(|t| t.iteration())
     });
     bar.finish_and_clear();
-    let trainer = result.map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let reached = result.map_err(|e| PyValueError::new_err(e.to_string()))?;
     if let Some(e) = interrupted {
         return Err(e);
     }
-    Ok(trainer.iteration())
+    Ok(reached)
 }
 
 /// Scores the policies of a checkpoint (an expert, or an imitation's run folder) on `episodes`

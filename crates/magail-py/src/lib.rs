@@ -34,13 +34,15 @@ mod expert;
 mod game;
 mod imitation;
 mod settings;
+mod user_game;
 mod vecenv;
 
 pub use demos::{read_demos, record_demos, write_demos};
 pub use expert::Expert;
 pub use game::Game;
-pub use imitation::{TrainSettings, evaluate_policy, train};
+pub use imitation::{TrainSettings, evaluate_policy, train, train_game};
 pub use settings::{GameArgs, GameSettings, game_config};
+pub use user_game::UserGame;
 pub use vecenv::VecEnv;
 
 use envs::amagail::AmagailGame;
@@ -72,6 +74,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("METHODS", methods)?;
     m.add_class::<TrainSettings>()?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(train_game, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_policy, m)?)?;
     Ok(())
 }

@@ -12,7 +12,7 @@ def test_the_imitation_examples_run(tmp_path, monkeypatch):
     text = DOC.read_text()
     section = text.split("## Imitation from Python", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) >= 4
+    assert len(blocks) >= 5
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     for block in blocks:
@@ -23,4 +23,5 @@ def test_the_imitation_examples_run(tmp_path, monkeypatch):
     assert scope["amagail"].iteration == 4
     assert set(scope["rewards"]) == set(scope["env"].possible_agents)
     assert scope["same"].iteration == 4
+    assert scope["mine"].iteration == 3 and len(scope["mine"].metrics) == 3
     assert os.path.exists("runs/stoch-amagail/imitator.safetensors")

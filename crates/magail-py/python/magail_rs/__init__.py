@@ -17,7 +17,8 @@ from ._native import AMAGAIL_GAMES, Game
 from .batch import VecEnv
 from .data import Expert, load_demos, record_demos, save_demos
 from .env import MagailParallelEnv, env, parallel_env
-from .imitation import METHODS, SETTINGS, Policy, Run, open_run, train
+from .imitation import METHODS, SETTINGS, Policy, Run, open_run, train, train_game
+from .user_game import record_game_demos
 
 __all__ = [
     "AMAGAIL_GAMES",
@@ -34,6 +35,8 @@ __all__ = [
     "parallel_env",
     "open_run",
     "record_demos",
+    "record_game_demos",
     "save_demos",
     "train",
+    "train_game",
 ]

@@ -72,7 +72,7 @@ class Expert:
     def act(self, agent: int, obs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
 
 def read_demos(path: str | PathLike[str]) -> dict: ...
-def write_demos(path: str | PathLike[str], game: Game, episode_len: list[int],
+def write_demos(path: str | PathLike[str], game: Game | object, episode_len: list[int],
                 terminated: list[bool], truncated: list[bool],
                 obs: list[npt.NDArray[np.float32]], final_obs: list[npt.NDArray[np.float32]],
                 actions: list[npt.NDArray[np.float32]], rewards: list[npt.NDArray[np.float64]],
@@ -96,5 +96,9 @@ def train(game: str, demos: str | PathLike[str], out: str | PathLike[str],
           method: str = "magail-d", iterations: int = 500, seed: int = 0,
           variant: str = "paper", resume: bool = False, checkpoint_every: int = 25,
           progress: bool = True, settings: TrainSettings | None = None) -> int: ...
+def train_game(adapter: object, demos: str | PathLike[str], out: str | PathLike[str],
+               method: str = "magail-d", iterations: int = 500, seed: int = 0,
+               resume: bool = False, checkpoint_every: int = 25, progress: bool = True,
+               settings: TrainSettings | None = None) -> int: ...
 def evaluate_policy(path: str | PathLike[str], episodes: int = 100,
                     demonstrator: str | None = None) -> dict: ...

@@ -37,7 +37,13 @@ def save_demos(path: str | os.PathLike, data: dict, env: MagailParallelEnv,
     game) is kept when it is ``env``'s game.
     """
     path = Path(path)
-    n = len(env.possible_agents)
+    # One of our games, or a user's game adapter (``user_game.ParallelGame``).
+    core = getattr(env, "_core", env)
+    n = len(getattr(env, "possible_agents", None) or env.agents)
+    missing = [f"{k}_{i}" for k in _PER_AGENT for i in range(n) if f"{k}_{i}" not in data]
+    if missing:
+        raise ValueError(f"the demonstrations have no {missing[0]!r}: the game has {n} agents, "
+                         f"so they need {', '.join(f'{k}_0..{n - 1}' for k in _PER_AGENT)}")
     cols = {k: [data[f"{k}_{i}"] for i in range(n)] for k in _PER_AGENT}
     if path.suffix == ".npz":
         tmp = path.with_name(f".{path.name}.tmp.npz")
@@ -49,7 +55,7 @@ def save_demos(path: str | os.PathLike, data: dict, env: MagailParallelEnv,
         return
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)
     _native.write_demos(
-        str(path), env._core,
+        str(path), core,
         [int(x) for x in data["episode_len"]],
         [bool(x) for x in data["terminated"]],
         [bool(x) for x in data["truncated"]],

@@ -11,6 +11,7 @@ from typing import Any
 from . import _native
 from .data import Expert, save_demos
 from .env import MagailParallelEnv
+from .user_game import ParallelGame
 
 #: The methods by name, as ``magail imitate --method`` takes them.
 METHODS = tuple(_native.METHODS)
@@ -124,3 +125,33 @@ def open_run(folder: str | os.PathLike) -> Run:
     """A run folder trained earlier, here or by ``magail imitate`` (its policies, metrics and
     evaluation; ``train(..., resume=True)`` continues it)."""
     return Run(folder)
+
+
+def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.PathLike,
+               method: str = "magail-d", iterations: int = 500, seed: int = 0,
+               resume: bool = False, checkpoint_every: int = 25, progress: bool = True,
+               max_steps: int | None = None, **settings: Any) -> Run:
+    """``train`` on a game of your own: ``factory()`` makes a PettingZoo ``ParallelEnv`` (called
+    once per copy; every copy must have the same agents and spaces). Discrete and Box actions,
+    Box observations (flattened to float32); every agent acts at every step. Episodes end when
+    every agent terminates or truncates at once; ``max_steps`` (default: the env's
+    ``max_cycles``) is the limit the learners may rely on. ``demos`` come from
+    ``record_game_demos`` (or a file ``save_demos`` wrote for this game). The environments step
+    in Python, one call per step; the learners run in Rust with the GIL released."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"train_game() got unknown settings {unknown}; it takes {list(SETTINGS)}")
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
+    out = Path(out)
+    adapter = ParallelGame(factory, max_steps)
+    demo_path = demos
+    if isinstance(demos, dict):
+        out.mkdir(parents=True, exist_ok=True)
+        demo_path = out / "demonstrations.bin"
+        if not (resume and demo_path.exists()):
+            save_demos(demo_path, demos, adapter, source="magail_rs.train_game")
+    _native.train_game(adapter, str(demo_path), str(out), method, iterations, seed, resume,
+                       checkpoint_every, progress, _native.TrainSettings(**settings))
+    return Run(out, None)
+

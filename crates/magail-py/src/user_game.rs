@@ -1,0 +1,165 @@
+//! A user's PettingZoo `ParallelEnv` as an [`mg_core::MarkovGame`]: [`UserGame`] steps one copy
+//! through its Python adapter (`magail_rs.user_game.ParallelGame`), taking the GIL for each call,
+//! so the learners and the rollout bookkeeping stay in Rust with the GIL released.
+
+use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, StepStatus};
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use rand::RngCore;
+
+/// One copy of a user's game. Python errors while stepping come back as
+/// [`GameError::Other`] with the exception's text; one raised by a reset (which cannot fail in
+/// the trait) is kept and returned by the next step.
+pub struct UserGame {
+    adapter: Option<Py<PyAny>>,
+    spec: GameSpec,
+    offsets: Vec<usize>,
+    obs: Vec<f32>,
+    error: Option<String>,
+}
+
+fn py_text(py: Python<'_>, e: PyErr) -> String {
+    let _ = py;
+    e.to_string()
+}
+
+impl UserGame {
+    /// The game an adapter describes (its agents, observation sizes, action spaces and episode
+    /// limit, read once).
+    pub fn new(adapter: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let agents: Vec<String> = adapter.getattr("agents")?.extract()?;
+        let obs_dims: Vec<usize> = adapter.getattr("obs_dims")?.extract()?;
+        let spaces: Vec<Bound<'_, PyTuple>> = adapter.getattr("action_spaces")?.extract()?;
+        let max_steps: Option<usize> = adapter.getattr("max_steps")?.extract()?;
+        let name: String = adapter.getattr("name")?.extract()?;
+        let mut specs = Vec::with_capacity(agents.len());
+        for ((agent, &obs_dim), s) in agents.iter().zip(&obs_dims).zip(&spaces) {
+            let kind: String = s.get_item(0)?.extract()?;
+            let action_space = if kind == "discrete" {
+                ActionSpace::Discrete {
+                    n: s.get_item(1)?.extract()?,
+                }
+            } else {
+                ActionSpace::Box {
+                    dim: s.get_item(1)?.extract()?,
+                    low: s.get_item(2)?.extract()?,
+                    high: s.get_item(3)?.extract()?,
+                }
+            };
+            specs.push(AgentSpec {
+                name: agent.clone(),
+                obs_dim,
+                action_space,
+            });
+        }
+        let mut offsets = vec![0];
+        for d in &obs_dims {
+            offsets.push(offsets[offsets.len() - 1] + d);
+        }
+        Ok(Self {
+            adapter: Some(adapter.clone().unbind()),
+            spec: GameSpec {
+                name: format!("pettingzoo:{name}"),
+                agents: specs,
+                max_steps,
+            },
+            obs: vec![0.0; offsets[offsets.len() - 1]],
+            offsets,
+            error: None,
+        })
+    }
+
+    fn take_obs(&mut self, flat: &Bound<'_, PyAny>) -> PyResult<()> {
+        let arr: PyReadonlyArray1<'_, f32> = flat.extract()?;
+        let v = arr.as_slice()?;
+        if v.len() != self.obs.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "the adapter returned {} observation values, expected {}",
+                v.len(),
+                self.obs.len()
+            )));
+        }
+        self.obs.copy_from_slice(v);
+        Ok(())
+    }
+}
+
+impl Clone for UserGame {
+    /// Another copy from the user's factory (the adapter's `copy()`); a failure is kept and
+    /// returned by the copy's first step.
+    fn clone(&self) -> Self {
+        let (adapter, error) = match &self.adapter {
+            None => (None, self.error.clone()),
+            Some(a) => Python::attach(|py| match a.call_method0(py, "copy") {
+                Ok(c) => (Some(c), None),
+                Err(e) => (None, Some(format!("the factory: {}", py_text(py, e)))),
+            }),
+        };
+        Self {
+            adapter,
+            spec: self.spec.clone(),
+            offsets: self.offsets.clone(),
+            obs: vec![0.0; self.obs.len()],
+            error,
+        }
+    }
+}
+
+impl MarkovGame for UserGame {
+    fn spec(&self) -> &GameSpec {
+        &self.spec
+    }
+
+    fn reset(&mut self, rng: &mut dyn RngCore) {
+        // PettingZoo seeds take any non-negative integer; 31 bits suit every numpy seeding.
+        let seed = rng.next_u32() >> 1;
+        let Some(a) = &self.adapter else { return };
+        let a = Python::attach(|py| a.clone_ref(py));
+        let res = Python::attach(|py| -> PyResult<()> {
+            let flat = a.call_method1(py, "reset", (seed,))?;
+            self.take_obs(flat.bind(py))
+        });
+        if let Err(e) = res {
+            self.error = Some(format!("reset: {e}"));
+        }
+    }
+
+    fn observe(&self, agent: usize, out: &mut [f32]) {
+        out.copy_from_slice(&self.obs[self.offsets[agent]..self.offsets[agent + 1]]);
+    }
+
+    fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
+        if let Some(e) = self.error.take() {
+            return Err(GameError::Other(e));
+        }
+        let Some(a) = &self.adapter else {
+            return Err(GameError::Other("the game has no environment".into()));
+        };
+        let a = Python::attach(|py| a.clone_ref(py));
+        Python::attach(|py| -> PyResult<StepStatus> {
+            let arr = PyArray1::from_slice(py, actions);
+            let out = a.call_method1(py, "step", (arr,))?;
+            let out = out.bind(py);
+            let flat = out.get_item(0)?;
+            if !flat.is_none() {
+                self.take_obs(&flat)?;
+            }
+            let r: PyReadonlyArray1<'_, f64> = out.get_item(1)?.extract()?;
+            let r = r.as_slice()?;
+            if r.len() != rewards.len() {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "the adapter returned {} rewards for {} agents",
+                    r.len(),
+                    rewards.len()
+                )));
+            }
+            rewards.copy_from_slice(r);
+            Ok(StepStatus {
+                terminated: out.get_item(2)?.extract()?,
+                truncated: out.get_item(3)?.extract()?,
+            })
+        })
+        .map_err(|e| GameError::Other(format!("the environment's step: {e}")))
+    }
+}

@@ -1,0 +1,100 @@
+"""Imitation on a PettingZoo game of one's own (``train_game``): the real mpe2 package and our
+``magail_rs.mpe2`` drop-in, stepped through the same user's-game path, record the same
+demonstrations and train to the same bytes, with discrete and continuous actions; bad games and
+policies are refused by name."""
+
+import mpe2.simple_spread_v3 as real
+import numpy as np
+import pytest
+from pathlib import Path
+
+import magail_rs.mpe2.simple_spread_v3 as ours
+from magail_rs import open_run, record_game_demos, train_game
+
+SMALL = dict(bc_epochs=2, envs=4, steps_per_iter=10, disc_steps=2, vf_epochs=2,
+             vf_minibatches=2)
+
+
+def heading_policy(obs):
+    """Each agent heads for its own landmark along the farther axis (simple_spread's
+    observation: velocity, position, then each landmark's position relative to the agent)."""
+    out = {}
+    for i, (agent, o) in enumerate(sorted(obs.items())):
+        dx, dy = o[4 + 2 * i], o[5 + 2 * i]
+        if abs(dx) > abs(dy):
+            out[agent] = 2 if dx > 0 else 1
+        else:
+            out[agent] = 4 if dy > 0 else 3
+    return out
+
+
+def random_policy(seed, continuous):
+    rng = np.random.default_rng(seed)
+    agents = ours.parallel_env().possible_agents
+    if continuous:
+        return lambda obs: {a: rng.random(5).astype(np.float32) for a in agents}
+    return lambda obs: {a: int(rng.integers(5)) for a in agents}
+
+
+def same_bytes(a, b):
+    for f in ("metrics.jsonl", "imitator.safetensors"):
+        assert (Path(a) / f).read_bytes() == (Path(b) / f).read_bytes(), f
+
+
+def test_real_mpe2_and_ours_record_and_train_the_same_bytes(tmp_path):
+    demos = record_game_demos(real.parallel_env, heading_policy, episodes=8, seed=11)
+    again = record_game_demos(ours.parallel_env, heading_policy, episodes=8, seed=11)
+    assert demos["game"] == again["game"] == "pettingzoo:simple_spread_v3"
+    for k, v in demos.items():
+        if isinstance(v, np.ndarray):
+            np.testing.assert_array_equal(v, again[k], err_msg=k)
+    assert list(demos["episode_len"]) == [25] * 8
+    a = train_game(real.parallel_env, demos, tmp_path / "real", method="magail-c",
+                   iterations=3, progress=False, **SMALL)
+    b = train_game(ours.parallel_env, demos, tmp_path / "ours", method="magail-c",
+                   iterations=3, progress=False, **SMALL)
+    assert a.iteration == b.iteration == 3
+    same_bytes(tmp_path / "real", tmp_path / "ours")
+    assert open_run(tmp_path / "real").record["game"] == "pettingzoo:simple_spread_v3"
+
+
+def test_continuous_actions_through_the_same_path(tmp_path):
+    make = {"real": lambda: real.parallel_env(continuous_actions=True),
+            "ours": lambda: ours.parallel_env(continuous_actions=True)}
+    for name, factory in make.items():
+        demos = record_game_demos(factory, random_policy(3, True), episodes=4, seed=2)
+        assert demos["actions_0"].shape == (100, 5)
+        train_game(factory, demos, tmp_path / name, method="magail-d", iterations=2,
+                   progress=False, **SMALL)
+    same_bytes(tmp_path / "real", tmp_path / "ours")
+
+
+def test_bad_games_and_policies_are_refused_by_name(tmp_path):
+    class Dictish:
+        """A ParallelEnv whose observation space is a Dict: not supported."""
+
+        def __init__(self):
+            from gymnasium import spaces
+
+            self.possible_agents = ["a"]
+            self._obs = spaces.Dict({"x": spaces.Box(0, 1, (2,))})
+            self._act = spaces.Discrete(2)
+
+        def observation_space(self, agent):
+            return self._obs
+
+        def action_space(self, agent):
+            return self._act
+
+    with pytest.raises(TypeError, match="agent a: observation space"):
+        record_game_demos(Dictish, lambda obs: {}, episodes=1)
+    with pytest.raises(ValueError, match="no action for agent agent_1"):
+        record_game_demos(ours.parallel_env, lambda obs: {"agent_0": 0}, episodes=1)
+    demos = record_game_demos(ours.parallel_env, random_policy(0, False), episodes=2)
+    # Demonstrations of three agents for a game of four: refused before anything is trained.
+    with pytest.raises(ValueError, match="obs_3"):
+        train_game(lambda: ours.parallel_env(N=4), demos, tmp_path / "n4", iterations=1,
+                   progress=False, **SMALL)
+    with pytest.raises(TypeError, match="disc_step"):
+        train_game(ours.parallel_env, demos, tmp_path / "x", disc_step=3)
+    assert not (tmp_path / "n4" / "imitator.json").exists()
