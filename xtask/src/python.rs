@@ -123,10 +123,11 @@ pub fn run_python(a: &PythonArgs) -> Result<()> {
     if a.bench {
         let peers = root.join("benches/requirements.txt");
         pip_install(&py, &["-r", &peers.to_string_lossy()]).context("installing the peers")?;
-        let mut b = Command::new(&py);
-        b.arg(root.join("benches/python_envs.py"))
-            .current_dir(&root);
-        run(b)?;
+        for script in ["benches/python_envs.py", "benches/python_imitation.py"] {
+            let mut b = Command::new(&py);
+            b.arg(root.join(script)).current_dir(&root);
+            run(b)?;
+        }
     }
     Ok(())
 }

@@ -2,12 +2,14 @@
 
 use crate::game::agent_names;
 use crate::value_err;
-use magail_async::{CandlePolicy, Policy};
+use magail_async::{CandlePolicy, Learners, Policy, run};
 use mg_core::{GameSpec, MarkovGame, StreamRng, stream_rng};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::user_game::UserGame;
 /// A shipped expert checkpoint (`assets/experts/…` or a folder made by `cargo xtask expert`):
 /// each agent's policy, acting on numpy observations.
 #[pyclass(module = "magail_rs._native")]
@@ -21,13 +23,73 @@ pub struct Expert {
     rngs: Vec<Vec<StreamRng>>,
 }
 
+impl Expert {
+    /// The policies of a run folder trained on a user's game (`train_game`).
+    fn of_user_game(
+        path: &Path,
+        adapter: &Bound<'_, PyAny>,
+        greedy: bool,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let game = UserGame::new(adapter)?;
+        let spec = game.spec().clone();
+        let record_path = path.join("imitator.json");
+        let text = std::fs::read_to_string(&record_path).map_err(|e| {
+            PyOSError::new_err(format!("cannot read {}: {e}", record_path.display()))
+        })?;
+        let record: run::RunRecord<String> = serde_json::from_str(&text).map_err(|e| {
+            PyValueError::new_err(format!(
+                "{} is not the record of a run on a user's game: {e}",
+                record_path.display()
+            ))
+        })?;
+        if record.game != spec.name {
+            return Err(PyValueError::new_err(format!(
+                "{} holds a run on `{}`, not on `{}`",
+                path.display(),
+                record.game,
+                spec.name
+            )));
+        }
+        if record.config.rollout.history_k != 0 {
+            return Err(PyValueError::new_err(
+                "the run's policies observe history features, which acting from Python does \
+                 not supply",
+            ));
+        }
+        let dims: Vec<usize> = spec.agents.iter().map(|a| a.obs_dim).collect();
+        let mut learners = Learners::new(&spec, &dims, record.config.learner, record.config.phi)
+            .map_err(value_err)?;
+        let tensors = run::load_tensors(&path.join("imitator.safetensors")).map_err(value_err)?;
+        learners.load_tensors(&tensors, false).map_err(value_err)?;
+        Ok(Self {
+            rngs: vec![Vec::new(); spec.n_agents()],
+            policies: learners.policies(greedy).map_err(value_err)?,
+            env: spec.name.clone(),
+            variant: String::new(),
+            spec,
+            seed,
+        })
+    }
+}
+
 #[pymethods]
 impl Expert {
     /// Loads the checkpoint at `path`; `greedy` acts with the most likely action, otherwise
-    /// actions are sampled from row `r`'s own stream of `seed`.
+    /// actions are sampled from row `r`'s own stream of `seed`. With `game` (the adapter of a
+    /// user's game, `magail_rs.user_game.ParallelGame`), `path` is a run folder `train_game`
+    /// trained on it.
     #[new]
-    #[pyo3(signature = (path, greedy = false, seed = 0))]
-    fn new(path: PathBuf, greedy: bool, seed: u64) -> PyResult<Self> {
+    #[pyo3(signature = (path, greedy = false, seed = 0, game = None))]
+    fn new(
+        path: PathBuf,
+        greedy: bool,
+        seed: u64,
+        game: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        if let Some(adapter) = game {
+            return Self::of_user_game(&path, adapter, greedy, seed);
+        }
         let (meta, learners) = experiments::load_checkpoint(&path).map_err(value_err)?;
         let (game, _) = meta.game.build().map_err(value_err)?;
         let policies = learners.policies(greedy).map_err(value_err)?;
@@ -42,7 +104,8 @@ impl Expert {
         })
     }
 
-    /// The game the expert was trained in: `(env, variant)`.
+    /// The game the policies were trained in: `(env, variant)` (a user's game: its name and
+    /// an empty variant).
     #[getter]
     fn game(&self) -> (String, String) {
         (self.env.clone(), self.variant.clone())

@@ -56,6 +56,15 @@ def test_real_mpe2_and_ours_record_and_train_the_same_bytes(tmp_path):
     assert a.iteration == b.iteration == 3
     same_bytes(tmp_path / "real", tmp_path / "ours")
     assert open_run(tmp_path / "real").record["game"] == "pettingzoo:simple_spread_v3"
+    # The trained policies act in the user's game; the run resumes from Python.
+    env = real.parallel_env()
+    obs, _ = env.reset(seed=3)
+    acts = a.policy(greedy=True).actions(obs, env)
+    assert set(acts) == set(env.agents)
+    assert all(env.action_space(k).contains(v) for k, v in acts.items())
+    assert a.resume(iterations=4, progress=False).iteration == 4
+    with pytest.raises(ValueError, match="not there yet"):
+        a.evaluate()
 
 
 def test_continuous_actions_through_the_same_path(tmp_path):
@@ -98,3 +107,20 @@ def test_bad_games_and_policies_are_refused_by_name(tmp_path):
     with pytest.raises(TypeError, match="disc_step"):
         train_game(ours.parallel_env, demos, tmp_path / "x", disc_step=3)
     assert not (tmp_path / "n4" / "imitator.json").exists()
+    # A factory that makes another game for the next copy: refused with both agent sets.
+    made = []
+
+    def shifting():
+        made.append(1)
+        return ours.parallel_env(N=3 if len(made) == 1 else 2)
+
+    with pytest.raises(ValueError, match="different game"):
+        train_game(shifting, demos, tmp_path / "shift", iterations=1, progress=False, **SMALL)
+    # A NaN in a demonstration is refused, naming where it is.
+    bad = dict(demos)
+    bad["rewards_1"] = demos["rewards_1"].copy()
+    bad["rewards_1"][5] = np.nan
+    with pytest.raises(ValueError, match="rewards"):
+        train_game(ours.parallel_env, bad, tmp_path / "nan", iterations=1, progress=False,
+                   **SMALL)
+    assert not (tmp_path / "nan" / "demonstrations.bin").exists()

@@ -75,8 +75,9 @@ class Expert:
     for a PettingZoo observation dict. Sampled actions come from row streams of ``seed``;
     ``greedy`` takes the most likely action."""
 
-    def __init__(self, path: str | os.PathLike, greedy: bool = False, seed: int = 0) -> None:
-        self._core = _native.Expert(str(path), greedy, seed)
+    def __init__(self, path: str | os.PathLike, greedy: bool = False, seed: int = 0,
+                 game=None) -> None:
+        self._core = _native.Expert(str(path), greedy, seed, game)
         self.game = self._core.game
         self.agents = list(self._core.agents)
 

@@ -24,20 +24,37 @@ SETTINGS = ("bc_epochs", "gradient_penalty", "envs", "max_kl", "fisher_subsample
 
 class Policy(Expert):
     """The policies of a checkpoint: an imitation's run folder (``train``, ``magail imitate``) or
-    an expert (``assets/experts/<name>``, ``magail expert``). ``actions(obs, env)`` acts for a
-    PettingZoo observation dict, ``act(agent, rows)`` on ``[rows, obs_dim]`` arrays; sampled from
-    row streams of ``seed``, or the most likely action with ``greedy``."""
+    an expert (``assets/experts/<name>``, ``magail expert``); with ``game`` (the factory of a
+    user's ``ParallelEnv``, or its ``ParallelGame``), a folder ``train_game`` trained on it.
+    ``actions(obs, env)`` acts for a PettingZoo observation dict, ``act(agent, rows)`` on
+    ``[rows, obs_dim]`` arrays; sampled from row streams of ``seed``, or the most likely action
+    with ``greedy``."""
+
+    def __init__(self, path: str | os.PathLike, greedy: bool = False, seed: int = 0,
+                 game: Any = None) -> None:
+        if game is not None and not isinstance(game, ParallelGame):
+            game = ParallelGame(game)
+        self._user_game = game
+        super().__init__(path, greedy, seed, game)
+
+    def make_env(self, **kwargs) -> Any:
+        """The game the policies were trained in, as a ``ParallelEnv``."""
+        if self._user_game is not None:
+            return self._user_game.factory()
+        return super().make_env(**kwargs)
 
 
 class Run:
     """An imitation's run folder: its record, its metrics as they were written (one dict per
     adversarial iteration), its policies, and how to continue it."""
 
-    def __init__(self, folder: str | os.PathLike, call: dict[str, Any] | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike, call: dict[str, Any] | None = None,
+                 game: ParallelGame | None = None) -> None:
         self.folder = Path(folder)
         if not (self.folder / "imitator.json").is_file():
             raise ValueError(f"{self.folder} holds no imitation run (no imitator.json)")
         self._call = call
+        self._game = game
 
     @property
     def record(self) -> dict:
@@ -61,12 +78,15 @@ class Run:
 
     def policy(self, greedy: bool = False, seed: int = 0) -> Policy:
         """The trained policies, acting on PettingZoo observations."""
-        return Policy(self.folder, greedy=greedy, seed=seed)
+        return Policy(self.folder, greedy=greedy, seed=seed, game=self._game)
 
     def evaluate(self, episodes: int = 100, demonstrator: str | None = None) -> dict:
         """Scores the policies as ``magail eval`` does: ``score`` (the team's mean return),
         ``random``, ``reference`` (the scripted policy's, or the ``demonstrator`` checkpoint's) and
         ``normalized`` (reference = 1, random = 0)."""
+        if self._game is not None:
+            raise ValueError("scoring a run on a user's game is not there yet: play its "
+                             "policy() in the game")
         return _native.evaluate_policy(str(self.folder), episodes, demonstrator)
 
     def resume(self, iterations: int | None = None, progress: bool = True) -> "Run":
@@ -79,6 +99,8 @@ class Run:
         call = dict(self._call, resume=True, progress=progress)
         if iterations is not None:
             call["iterations"] = iterations
+        if self._game is not None:
+            return train_game(**call)
         return train(**call)
 
     def __repr__(self) -> str:
@@ -145,13 +167,16 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
         raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
     out = Path(out)
     adapter = ParallelGame(factory, max_steps)
+    call = dict(factory=factory, demos=demos, out=out, method=method, iterations=iterations,
+                seed=seed, checkpoint_every=checkpoint_every, max_steps=max_steps, **settings)
     demo_path = demos
     if isinstance(demos, dict):
         out.mkdir(parents=True, exist_ok=True)
         demo_path = out / "demonstrations.bin"
         if not (resume and demo_path.exists()):
             save_demos(demo_path, demos, adapter, source="magail_rs.train_game")
+        call["demos"] = demo_path
     _native.train_game(adapter, str(demo_path), str(out), method, iterations, seed, resume,
                        checkpoint_every, progress, _native.TrainSettings(**settings))
-    return Run(out, None)
+    return Run(out, call, adapter)
 
