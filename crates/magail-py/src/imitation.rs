@@ -10,7 +10,7 @@ use experiments::{Demonstrator, Overrides, Who};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use magail_async::run::{Existing, Method, Progress, RunFolder, RunSettings, train_imitator};
 use magail_async::{ComputeDevice, MagailConfig, MagailTrainer, Policy};
-use mg_core::{Demonstrations, MarkovGame, PlayerFunction, Synchronous};
+use mg_core::{Demonstrations, GameTurns, MarkovGame, PlayerFunction, Synchronous};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -126,10 +126,11 @@ pub fn train(
     run_in_folder(py, &out, &choice, &set, trainer, &run, resume, progress)
 }
 
-/// [`train`] on a user's game: `adapter` is a `magail_rs.user_game.ParallelGame` (a PettingZoo
-/// `ParallelEnv` factory read once), stepped from Rust one call per step with the GIL taken
-/// for it; every agent acts at every step (a Markov game). The run folder describes the game by
-/// its name (`pettingzoo:<name>`).
+/// [`train`] on a user's game: `adapter` is a `magail_rs.user_game.ParallelGame` or `AecGame`
+/// (a PettingZoo env factory read once), stepped from Rust one call per step with the GIL taken
+/// for it. A `ParallelEnv` is a Markov game (every agent acts; one that left plays φ); an
+/// `AECEnv` an extensive one whose player function is its agent selector. The run folder
+/// describes the game by its name (`pettingzoo:<name>`).
 #[pyfunction]
 #[pyo3(signature = (adapter, demos, out, method = "magail-d", iterations = 500, seed = 0,
     resume = false, checkpoint_every = 25, progress = true, settings = None))]
@@ -150,19 +151,27 @@ pub fn train_game(
     let method: Method = method.parse().map_err(value_err)?;
     let game = UserGame::new(adapter)?;
     let name = game.spec().name.clone();
-    let player = Synchronous::new(game.spec().n_agents()).map_err(value_err)?;
+    let n = game.spec().n_agents();
     let set = read_demonstrations(&demos)?;
     let cfg = settings
         .map(|s| s.overrides)
         .unwrap_or_default()
         .config(method, game.spec(), seed);
-    let trainer = trainer_for(game, player, &set, cfg, &name)?;
     let run = RunSettings {
         method,
         iterations,
         checkpoint_every,
     };
-    run_in_folder(py, &out, &name, &set, trainer, &run, resume, progress)
+    if game.turn_based() {
+        // An AEC game: its agent selector says who acts; the others play φ.
+        let player = GameTurns::new(n).map_err(value_err)?;
+        let trainer = trainer_for(game, player, &set, cfg, &name)?;
+        run_in_folder(py, &out, &name, &set, trainer, &run, resume, progress)
+    } else {
+        let player = Synchronous::new(n).map_err(value_err)?;
+        let trainer = trainer_for(game, player, &set, cfg, &name)?;
+        run_in_folder(py, &out, &name, &set, trainer, &run, resume, progress)
+    }
 }
 
 fn read_demonstrations(demos: &Path) -> PyResult<Demonstrations> {

@@ -2,7 +2,7 @@
 //! through its Python adapter (`magail_rs.user_game.ParallelGame`), taking the GIL for each call,
 //! so the learners and the rollout bookkeeping stay in Rust with the GIL released.
 
-use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, StepStatus};
+use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, Participation, StepStatus};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -16,6 +16,10 @@ pub struct UserGame {
     spec: GameSpec,
     offsets: Vec<usize>,
     obs: Vec<f32>,
+    /// Who acts next, when the game says (a turn-based game; agents that left).
+    turn: Option<Participation>,
+    /// Whether the game is turn-based (an AEC game: its agent selector is its player function).
+    turn_based: bool,
     error: Option<String>,
 }
 
@@ -33,6 +37,7 @@ impl UserGame {
         let spaces: Vec<Bound<'_, PyTuple>> = adapter.getattr("action_spaces")?.extract()?;
         let max_steps: Option<usize> = adapter.getattr("max_steps")?.extract()?;
         let name: String = adapter.getattr("name")?.extract()?;
+        let turn_based: bool = adapter.getattr("turn_based")?.extract()?;
         let mut specs = Vec::with_capacity(agents.len());
         for ((agent, &obs_dim), s) in agents.iter().zip(&obs_dims).zip(&spaces) {
             let kind: String = s.get_item(0)?.extract()?;
@@ -66,8 +71,37 @@ impl UserGame {
             },
             obs: vec![0.0; offsets[offsets.len() - 1]],
             offsets,
+            turn: None,
+            turn_based,
             error: None,
         })
+    }
+
+    /// Whether the game decides whose turn it is at every step (an AEC game).
+    pub fn turn_based(&self) -> bool {
+        self.turn_based
+    }
+
+    /// Takes the adapter's answer to who acts next: `None` (every agent), or one flag per agent.
+    fn take_turn(&mut self, turn: &Bound<'_, PyAny>) -> PyResult<()> {
+        if turn.is_none() {
+            self.turn = None;
+            return Ok(());
+        }
+        let flags: Vec<bool> = turn.extract()?;
+        let n = self.spec.n_agents();
+        if flags.len() != n || !flags.iter().any(|&f| f) {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "the adapter says {flags:?} act next: expected one flag for each of {n} agents, \
+                 at least one set"
+            )));
+        }
+        let bits = flags
+            .iter()
+            .enumerate()
+            .fold(0u64, |b, (i, &f)| b | (u64::from(f) << i));
+        self.turn = Some(Participation::from_bits(n, bits).map_err(crate::value_err)?);
+        Ok(())
     }
 
     fn take_obs(&mut self, flat: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -101,6 +135,8 @@ impl Clone for UserGame {
             spec: self.spec.clone(),
             offsets: self.offsets.clone(),
             obs: vec![0.0; self.obs.len()],
+            turn: None,
+            turn_based: self.turn_based,
             error,
         }
     }
@@ -117,8 +153,10 @@ impl MarkovGame for UserGame {
         let Some(a) = &self.adapter else { return };
         let a = Python::attach(|py| a.clone_ref(py));
         let res = Python::attach(|py| -> PyResult<()> {
-            let flat = a.call_method1(py, "reset", (seed,))?;
-            self.take_obs(flat.bind(py))
+            let out = a.call_method1(py, "reset", (seed,))?;
+            let out = out.bind(py);
+            self.take_obs(&out.get_item(0)?)?;
+            self.take_turn(&out.get_item(1)?)
         });
         if let Err(e) = res {
             self.error = Some(format!("reset: {e}"));
@@ -129,7 +167,21 @@ impl MarkovGame for UserGame {
         out.copy_from_slice(&self.obs[self.offsets[agent]..self.offsets[agent + 1]]);
     }
 
+    fn turn(&self) -> Option<Participation> {
+        self.turn
+    }
+
     fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
+        let all = Participation::all(self.spec.n_agents());
+        self.step_partial(actions, all, rewards)
+    }
+
+    fn step_partial(
+        &mut self,
+        actions: &[f32],
+        active: Participation,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
         if let Some(e) = self.error.take() {
             return Err(GameError::Other(e));
         }
@@ -139,7 +191,10 @@ impl MarkovGame for UserGame {
         let a = Python::attach(|py| a.clone_ref(py));
         Python::attach(|py| -> PyResult<StepStatus> {
             let arr = PyArray1::from_slice(py, actions);
-            let out = a.call_method1(py, "step", (arr,))?;
+            let acting: Vec<bool> = (0..active.n_agents())
+                .map(|i| active.is_active(i))
+                .collect();
+            let out = a.call_method1(py, "step", (arr, acting))?;
             let out = out.bind(py);
             let flat = out.get_item(0)?;
             if !flat.is_none() {
@@ -155,6 +210,7 @@ impl MarkovGame for UserGame {
                 )));
             }
             rewards.copy_from_slice(r);
+            self.take_turn(&out.get_item(4)?)?;
             Ok(StepStatus {
                 terminated: out.get_item(2)?.extract()?,
                 truncated: out.get_item(3)?.extract()?,

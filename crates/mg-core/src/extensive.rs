@@ -201,8 +201,12 @@ impl<G: MarkovGame, P: PlayerFunction> ExtensiveGame<G, P> {
     }
 
     /// Draws the coming step's participation from the episode's stream (`rng` seeds it if
-    /// nothing has yet).
+    /// nothing has yet), unless the game decides who acts ([`MarkovGame::turn`]).
     fn draw_participation(&mut self, rng: &mut dyn RngCore) {
+        if let Some(turn) = self.game.turn() {
+            self.current = turn;
+            return;
+        }
         let mut draws = Participations {
             stream: &mut self.participation_rng,
             episode: rng,

@@ -90,6 +90,15 @@ pub trait MarkovGame: Send {
         }
     }
 
+    /// Who acts at the coming step, when the game itself decides it: a turn-based game names
+    /// the agent whose turn it is (a PettingZoo AEC game's `agent_selection`), a game whose
+    /// agents leave mid-episode names those still playing. `None` (the default): the player
+    /// function decides. [`ExtensiveGame`](crate::ExtensiveGame) asks after every reset and
+    /// step, and when the game answers, the player function draws nothing.
+    fn turn(&self) -> Option<Participation> {
+        None
+    }
+
     /// The state of the episode in progress, as bytes that [`load_state`](Self::load_state)
     /// takes back (for example [`crate::encode_state`] of the fields that change while
     /// playing), so that a run checkpointed mid-episode resumes exactly. `None` (the default):
@@ -155,6 +164,9 @@ impl<G: MarkovGame + ?Sized> MarkovGame for Box<G> {
     }
     fn save_state(&self) -> Option<Vec<u8>> {
         (**self).save_state()
+    }
+    fn turn(&self) -> Option<Participation> {
+        (**self).turn()
     }
     fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
         (**self).load_state(state)

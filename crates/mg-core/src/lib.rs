@@ -55,7 +55,9 @@ pub use extensive::{AgentAction, EmgStep, ExtensiveGame};
 pub use game::{JointStep, MarkovGame, StepStatus};
 pub use participation::{History, MAX_AGENTS, Participation};
 pub use phi::PhiMode;
-pub use player::{PlayerFunction, PlayerRule, Rounds, Schedule, Stochastic, Synchronous};
+pub use player::{
+    GameTurns, PlayerFunction, PlayerRule, Rounds, Schedule, Stochastic, Synchronous,
+};
 pub use rng::{StreamRng, stream_rng};
 pub use space::{ActionSpace, AgentId, AgentSpec, GameSpec};
 pub use state::{RngState, decode_state, encode_state};

@@ -112,6 +112,47 @@ impl PlayerFunction for Synchronous {
     }
 }
 
+/// The player function of a game that decides who acts itself ([`MarkovGame::turn`]: a
+/// turn-based game, or one whose agents leave): as far as the rule knows every agent may act,
+/// and the game's answer replaces the rule's at every step.
+///
+/// [`MarkovGame::turn`]: crate::MarkovGame::turn
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SynchronousFields")]
+pub struct GameTurns {
+    n: usize,
+}
+
+impl TryFrom<SynchronousFields> for GameTurns {
+    type Error = GameError;
+    fn try_from(f: SynchronousFields) -> Result<Self, GameError> {
+        Self::new(f.n)
+    }
+}
+
+impl GameTurns {
+    /// For `n` agents (1 to 64).
+    pub fn new(n: usize) -> Result<Self, GameError> {
+        check_n(n)?;
+        Ok(Self { n })
+    }
+}
+
+impl PlayerFunction for GameTurns {
+    fn n_agents(&self) -> usize {
+        self.n
+    }
+    fn describe(&self) -> String {
+        "game-turns".into()
+    }
+    fn prob(&self, _agent: usize, _history: &History) -> f64 {
+        1.0
+    }
+    fn sample(&self, _history: &History, _rng: &mut dyn RngCore) -> Participation {
+        Participation::all(self.n)
+    }
+}
+
 /// A deterministic repeating cycle of participation vectors: step t uses `cycle[t mod len]`.
 ///
 /// AMAGAIL's deterministic games use the cycle {1,2,3} → {1,2} → {1}; round-robin turn order

@@ -698,3 +698,68 @@ fn the_next_episode_meets_the_same_starts_and_participations_however_long_this_o
     bare.reset(&mut b);
     assert_eq!(a.next_u64(), b.next_u64());
 }
+
+/// `Walk` played in turns the game decides: agent `t mod n` acts, and agent 2 has left after
+/// the third step.
+#[derive(Clone, Debug)]
+struct Turns(Walk);
+
+impl MarkovGame for Turns {
+    fn spec(&self) -> &GameSpec {
+        self.0.spec()
+    }
+    fn reset(&mut self, rng: &mut dyn RngCore) {
+        self.0.reset(rng)
+    }
+    fn observe(&self, agent: usize, out: &mut [f32]) {
+        self.0.observe(agent, out)
+    }
+    fn step(&mut self, actions: &[f32], rewards: &mut [f64]) -> Result<StepStatus, GameError> {
+        self.0.step(actions, rewards)
+    }
+    fn step_partial(
+        &mut self,
+        actions: &[f32],
+        active: Participation,
+        rewards: &mut [f64],
+    ) -> Result<StepStatus, GameError> {
+        self.0.step_partial(actions, active, rewards)
+    }
+    fn turn(&self) -> Option<Participation> {
+        let n = self.0.spec.n_agents();
+        let mut who = self.0.t % n;
+        if who == 2 && self.0.t >= 3 {
+            who = 0;
+        }
+        Participation::from_bits(n, 1 << who).ok()
+    }
+}
+
+#[test]
+fn a_game_that_decides_its_turns_overrides_the_player_function() {
+    // Whatever the player function would draw, the game's turns are played, and the
+    // participation stream is never drawn from.
+    for player in [
+        PlayerRule::Stochastic(Stochastic::new(vec![0.5; 3]).unwrap()),
+        PlayerRule::Synchronous(Synchronous::new(3).unwrap()),
+    ] {
+        let mut emg = ExtensiveGame::new(Turns(Walk::new(3)), player).unwrap();
+        let mut rng = stream_rng(9, 0);
+        emg.reset(&mut rng);
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let s = emg.step_joint(&[0.5, 0.0, 2.0, 2.0], &mut rng).unwrap();
+            seen.push(s.acted.bits());
+            let only = s.acted.iter_active().collect::<Vec<_>>();
+            assert_eq!(only.len(), 1);
+            // The others played φ and were given no reward.
+            for i in 0..3 {
+                assert_eq!(s.rewards[i].is_some(), only[0] == i);
+            }
+        }
+        assert_eq!(seen, vec![0b001, 0b010, 0b100, 0b001, 0b010, 0b001]);
+    }
+    let turns = GameTurns::new(3).unwrap();
+    assert_eq!(turns.describe(), "game-turns");
+    assert!(GameTurns::new(0).is_err());
+}

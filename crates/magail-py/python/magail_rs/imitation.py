@@ -11,7 +11,7 @@ from typing import Any
 from . import _native
 from .data import Expert, save_demos
 from .env import MagailParallelEnv
-from .user_game import ParallelGame
+from .user_game import ParallelGame, _Game, adapter_for
 
 #: The methods by name, as ``magail imitate --method`` takes them.
 METHODS = tuple(_native.METHODS)
@@ -32,8 +32,8 @@ class Policy(Expert):
 
     def __init__(self, path: str | os.PathLike, greedy: bool = False, seed: int = 0,
                  game: Any = None) -> None:
-        if game is not None and not isinstance(game, ParallelGame):
-            game = ParallelGame(game)
+        if game is not None and not isinstance(game, _Game):
+            game = adapter_for(game)
         self._user_game = game
         super().__init__(path, greedy, seed, game)
 
@@ -153,11 +153,12 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
                method: str = "magail-d", iterations: int = 500, seed: int = 0,
                resume: bool = False, checkpoint_every: int = 25, progress: bool = True,
                max_steps: int | None = None, **settings: Any) -> Run:
-    """``train`` on a game of your own: ``factory()`` makes a PettingZoo ``ParallelEnv`` (called
-    once per copy; every copy must have the same agents and spaces). Discrete and Box actions,
-    Box observations (flattened to float32); every agent acts at every step. Episodes end when
-    every agent terminates or truncates at once; ``max_steps`` (default: the env's
-    ``max_cycles``) is the limit the learners may rely on. ``demos`` come from
+    """``train`` on a game of your own: ``factory()`` makes a PettingZoo ``ParallelEnv`` or
+    ``AECEnv`` (called once per copy; every copy must have the same agents and spaces). Discrete
+    and Box actions, Box observations (flattened to float32). A ``ParallelEnv`` is a Markov game
+    (an agent that leaves plays φ until the episode ends); an ``AECEnv`` an extensive one, whose
+    agent selector says who acts at each step (AMAGAIL leaves the others' φ steps out).
+    ``max_steps`` (default: the env's ``max_cycles``) is the limit the learners may rely on. ``demos`` come from
     ``record_game_demos`` (or a file ``save_demos`` wrote for this game). The environments step
     in Python, one call per step; the learners run in Rust with the GIL released."""
     unknown = sorted(set(settings) - set(SETTINGS))
@@ -166,7 +167,7 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
     if method not in METHODS:
         raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
     out = Path(out)
-    adapter = ParallelGame(factory, max_steps)
+    adapter = adapter_for(factory, max_steps)
     call = dict(factory=factory, demos=demos, out=out, method=method, iterations=iterations,
                 seed=seed, checkpoint_every=checkpoint_every, max_steps=max_steps, **settings)
     demo_path = demos

@@ -1,5 +1,16 @@
-"""A user's PettingZoo ``ParallelEnv`` as a game the Rust learners can step: flat float32 arrays
-in and out, one call per step, and every space checked once with a clear error."""
+"""A user's PettingZoo game as one the Rust learners can step: flat float32 arrays in and out,
+one call per step, every space checked once with a clear error.
+
+- ``ParallelGame``: a ``ParallelEnv`` is a Markov game; every agent acts at every step, and an
+  agent that leaves mid-episode plays φ (inactive) until the episode ends.
+- ``AecGame``: an ``AECEnv`` is an extensive Markov game whose player function is the env's own
+  agent selector: only ``agent_selection`` acts at a step, the others play φ.
+
+Both answer ``reset(seed) -> (obs, turn)`` and ``step(actions, acting) -> (obs, rewards,
+terminated, truncated, turn)``, where ``obs`` is every agent's observation flattened and
+concatenated (``None`` when the episode's last step gave none) and ``turn`` says who acts next
+(``None``: every agent).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +30,8 @@ def _space_of(agent: str, space: Any) -> tuple:
                              "expected one starting at 0")
         return ("discrete", int(space.n))
     if isinstance(space, spaces.Box):
-        low, high = np.asarray(space.low, dtype=np.float64), np.asarray(space.high,
-                                                                         dtype=np.float64)
+        low = np.asarray(space.low, dtype=np.float64)
+        high = np.asarray(space.high, dtype=np.float64)
         if low.size == 0 or not (np.all(low == low.flat[0]) and np.all(high == high.flat[0])):
             raise ValueError(f"agent {agent}: Box action space with per-entry bounds "
                              f"{space}; expected one bound for every entry")
@@ -33,17 +44,21 @@ def _obs_dim(agent: str, space: Any) -> int:
 
     if isinstance(space, spaces.Box):
         return int(np.prod(space.shape))
+    if isinstance(space, spaces.Dict) and "action_mask" in space.spaces:
+        raise TypeError(f"agent {agent}: observation space {space!r} carries an action mask; "
+                        "masked actions are not supported yet")
     raise TypeError(f"agent {agent}: observation space {space!r}; expected a Box")
 
 
-class ParallelGame:
-    """One copy of a user's ``ParallelEnv`` made by ``factory()``: its agents, spaces and episode
-    limit read once, then ``reset(seed)`` and ``step(actions)`` on flat arrays (the agents in
-    ``possible_agents`` order, each observation flattened to float32)."""
+class _Game:
+    """What both adapters share: the agents, spaces and limit read once, and the flat layouts."""
 
-    def __init__(self, factory: Callable[[], Any], max_steps: int | None = None) -> None:
+    turn_based = False
+
+    def __init__(self, factory: Callable[[], Any], max_steps: int | None = None,
+                 env: Any = None) -> None:
         self.factory = factory
-        self.env = factory()
+        self.env = factory() if env is None else env
         self.agents = list(self.env.possible_agents)
         if not self.agents:
             raise ValueError("the environment has no possible_agents")
@@ -57,10 +72,11 @@ class ParallelGame:
         self._offsets = np.cumsum([0] + self.obs_dims)
         self._widths = [1 if s[0] == "discrete" else s[1] for s in self.action_spaces]
         self._a_offsets = np.cumsum([0] + self._widths)
+        self._last = np.zeros(int(self._offsets[-1]), dtype=np.float32)
 
-    def copy(self) -> "ParallelGame":
+    def copy(self):
         """Another copy of the same game, from the factory."""
-        other = ParallelGame(self.factory, self.max_steps)
+        other = type(self)(self.factory, self.max_steps)
         if (other.agents, other.obs_dims, other.action_spaces) != (
                 self.agents, self.obs_dims, self.action_spaces):
             raise ValueError(
@@ -69,92 +85,177 @@ class ParallelGame:
                 f"{self.agents}, {self.obs_dims}, {self.action_spaces}")
         return other
 
-    def _flat_obs(self, obs: dict) -> np.ndarray:
-        out = np.zeros(int(self._offsets[-1]), dtype=np.float32)
-        for i, a in enumerate(self.agents):
-            if a not in obs:
-                raise ValueError(f"agent {a} has no observation; agents that leave mid-episode "
-                                 "are not supported yet")
-            o = np.asarray(obs[a], dtype=np.float32).reshape(-1)
-            if o.size != self.obs_dims[i]:
-                raise ValueError(f"agent {a}: an observation of {o.size} values, its space "
-                                 f"holds {self.obs_dims[i]}")
-            out[self._offsets[i]:self._offsets[i + 1]] = o
-        return out
+    def _put_obs(self, agent: str, o: Any) -> None:
+        """Writes one agent's observation into the flat array of the last ones."""
+        i = self.agents.index(agent)
+        o = np.asarray(o, dtype=np.float32).reshape(-1)
+        if o.size != self.obs_dims[i]:
+            raise ValueError(f"agent {agent}: an observation of {o.size} values, its space "
+                             f"holds {self.obs_dims[i]}")
+        self._last[self._offsets[i]:self._offsets[i + 1]] = o
 
-    def reset(self, seed: int) -> np.ndarray:
+    def action_of(self, actions: np.ndarray, i: int, acting: bool = True) -> Any:
+        """Agent ``i``'s action as its env takes it. A PettingZoo env cannot be told that a
+        playing agent does nothing, so φ chosen by an agent that may act (MAGAIL with φ as an
+        action) is played as action 0 (zeros in a box), MPE's "no action"."""
+        row = actions[self._a_offsets[i]:self._a_offsets[i + 1]]
+        if not acting:
+            row = np.zeros_like(row)
+        if self.action_spaces[i][0] == "discrete":
+            return int(row[0])
+        return np.asarray(row, dtype=self.env.action_space(self.agents[i]).dtype)
+
+    def phi(self, i: int) -> np.ndarray:
+        """φ's flat fill for agent ``i``: the index one past its actions, or zeros."""
+        s = self.action_spaces[i]
+        return np.array([s[1]], dtype=np.float32) if s[0] == "discrete" else np.zeros(
+            s[1], dtype=np.float32)
+
+
+class ParallelGame(_Game):
+    """One copy of a user's ``ParallelEnv`` made by ``factory()``."""
+
+    def _turn(self):
+        present = [a in self.env.agents for a in self.agents]
+        return None if all(present) else present
+
+    def reset(self, seed: int) -> tuple:
         obs, _ = self.env.reset(seed=int(seed))
-        return self._flat_obs(obs)
+        self._last[:] = 0.0
+        for a, o in obs.items():
+            self._put_obs(a, o)
+        return self._last.copy(), self._turn()
 
-    def step(self, actions: np.ndarray) -> tuple:
-        joint = {}
-        for i, a in enumerate(self.agents):
-            row = actions[self._a_offsets[i]:self._a_offsets[i + 1]]
-            joint[a] = int(row[0]) if self.action_spaces[i][0] == "discrete" else np.asarray(
-                row, dtype=self.env.action_space(a).dtype)
+    def step(self, actions: np.ndarray, acting: list) -> tuple:
+        joint = {a: self.action_of(actions, i, acting[i]) for i, a in enumerate(self.agents)
+                 if a in self.env.agents}
         obs, rewards, terms, truncs, _ = self.env.step(joint)
-        ended = [bool(terms.get(a, False)) or bool(truncs.get(a, False)) for a in self.agents]
-        if any(ended) and not all(ended):
-            raise ValueError("some agents ended the episode and others did not; agents that "
-                             "leave mid-episode are not supported yet")
-        terminated = any(bool(terms.get(a, False)) for a in self.agents)
-        truncated = all(ended) and not terminated
+        for a, o in obs.items():
+            self._put_obs(a, o)
         r = np.array([float(rewards.get(a, 0.0)) for a in self.agents], dtype=np.float64)
-        if terminated or truncated:
-            # The episode's last observation; a finished ParallelEnv may return none.
-            flat = self._flat_obs(obs) if all(a in obs for a in self.agents) else None
-        else:
-            flat = self._flat_obs(obs)
-        return flat, r, terminated, truncated
+        over = not self.env.agents
+        terminated = over and any(bool(v) for v in terms.values())
+        truncated = over and not terminated
+        return self._last.copy(), r, terminated, truncated, None if over else self._turn()
+
+
+class AecGame(_Game):
+    """One copy of a user's ``AECEnv`` made by ``factory()``: the agent whose turn it is acts;
+    rewards reach an agent at its next turn (its cumulative reward since its last, as
+    ``last()`` gives it), and an agent whose episode ended is stepped with ``None`` here, as
+    PettingZoo requires, without the learners."""
+
+    turn_based = True
+
+    def _skip_dead(self) -> None:
+        env = self.env
+        while env.agents and (env.terminations.get(env.agent_selection, False)
+                              or env.truncations.get(env.agent_selection, False)):
+            env.step(None)
+            self._collect()
+
+    def _collect(self) -> None:
+        for a, r in self.env.rewards.items():
+            self._pending[self.agents.index(a)] += float(r)
+
+    def _observe_all(self) -> None:
+        for a in self.env.agents:
+            self._put_obs(a, self.env.observe(a))
+
+    def _turn(self):
+        return [a == self.env.agent_selection for a in self.agents]
+
+    def reset(self, seed: int) -> tuple:
+        self.env.reset(seed=int(seed))
+        self._pending = np.zeros(len(self.agents), dtype=np.float64)
+        self._last[:] = 0.0
+        self._skip_dead()
+        self._observe_all()
+        return self._last.copy(), self._turn()
+
+    def step(self, actions: np.ndarray, acting: list) -> tuple:
+        env = self.env
+        i = self.agents.index(env.agent_selection)
+        env.step(self.action_of(actions, i, acting[i]))
+        self._collect()
+        self._skip_dead()
+        # The acting agent's reward: everything since its last turn (PettingZoo's last()).
+        r = np.zeros(len(self.agents), dtype=np.float64)
+        r[i] = self._pending[i]
+        self._pending[i] = 0.0
+        self._observe_all()
+        over = not env.agents
+        terminated = over and any(bool(v) for v in env.terminations.values())
+        truncated = over and not terminated
+        return self._last.copy(), r, terminated, truncated, None if over else self._turn()
+
+
+def adapter_for(factory: Callable[[], Any], max_steps: int | None = None) -> _Game:
+    """The adapter of a user's game: ``AecGame`` for an ``AECEnv``, ``ParallelGame`` for a
+    ``ParallelEnv`` (anything else is refused)."""
+    from pettingzoo import AECEnv, ParallelEnv
+
+    env = factory()
+    if isinstance(env, AECEnv):
+        return AecGame(factory, max_steps, env)
+    if isinstance(env, ParallelEnv) or hasattr(env, "possible_agents"):
+        return ParallelGame(factory, max_steps, env)
+    raise TypeError(f"the factory made {type(env).__name__}: expected a PettingZoo ParallelEnv "
+                    "or AECEnv")
 
 
 def record_game_demos(factory: Callable[[], Any], policy: Callable[[dict], dict],
                       episodes: int, seed: int = 0, max_steps: int | None = None) -> dict:
-    """Records ``episodes`` episodes of any Python ``policy`` (a PettingZoo observation dict in,
-    an action dict out) in a user's ``ParallelEnv``, episode ``e`` reset with ``seed + e``, as the
-    dict ``load_demos`` gives (every agent acts at every step). ``train_game`` and ``save_demos``
-    take it."""
+    """Records ``episodes`` episodes of any Python ``policy`` in a user's game, episode ``e``
+    reset with ``seed + e``, as the dict ``load_demos`` gives, participation included. The
+    policy takes a dict of the acting agents' observations (flattened to float32) and returns
+    their actions (a ``ParallelEnv``: every agent still playing; an ``AECEnv``: the agent whose
+    turn it is). ``train_game`` and ``save_demos`` take the result."""
     if episodes < 1:
         raise ValueError(f"episodes is {episodes}: expected at least 1")
-    game = ParallelGame(factory, max_steps)
+    game = adapter_for(factory, max_steps)
     n = len(game.agents)
     cap = game.max_steps or 100_000
-    cols = {k: [[] for _ in range(n)] for k in ("obs", "actions", "rewards", "final_obs")}
+    keys = ("obs", "actions", "rewards", "acted", "final_obs")
+    cols = {k: [[] for _ in range(n)] for k in keys}
     lens, terms_out, truncs_out = [], [], []
+    width = int(game._a_offsets[-1])
     for e in range(episodes):
-        obs, _ = game.env.reset(seed=int(seed) + e)
-        flat = game._flat_obs(obs)
+        flat, turn = game.reset(int(seed) + e)
         steps = 0
         while True:
-            acts = policy(obs)
-            row = np.zeros(int(game._a_offsets[-1]), dtype=np.float32)
+            acting = [True] * n if turn is None else list(turn)
+            view = {a: flat[game._offsets[i]:game._offsets[i + 1]]
+                    for i, a in enumerate(game.agents) if acting[i]}
+            acts = policy(view)
+            row = np.zeros(width, dtype=np.float32)
             for i, a in enumerate(game.agents):
-                if a not in acts:
-                    raise ValueError(f"the policy gave no action for agent {a}")
-                row[game._a_offsets[i]:game._a_offsets[i + 1]] = np.asarray(
-                    acts[a], dtype=np.float32).reshape(-1)
+                if acting[i]:
+                    if a not in acts:
+                        raise ValueError(f"the policy gave no action for agent {a}")
+                    row[game._a_offsets[i]:game._a_offsets[i + 1]] = np.asarray(
+                        acts[a], dtype=np.float32).reshape(-1)
+                else:
+                    row[game._a_offsets[i]:game._a_offsets[i + 1]] = game.phi(i)
             for i in range(n):
                 cols["obs"][i].append(flat[game._offsets[i]:game._offsets[i + 1]])
                 cols["actions"][i].append(row[game._a_offsets[i]:game._a_offsets[i + 1]])
-            nxt, r, terminated, truncated = game.step(row)
+                cols["acted"][i].append(acting[i])
+            flat, r, terminated, truncated, turn = game.step(row, acting)
             for i in range(n):
-                cols["rewards"][i].append(r[i])
+                cols["rewards"][i].append(r[i] if acting[i] else 0.0)
             steps += 1
-            if nxt is not None:
-                flat = nxt
             if terminated or truncated:
                 break
             if steps >= cap:
                 raise ValueError(f"an episode ran {cap} steps without ending: pass max_steps")
-            obs, flat = {a: flat[game._offsets[i]:game._offsets[i + 1]]
-                         for i, a in enumerate(game.agents)}, flat
         for i in range(n):
             cols["final_obs"][i].append(flat[game._offsets[i]:game._offsets[i + 1]])
         lens.append(steps)
         terms_out.append(bool(terminated))
         truncs_out.append(bool(truncated))
     data = {
-        "game": f"pettingzoo:{game.name}",
+        "game": f"pettingzoo:{game.name}" + ("+game-turns" if game.turn_based else ""),
         "agents": game.agents,
         "obs_dims": game.obs_dims,
         "episode_len": np.array(lens, dtype=np.int64),
@@ -166,5 +267,5 @@ def record_game_demos(factory: Callable[[], Any], policy: Callable[[dict], dict]
         data[f"final_obs_{i}"] = np.array(cols["final_obs"][i], dtype=np.float32)
         data[f"actions_{i}"] = np.array(cols["actions"][i], dtype=np.float32)
         data[f"rewards_{i}"] = np.array(cols["rewards"][i], dtype=np.float64)
-        data[f"acted_{i}"] = np.ones(len(cols["rewards"][i]), dtype=bool)
+        data[f"acted_{i}"] = np.array(cols["acted"][i], dtype=bool)
     return data
