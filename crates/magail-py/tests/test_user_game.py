@@ -217,3 +217,72 @@ def test_a_turn_based_game_trains_amagail_and_its_baselines(tmp_path):
         picks = pol.act(agent, rows)[:, 0]
         best = [0 if (c + 1) % 3 == 1 else 1 for c in winnable]
         assert (picks == best).mean() >= 0.75, (agent, picks, best)
+
+
+class Leaving:
+    """A ParallelEnv whose second agent leaves after its third step: two walkers on a line, 6
+    steps an episode, each rewarded by minus its distance to 0."""
+
+    metadata = {"name": "leaving_v0", "render_modes": []}
+
+    def __new__(cls):
+        from gymnasium import spaces
+        from pettingzoo import ParallelEnv
+
+        class Env(ParallelEnv):
+            metadata = cls.metadata
+
+            def __init__(self):
+                self.possible_agents = ["stays", "leaves"]
+                self._obs = spaces.Box(-10.0, 10.0, (2,), dtype=np.float32)
+                self._act = spaces.Discrete(3)
+
+            def observation_space(self, agent):
+                return self._obs
+
+            def action_space(self, agent):
+                return self._act
+
+            def _obs_of(self, a):
+                return np.array([self.pos[a], self.t], dtype=np.float32)
+
+            def reset(self, seed=None, options=None):
+                rng = np.random.default_rng(seed)
+                self.agents = list(self.possible_agents)
+                self.pos = {a: float(rng.integers(-3, 4)) for a in self.agents}
+                self.t = 0
+                return {a: self._obs_of(a) for a in self.agents}, {a: {} for a in self.agents}
+
+            def step(self, actions):
+                self.t += 1
+                for a, act in actions.items():
+                    self.pos[a] += int(act) - 1
+                obs = {a: self._obs_of(a) for a in self.agents}
+                rew = {a: -abs(self.pos[a]) for a in self.agents}
+                terms = {a: a == "leaves" and self.t >= 3 for a in self.agents}
+                truncs = {a: self.t >= 6 for a in self.agents}
+                infos = {a: {} for a in self.agents}
+                self.agents = [a for a in self.agents if not (terms[a] or truncs[a])]
+                return obs, rew, terms, truncs, infos
+
+        return Env()
+
+
+def test_an_agent_that_leaves_plays_phi_until_the_episode_ends(tmp_path):
+    def home(obs):
+        return {a: 0 if o[0] > 0 else (2 if o[0] < 0 else 1) for a, o in obs.items()}
+
+    demos = record_game_demos(Leaving, home, episodes=6, seed=1)
+    assert list(demos["episode_len"]) == [6] * 6
+    # The leaving agent acted in the first three steps of every episode, then played φ (3).
+    assert list(demos["acted_1"][:6]) == [True] * 3 + [False] * 3
+    assert demos["acted_0"].all()
+    assert (demos["actions_1"][~demos["acted_1"], 0] == 3).all()
+    assert (demos["rewards_1"][~demos["acted_1"]] == 0).all()
+    # Rollouts of two whole episodes per copy.
+    run = train_game(Leaving, demos, tmp_path / "amagail", method="amagail", iterations=2,
+                     progress=False, **dict(SMALL, steps_per_iter=12))
+    assert [m["iteration"] for m in run.metrics] == [1, 2]
+    # In the learners' own rollouts the leaving agent acts on half of the steps.
+    share = [m["active_steps"][1] / m["active_steps"][0] for m in run.metrics]
+    assert all(abs(s - 0.5) < 0.01 for s in share), share
