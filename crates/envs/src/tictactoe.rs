@@ -53,6 +53,7 @@ impl TicTacToe {
             name: name.into(),
             obs_dim: 10,
             action_space: ActionSpace::Discrete { n: 9 },
+            action_mask: false,
         };
         Self {
             spec: GameSpec {

@@ -29,7 +29,7 @@
 //!         Ok(StepStatus { terminated: true, truncated: false })
 //!     }
 //! }
-//! let agent = AgentSpec { name: "a".into(), obs_dim: 1, action_space: ActionSpace::Discrete { n: 2 } };
+//! let agent = AgentSpec { name: "a".into(), obs_dim: 1, action_space: ActionSpace::Discrete { n: 2 }, action_mask: false };
 //! let game = Coin(GameSpec { name: "coin".into(), agents: vec![agent.clone(), agent], max_steps: Some(1) });
 //! let player = Stochastic::new(vec![1.0, 0.5]).unwrap(); // agent 1 acts half the time
 //! let mut c = Collector::new(game, player, RolloutConfig { envs: 64, ..Default::default() }).unwrap();

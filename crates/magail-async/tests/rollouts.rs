@@ -419,6 +419,7 @@ fn a_game_that_outlives_its_step_limit_is_refused_by_name() {
             name: "a".into(),
             obs_dim: 1,
             action_space: ActionSpace::Discrete { n: 2 },
+            action_mask: false,
         }],
         max_steps: Some(5),
     };

@@ -38,8 +38,11 @@ impl UserGame {
         let max_steps: Option<usize> = adapter.getattr("max_steps")?.extract()?;
         let name: String = adapter.getattr("name")?.extract()?;
         let turn_based: bool = adapter.getattr("turn_based")?.extract()?;
+        let masks: Vec<bool> = adapter.getattr("action_masks")?.extract()?;
         let mut specs = Vec::with_capacity(agents.len());
-        for ((agent, &obs_dim), s) in agents.iter().zip(&obs_dims).zip(&spaces) {
+        for (((agent, &obs_dim), s), &action_mask) in
+            agents.iter().zip(&obs_dims).zip(&spaces).zip(&masks)
+        {
             let kind: String = s.get_item(0)?.extract()?;
             let action_space = if kind == "discrete" {
                 ActionSpace::Discrete {
@@ -56,6 +59,7 @@ impl UserGame {
                 name: agent.clone(),
                 obs_dim,
                 action_space,
+                action_mask,
             });
         }
         let mut offsets = vec![0];

@@ -138,6 +138,11 @@ pub struct AgentSpec {
     pub obs_dim: usize,
     /// The agent's action space.
     pub action_space: ActionSpace,
+    /// Whether the observation's last `n` entries are the legal-action mask of a discrete
+    /// space of `n` actions (1 legal, 0 not; PettingZoo's classic `action_mask`): policies then
+    /// never choose an illegal action. Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub action_mask: bool,
 }
 
 /// Static description of a game: its agents, their observation and action sizes.

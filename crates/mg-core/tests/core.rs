@@ -30,6 +30,7 @@ impl Walk {
                 } else {
                     ActionSpace::Discrete { n: 3 }
                 },
+                action_mask: false,
             })
             .collect();
         Self {

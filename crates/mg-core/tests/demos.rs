@@ -13,6 +13,7 @@ fn sample_set() -> (Trajectories, Vec<String>) {
                 name: "a".into(),
                 obs_dim: 2,
                 action_space: ActionSpace::Discrete { n: 3 },
+                action_mask: false,
             },
             AgentSpec {
                 name: "b".into(),
@@ -22,6 +23,7 @@ fn sample_set() -> (Trajectories, Vec<String>) {
                     low: 0.0,
                     high: 1.0,
                 },
+                action_mask: false,
             },
         ],
         max_steps: Some(3),

@@ -52,7 +52,15 @@ pub struct StochasticPolicy {
     mlp: Mlp,
     head: Head,
     log_std: Option<Var>,
+    /// `Some(k)`: the observation's last `k` entries say which of the first `k` categories are
+    /// legal (1) or not (0), and illegal ones get no probability
+    /// ([`with_action_mask`](Self::with_action_mask)).
+    mask: Option<usize>,
 }
+
+/// The logit bias of an illegal action: its probability is exactly 0 in `f32`, and the
+/// log-probabilities, KL and entropy stay finite.
+const ILLEGAL: f64 = -1e9;
 
 impl StochasticPolicy {
     /// A policy with hidden layers `hidden` on observations of size `obs_dim`.
@@ -92,7 +100,57 @@ impl StochasticPolicy {
             )?),
             Head::Categorical { .. } => None,
         };
-        Ok(Self { mlp, head, log_std })
+        Ok(Self {
+            mlp,
+            head,
+            log_std,
+            mask: None,
+        })
+    }
+
+    /// Masks illegal actions out of a categorical policy: the observation's last `k` entries are
+    /// the legal-action mask of the first `k` categories (1 legal, 0 not; categories past `k`,
+    /// such as φ for a policy that plays it, stay legal). Sampling, the greedy action,
+    /// log-probabilities, the KL and the Fisher all read the masked distribution. Refused for a
+    /// Gaussian head or a mask wider than the categories or the observation.
+    pub fn with_action_mask(mut self, k: usize) -> Result<Self> {
+        let obs_dim = self.obs_dim();
+        match self.head {
+            Head::Categorical { n } if k >= 1 && k <= n && k <= obs_dim => {
+                self.mask = Some(k);
+                Ok(self)
+            }
+            head => Err(TrpoError::Config {
+                field: "action mask",
+                reason: format!(
+                    "a mask of {k} actions for a {head:?} head on observations of {obs_dim}: \
+                     expected a categorical head with at least that many categories"
+                ),
+            }),
+        }
+    }
+
+    /// The number of masked categories, if any.
+    pub fn action_mask(&self) -> Option<usize> {
+        self.mask
+    }
+
+    /// The logit bias of the mask for `obs` (0 legal, [`ILLEGAL`] not), `(N, n)`.
+    fn mask_bias(&self, obs: &Tensor, dtype: DType) -> Result<Option<Tensor>> {
+        let (Some(k), Head::Categorical { n }) = (self.mask, self.head) else {
+            return Ok(None);
+        };
+        let (rows, d) = obs.dims2()?;
+        let legal = obs.narrow(1, d - k, k)?.to_dtype(dtype)?;
+        let bias = legal.affine(-ILLEGAL, ILLEGAL)?;
+        Ok(Some(if n > k {
+            Tensor::cat(
+                &[bias, Tensor::zeros((rows, n - k), dtype, obs.device())?],
+                1,
+            )?
+        } else {
+            bias
+        }))
     }
 
     /// A copy on `dev` with its own variables (a snapshot: later updates of either leave the
@@ -106,6 +164,7 @@ impl StochasticPolicy {
             mlp: self.mlp.to_device(dev)?,
             head: self.head,
             log_std,
+            mask: self.mask,
         })
     }
 
@@ -150,8 +209,13 @@ impl StochasticPolicy {
 
     /// Distribution parameters for a batch of observations `(N, obs_dim)`.
     pub fn dist(&self, obs: &Tensor) -> Result<DistParams> {
+        let out = self.mlp.forward(obs)?;
+        let out = match self.mask_bias(obs, out.dtype())? {
+            Some(b) => (out + b)?,
+            None => out,
+        };
         Ok(DistParams {
-            out: self.mlp.forward(obs)?,
+            out,
             log_std: self.log_std.as_ref().map(|v| v.as_tensor().clone()),
         })
     }
@@ -235,7 +299,12 @@ impl StochasticPolicy {
                     }
                     let u: f32 = rng.random();
                     let mut acc = 0.0f32;
-                    let mut pick = n - 1;
+                    // Past the last category by rounding: the last one, or, masked, the last
+                    // legal one.
+                    let mut pick = match self.mask {
+                        None => n - 1,
+                        Some(_) => row.iter().rposition(|l| l.exp() > 0.0).unwrap_or(n - 1),
+                    };
                     for (k, &l) in row.iter().enumerate() {
                         acc += l.exp();
                         if u < acc {
@@ -318,11 +387,18 @@ impl StochasticPolicy {
         let n = obs.dim(0)? as f64;
         let head = self.head;
         let log_std = self.log_std.as_ref().map(|ls| ls.as_tensor().detach());
+        let bias = self.mask_bias(obs, obs.dtype())?;
         let grads = self.mlp.jvp_vjp(obs, &tangent, |out, jv| {
             let u = match head {
                 Head::Categorical { .. } => {
-                    // M Jv = p ⊙ Jv − p (pᵀ Jv) for the softmax Fisher diag(p) − p pᵀ.
-                    let p = candle_nn::ops::softmax_last_dim(out)?;
+                    // M Jv = p ⊙ Jv − p (pᵀ Jv) for the softmax Fisher diag(p) − p pᵀ (of the
+                    // masked distribution: an illegal action's row and column are 0).
+                    let p = match &bias {
+                        Some(b) => {
+                            candle_nn::ops::softmax_last_dim(&(out + b.to_dtype(out.dtype())?)?)?
+                        }
+                        None => candle_nn::ops::softmax_last_dim(out)?,
+                    };
                     let pjv = (&p * jv)?.sum_keepdim(1)?;
                     ((&p * jv)? - p.broadcast_mul(&pjv)?)?
                 }

@@ -834,3 +834,94 @@ fn the_hand_written_backward_pass_is_autograds() {
         assert!(short.is_err(), "a seed of the wrong length is refused");
     }
 }
+
+/// A masked policy: the observation's last 4 entries say which of its 4 actions are legal. It
+/// never samples or prefers an illegal one, its log-probabilities stay finite, and its
+/// Fisher-vector product is the masked distribution's exactly.
+#[test]
+fn a_masked_policy_never_chooses_an_illegal_action_and_its_fisher_is_exact() {
+    let mut r = rng(5);
+    let head = Head::Categorical { n: 4 };
+    let p = StochasticPolicy::with_dtype(
+        7,
+        &[5],
+        Activation::Tanh,
+        head,
+        &mut r,
+        DType::F64,
+        &Device::Cpu,
+    )
+    .unwrap()
+    .with_action_mask(4)
+    .unwrap();
+    assert_eq!(p.action_mask(), Some(4));
+    let vars = p.vars();
+    let theta: Vec<f64> = flatten(&vars)
+        .unwrap()
+        .iter()
+        .map(|_| r.random_range(-1.0..1.0))
+        .collect();
+    set_flat(&vars, &theta).unwrap();
+    let rows = 9;
+    let mut obs = Vec::new();
+    let mut legal = Vec::new();
+    for row in 0..rows {
+        obs.extend((0..3).map(|_| r.random_range(-1.0..1.0)));
+        // Every mask but the all-illegal one, in turn.
+        let bits = 1 + row % 15;
+        let m: Vec<f64> = (0..4).map(|k| f64::from((bits >> k) & 1 == 1)).collect();
+        legal.push(m.clone());
+        obs.extend(m);
+    }
+    let obs = Tensor::from_vec(obs, (rows, 7), &Device::Cpu).unwrap();
+    let f = explicit_fisher(&p, &obs);
+    let v: Vec<f64> = (0..theta.len())
+        .map(|_| r.random_range(-1.0..1.0))
+        .collect();
+    let want: Vec<f64> = f
+        .iter()
+        .map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum())
+        .collect();
+    let got = p.fvp(&obs, &v).unwrap();
+    let diff: f64 = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let norm: f64 = want.iter().map(|a| a * a).sum::<f64>().sqrt();
+    assert!(
+        norm > 1e-3 && diff / norm < 1e-8,
+        "relative error {}",
+        diff / norm
+    );
+    // Sampling and the greedy action keep to the legal actions.
+    let mut gens: Vec<ChaCha8Rng> = (0..rows as u64).map(|s| rng(100 + s)).collect();
+    for _ in 0..300 {
+        let mut refs: Vec<&mut ChaCha8Rng> = gens.iter_mut().collect();
+        let (acts, logp) = p.sample(&obs, &mut refs).unwrap();
+        for (row, (&a, &lp)) in acts.iter().zip(&logp).enumerate() {
+            assert_eq!(
+                legal[row][a as usize], 1.0,
+                "row {row} chose illegal action {a}"
+            );
+            assert!(lp.is_finite() && lp <= 0.0);
+        }
+    }
+    for (row, &a) in p.act_greedy(&obs).unwrap().iter().enumerate() {
+        assert_eq!(legal[row][a as usize], 1.0);
+    }
+    // The KL between two masked policies is finite.
+    let d = p.dist(&obs).unwrap();
+    let kl = p.kl(&d, &d).unwrap().to_scalar::<f64>().unwrap();
+    assert!(kl.abs() < 1e-9);
+    // A Gaussian head, or a mask wider than the actions, is refused.
+    let gauss = Head::Gaussian {
+        dim: 2,
+        init_log_std: 0.0,
+    };
+    let g = StochasticPolicy::new(7, &[5], Activation::Tanh, gauss, &mut r, &Device::Cpu).unwrap();
+    assert!(g.with_action_mask(2).is_err());
+    let c = StochasticPolicy::new(7, &[5], Activation::Tanh, head, &mut r, &Device::Cpu).unwrap();
+    assert!(c.with_action_mask(5).is_err());
+}

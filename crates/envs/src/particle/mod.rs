@@ -190,6 +190,7 @@ impl ParticleEnv {
                 name,
                 obs_dim: env.obs_dim(i),
                 action_space: env.action_space_of(i),
+                action_mask: false,
             })
             .collect();
         Ok(env)

@@ -178,6 +178,20 @@ impl Learners {
                 &mut init,
                 &dev,
             )?;
+            // The game's legal-action mask ends the observation: illegal actions get no
+            // probability (history features would come after it, so they are refused).
+            let policy = match (spec.agents[first].action_mask, space) {
+                (false, _) => policy,
+                (true, ActionSpace::Discrete { n }) if obs_dims[first] == spec.obs_dim(first) => {
+                    policy.with_action_mask(n)?
+                }
+                (true, _) => {
+                    return Err(LearnError::Config(format!(
+                        "agent {first}'s observation ends with an action mask: it needs a \
+                         discrete action space and no history features"
+                    )));
+                }
+            };
             // A centralized critic reads [own observation, every agent's observation].
             let value_dim = if cfg.centralized_value {
                 obs_dims[first] + obs_dims.iter().sum::<usize>()

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _native
 from .env import MagailParallelEnv
+from .user_game import flat_observation
 
 _PER_AGENT = ("obs", "final_obs", "actions", "rewards", "acted")
 
@@ -94,7 +95,7 @@ class Expert:
         for i, a in enumerate(self.agents):
             if a not in obs:
                 continue
-            row = self.act(i, np.asarray(obs[a])[None, :])[0]
+            row = self.act(i, flat_observation(obs[a])[None, :])[0]
             discrete = env.action_space(a).shape == ()
             out[a] = int(row[0]) if discrete else row
         return out

@@ -39,15 +39,40 @@ def _space_of(agent: str, space: Any) -> tuple:
     raise TypeError(f"agent {agent}: action space {space!r}; expected Discrete or Box")
 
 
-def _obs_dim(agent: str, space: Any) -> int:
+def _masked(space: Any) -> bool:
+    """PettingZoo's classic observation: a dict of ``observation`` and ``action_mask``."""
+    from gymnasium import spaces
+
+    return isinstance(space, spaces.Dict) and set(space.spaces) == {"observation",
+                                                                     "action_mask"}
+
+
+def _obs_dim(agent: str, space: Any, action: Any) -> int:
+    """The flat observation's size: a Box's, or for a classic dict its ``observation`` followed
+    by its ``action_mask`` (one entry per discrete action)."""
     from gymnasium import spaces
 
     if isinstance(space, spaces.Box):
         return int(np.prod(space.shape))
-    if isinstance(space, spaces.Dict) and "action_mask" in space.spaces:
-        raise TypeError(f"agent {agent}: observation space {space!r} carries an action mask; "
-                        "masked actions are not supported yet")
-    raise TypeError(f"agent {agent}: observation space {space!r}; expected a Box")
+    if _masked(space):
+        obs, mask = space.spaces["observation"], space.spaces["action_mask"]
+        if not isinstance(obs, spaces.Box):
+            raise TypeError(f"agent {agent}: observation {obs!r}; expected a Box")
+        if not isinstance(action, spaces.Discrete) or int(np.prod(mask.shape)) != int(action.n):
+            raise TypeError(f"agent {agent}: an action mask of shape {mask.shape} for actions "
+                            f"{action!r}; expected one entry per discrete action")
+        return int(np.prod(obs.shape)) + int(action.n)
+    raise TypeError(f"agent {agent}: observation space {space!r}; expected a Box, or a dict of "
+                    "'observation' and 'action_mask'")
+
+
+def flat_observation(o: Any) -> np.ndarray:
+    """One agent's observation as the learners see it: flattened to float32; a classic dict's
+    ``observation`` followed by its ``action_mask``."""
+    if isinstance(o, dict) and "action_mask" in o:
+        return np.concatenate([np.asarray(o["observation"], dtype=np.float32).reshape(-1),
+                               np.asarray(o["action_mask"], dtype=np.float32).reshape(-1)])
+    return np.asarray(o, dtype=np.float32).reshape(-1)
 
 
 class _Game:
@@ -62,7 +87,9 @@ class _Game:
         self.agents = list(self.env.possible_agents)
         if not self.agents:
             raise ValueError("the environment has no possible_agents")
-        self.obs_dims = [_obs_dim(a, self.env.observation_space(a)) for a in self.agents]
+        self.obs_dims = [_obs_dim(a, self.env.observation_space(a), self.env.action_space(a))
+                         for a in self.agents]
+        self.action_masks = [_masked(self.env.observation_space(a)) for a in self.agents]
         self.action_spaces = [_space_of(a, self.env.action_space(a)) for a in self.agents]
         limit = max_steps if max_steps is not None else getattr(
             getattr(self.env, "unwrapped", self.env), "max_cycles", None)
@@ -77,8 +104,8 @@ class _Game:
     def copy(self):
         """Another copy of the same game, from the factory."""
         other = type(self)(self.factory, self.max_steps)
-        if (other.agents, other.obs_dims, other.action_spaces) != (
-                self.agents, self.obs_dims, self.action_spaces):
+        if (other.agents, other.obs_dims, other.action_spaces, other.action_masks) != (
+                self.agents, self.obs_dims, self.action_spaces, self.action_masks):
             raise ValueError(
                 f"the factory made a different game: agents {other.agents} with observation "
                 f"sizes {other.obs_dims} and actions {other.action_spaces}, expected "
@@ -88,7 +115,7 @@ class _Game:
     def _put_obs(self, agent: str, o: Any) -> None:
         """Writes one agent's observation into the flat array of the last ones."""
         i = self.agents.index(agent)
-        o = np.asarray(o, dtype=np.float32).reshape(-1)
+        o = flat_observation(o)
         if o.size != self.obs_dims[i]:
             raise ValueError(f"agent {agent}: an observation of {o.size} values, its space "
                              f"holds {self.obs_dims[i]}")

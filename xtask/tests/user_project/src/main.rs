@@ -28,6 +28,7 @@ impl Rendezvous {
             name: format!("walker_{i}"),
             obs_dim: 3,
             action_space: ActionSpace::Discrete { n: 3 },
+            action_mask: false,
         };
         let spec = GameSpec {
             name: "rendezvous".into(),
