@@ -108,6 +108,15 @@ class Run:
         return f"Run({str(self.folder)!r}, method={r['method']!r}, iteration={r['iteration']})"
 
 
+def _check(call: str, method: str, settings: dict) -> None:
+    """Refuses a setting that is not one (``TypeError``) or an unknown method (``ValueError``)."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"{call}() got unknown settings {unknown}; it takes {list(SETTINGS)}")
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
+
+
 def train(game: str, demos: str | os.PathLike | dict, out: str | os.PathLike,
           method: str = "magail-d", iterations: int = 500, seed: int = 0,
           variant: str = "paper", resume: bool = False, checkpoint_every: int = 25,
@@ -123,11 +132,7 @@ def train(game: str, demos: str | os.PathLike | dict, out: str | os.PathLike,
     after the iteration under way (``KeyboardInterrupt``), and ``train(..., resume=True)`` or
     ``Run.resume()`` continues it exactly.
     """
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise TypeError(f"train() got unknown settings {unknown}; it takes {list(SETTINGS)}")
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
+    _check("train", method, settings)
     out = Path(out)
     call = dict(game=game, demos=demos, out=out, method=method, iterations=iterations,
                 seed=seed, variant=variant, checkpoint_every=checkpoint_every, **settings)
@@ -158,14 +163,11 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
     and Box actions, Box observations (flattened to float32). A ``ParallelEnv`` is a Markov game
     (an agent that leaves plays φ until the episode ends); an ``AECEnv`` an extensive one, whose
     agent selector says who acts at each step (AMAGAIL leaves the others' φ steps out).
-    ``max_steps`` (default: the env's ``max_cycles``) is the limit the learners may rely on. ``demos`` come from
-    ``record_game_demos`` (or a file ``save_demos`` wrote for this game). The environments step
-    in Python, one call per step; the learners run in Rust with the GIL released."""
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
-        raise TypeError(f"train_game() got unknown settings {unknown}; it takes {list(SETTINGS)}")
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}: expected one of {list(METHODS)}")
+    ``max_steps`` (default: the env's ``max_cycles``) is the limit the learners may rely on.
+    ``demos`` come from ``record_game_demos`` (or a file ``save_demos`` wrote for this game).
+    The environments step in Python, one call per step; the learners run in Rust with the GIL
+    released."""
+    _check("train_game", method, settings)
     out = Path(out)
     adapter = adapter_for(factory, max_steps)
     call = dict(factory=factory, demos=demos, out=out, method=method, iterations=iterations,
