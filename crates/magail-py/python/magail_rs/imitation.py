@@ -8,10 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import _native
 from .data import Expert, save_demos
 from .env import MagailParallelEnv
-from .user_game import ParallelGame, _Game, adapter_for
+from .user_game import ParallelGame, _Game, adapter_for, evaluate_game
 
 #: The methods by name, as ``magail imitate --method`` takes them.
 METHODS = tuple(_native.METHODS)
@@ -85,9 +87,34 @@ class Run:
         ``random``, ``reference`` (the scripted policy's, or the ``demonstrator`` checkpoint's) and
         ``normalized`` (reference = 1, random = 0)."""
         if self._game is not None:
-            raise ValueError("scoring a run on a user's game is not there yet: play its "
-                             "policy() in the game")
+            return self._evaluate_game(episodes)
         return _native.evaluate_policy(str(self.folder), episodes, demonstrator)
+
+    def _evaluate_game(self, episodes: int) -> dict:
+        """A user's game: the reference is the demonstrations' mean team return."""
+        from .data import load_demos
+
+        if self._call is None:
+            raise ValueError(f"{self.folder} was opened, not trained here: its game is unknown")
+        demos = self._call["demos"]
+        d = demos if isinstance(demos, dict) else load_demos(demos)
+        n = len(self._game.agents)
+        starts = np.concatenate([[0], np.cumsum(d["episode_len"])])
+        per = [[float(np.sum(d[f"rewards_{i}"][s:t] * d[f"acted_{i}"][s:t])) for i in range(n)]
+               for s, t in zip(starts[:-1], starts[1:])]
+        reference = float(np.mean([np.mean(p) for p in per]))
+        pol = self.policy(greedy=False)
+        game = self._game
+
+        def act(view: dict) -> dict:
+            out = {}
+            for a, o in view.items():
+                i = game.agents.index(a)
+                row = pol.act(i, np.asarray(o, dtype=np.float32)[None, :])[0]
+                out[a] = int(row[0]) if game.action_spaces[i][0] == "discrete" else row
+            return out
+
+        return evaluate_game(game, act, reference, episodes)
 
     def resume(self, iterations: int | None = None, progress: bool = True) -> "Run":
         """Continues the run (after a Ctrl-C, or to more iterations) with the settings it was

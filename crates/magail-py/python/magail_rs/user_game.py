@@ -231,6 +231,65 @@ def adapter_for(factory: Callable[[], Any], max_steps: int | None = None) -> _Ga
                     "or AECEnv")
 
 
+def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
+                 on_step: Callable[..., None] | None = None) -> tuple:
+    """Plays one episode of ``game`` reset with ``seed``: ``policy`` gets the acting agents'
+    flat observations and returns their actions; ``on_step(flat, row, acting, rewards)`` hears of
+    every step. Returns (steps, every agent's return over its acting steps, the last flat
+    observation, terminated, truncated)."""
+    n = len(game.agents)
+    cap = game.max_steps or 100_000
+    width = int(game._a_offsets[-1])
+    flat, turn = game.reset(int(seed))
+    returns = np.zeros(n)
+    steps = 0
+    while True:
+        acting = [True] * n if turn is None else list(turn)
+        view = {a: flat[game._offsets[i]:game._offsets[i + 1]]
+                for i, a in enumerate(game.agents) if acting[i]}
+        acts = policy(view)
+        row = np.zeros(width, dtype=np.float32)
+        for i, a in enumerate(game.agents):
+            if acting[i]:
+                if a not in acts:
+                    raise ValueError(f"the policy gave no action for agent {a}")
+                row[game._a_offsets[i]:game._a_offsets[i + 1]] = np.asarray(
+                    acts[a], dtype=np.float32).reshape(-1)
+            else:
+                row[game._a_offsets[i]:game._a_offsets[i + 1]] = game.phi(i)
+        before = flat
+        flat, r, terminated, truncated, turn = game.step(row, acting)
+        r = np.where(acting, r, 0.0)
+        returns += r
+        if on_step is not None:
+            on_step(before, row, acting, r)
+        steps += 1
+        if terminated or truncated:
+            return steps, returns, flat, terminated, truncated
+        if steps >= cap:
+            raise ValueError(f"an episode ran {cap} steps without ending: pass max_steps")
+
+
+def random_policy(game: _Game, seed: int) -> Callable[[dict], dict]:
+    """Uniformly random legal actions (a box's uniformly within its bounds), from ``seed``."""
+    rng = np.random.default_rng(seed)
+
+    def act(view: dict) -> dict:
+        out = {}
+        for a, o in view.items():
+            i = game.agents.index(a)
+            s = game.action_spaces[i]
+            if s[0] == "discrete":
+                legal = (np.flatnonzero(o[-s[1]:] > 0.5) if game.action_masks[i]
+                         else np.arange(s[1]))
+                out[a] = int(rng.choice(legal))
+            else:
+                out[a] = rng.uniform(s[2], s[3], s[1]).astype(np.float32)
+        return out
+
+    return act
+
+
 def record_game_demos(factory: Callable[[], Any], policy: Callable[[dict], dict],
                       episodes: int, seed: int = 0, max_steps: int | None = None) -> dict:
     """Records ``episodes`` episodes of any Python ``policy`` in a user's game, episode ``e``
@@ -242,40 +301,19 @@ def record_game_demos(factory: Callable[[], Any], policy: Callable[[dict], dict]
         raise ValueError(f"episodes is {episodes}: expected at least 1")
     game = adapter_for(factory, max_steps)
     n = len(game.agents)
-    cap = game.max_steps or 100_000
     keys = ("obs", "actions", "rewards", "acted", "final_obs")
     cols = {k: [[] for _ in range(n)] for k in keys}
     lens, terms_out, truncs_out = [], [], []
-    width = int(game._a_offsets[-1])
+
+    def keep(flat, row, acting, r):
+        for i in range(n):
+            cols["obs"][i].append(flat[game._offsets[i]:game._offsets[i + 1]])
+            cols["actions"][i].append(row[game._a_offsets[i]:game._a_offsets[i + 1]])
+            cols["acted"][i].append(acting[i])
+            cols["rewards"][i].append(r[i])
+
     for e in range(episodes):
-        flat, turn = game.reset(int(seed) + e)
-        steps = 0
-        while True:
-            acting = [True] * n if turn is None else list(turn)
-            view = {a: flat[game._offsets[i]:game._offsets[i + 1]]
-                    for i, a in enumerate(game.agents) if acting[i]}
-            acts = policy(view)
-            row = np.zeros(width, dtype=np.float32)
-            for i, a in enumerate(game.agents):
-                if acting[i]:
-                    if a not in acts:
-                        raise ValueError(f"the policy gave no action for agent {a}")
-                    row[game._a_offsets[i]:game._a_offsets[i + 1]] = np.asarray(
-                        acts[a], dtype=np.float32).reshape(-1)
-                else:
-                    row[game._a_offsets[i]:game._a_offsets[i + 1]] = game.phi(i)
-            for i in range(n):
-                cols["obs"][i].append(flat[game._offsets[i]:game._offsets[i + 1]])
-                cols["actions"][i].append(row[game._a_offsets[i]:game._a_offsets[i + 1]])
-                cols["acted"][i].append(acting[i])
-            flat, r, terminated, truncated, turn = game.step(row, acting)
-            for i in range(n):
-                cols["rewards"][i].append(r[i] if acting[i] else 0.0)
-            steps += 1
-            if terminated or truncated:
-                break
-            if steps >= cap:
-                raise ValueError(f"an episode ran {cap} steps without ending: pass max_steps")
+        steps, _, flat, terminated, truncated = play_episode(game, policy, int(seed) + e, keep)
         for i in range(n):
             cols["final_obs"][i].append(flat[game._offsets[i]:game._offsets[i + 1]])
         lens.append(steps)
@@ -296,3 +334,23 @@ def record_game_demos(factory: Callable[[], Any], policy: Callable[[dict], dict]
         data[f"rewards_{i}"] = np.array(cols["rewards"][i], dtype=np.float64)
         data[f"acted_{i}"] = np.array(cols["acted"][i], dtype=bool)
     return data
+
+
+def evaluate_game(game: _Game, policy: Callable[[dict], dict], reference: float,
+                  episodes: int = 100, seed: int = 1_000_003) -> dict:
+    """Scores ``policy`` in a user's game as ``magail eval`` scores ours: the team's mean return
+    (the mean over agents of each agent's return over its acting steps) over ``episodes``
+    episodes reset with ``seed + e``, a random policy's on the same episodes, the
+    ``reference`` (the demonstrations' mean team return), and ``normalized`` (reference = 1,
+    random = 0; ``None`` when the reference scores as random does)."""
+    if episodes < 1:
+        raise ValueError(f"episodes is {episodes}: expected at least 1")
+
+    def team(act) -> float:
+        return float(np.mean([play_episode(game, act, seed + e)[1].mean()
+                              for e in range(episodes)]))
+
+    score, rand = team(policy), team(random_policy(game, seed))
+    span = reference - rand
+    return {"score": score, "random": rand, "reference": reference,
+            "normalized": (score - rand) / span if span != 0 else None, "episodes": episodes}
