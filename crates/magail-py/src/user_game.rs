@@ -154,14 +154,15 @@ impl MarkovGame for UserGame {
     fn reset(&mut self, rng: &mut dyn RngCore) {
         // PettingZoo seeds take any non-negative integer; 31 bits suit every numpy seeding.
         let seed = rng.next_u32() >> 1;
-        let Some(a) = &self.adapter else { return };
-        let a = Python::attach(|py| a.clone_ref(py));
+        // Taken out for the call (one GIL acquisition a call), put back after.
+        let Some(a) = self.adapter.take() else { return };
         let res = Python::attach(|py| -> PyResult<()> {
             let out = a.call_method1(py, "reset", (seed,))?;
             let out = out.bind(py);
             self.take_obs(&out.get_item(0)?)?;
             self.take_turn(&out.get_item(1)?)
         });
+        self.adapter = Some(a);
         if let Err(e) = res {
             self.error = Some(format!("reset: {e}"));
         }
@@ -189,11 +190,10 @@ impl MarkovGame for UserGame {
         if let Some(e) = self.error.take() {
             return Err(GameError::Other(e));
         }
-        let Some(a) = &self.adapter else {
+        let Some(a) = self.adapter.take() else {
             return Err(GameError::Other("the game has no environment".into()));
         };
-        let a = Python::attach(|py| a.clone_ref(py));
-        Python::attach(|py| -> PyResult<StepStatus> {
+        let res = Python::attach(|py| -> PyResult<StepStatus> {
             let arr = PyArray1::from_slice(py, actions);
             let acting: Vec<bool> = (0..active.n_agents())
                 .map(|i| active.is_active(i))
@@ -219,7 +219,8 @@ impl MarkovGame for UserGame {
                 terminated: out.get_item(2)?.extract()?,
                 truncated: out.get_item(3)?.extract()?,
             })
-        })
-        .map_err(|e| GameError::Other(format!("the environment's step: {e}")))
+        });
+        self.adapter = Some(a);
+        res.map_err(|e| GameError::Other(format!("the environment's step: {e}")))
     }
 }
