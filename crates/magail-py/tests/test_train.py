@@ -129,3 +129,58 @@ def test_bad_settings_are_named(nav_demos, tmp_path):
     # Nothing was trained or written for the refused calls.
     for d in "bcdef":
         assert not (tmp_path / d / "imitator.json").exists()
+
+
+CHILD = """
+import sys
+import magail_rs as m
+d = m.record_demos("scripted", 10, seed=3, env="cooperative_navigation", variant="paper")
+try:
+    m.train("cooperative_navigation", d, sys.argv[1], method="magail-d", iterations=100000,
+            checkpoint_every=50, progress=True, bc_epochs=2, envs=4, steps_per_iter=10)
+    print("FINISHED")
+except KeyboardInterrupt:
+    print("INTERRUPTED", m.open_run(sys.argv[1]).iteration)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal needs POSIX")
+def test_ctrl_c_typed_in_a_terminal_stops_the_run_cleanly(tmp_path):
+    """Ctrl-C as a user types it: the byte 0x03 into the terminal of a process training with its
+    progress bar showing; the terminal driver sends SIGINT to it."""
+    import pty
+    import select
+    import sys
+
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    folder = tmp_path / "run"
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, str(script), str(folder)])
+    out, start, sent = b"", time.time(), False
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        metrics = folder / "metrics.jsonl"
+        if not sent and metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            os.write(fd, b"\x03")
+            sent = True
+        if time.time() - start > 120:
+            os.kill(pid, signal.SIGKILL)
+            break
+    _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace").replace("\r", "\n")
+    assert sent and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, text[-2000:]
+    line = [x for x in text.splitlines() if "INTERRUPTED" in x]
+    assert line, text[-2000:]
+    k = int(line[-1].split("INTERRUPTED")[1])
+    assert 3 <= k < 100_000
+    assert [m["iteration"] for m in open_run(folder).metrics] == list(range(1, k + 1))
