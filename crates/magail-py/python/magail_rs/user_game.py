@@ -100,6 +100,15 @@ class _Game:
         self._widths = [1 if s[0] == "discrete" else s[1] for s in self.action_spaces]
         self._a_offsets = np.cumsum([0] + self._widths)
         self._last = np.zeros(int(self._offsets[-1]), dtype=np.float32)
+        # Per-step lookups, made once: each agent's index, observation and action slices (plain
+        # ints), whether its actions are discrete, and the dtype its env takes for a box.
+        self._index = {a: i for i, a in enumerate(self.agents)}
+        self._obs_slices = [slice(int(self._offsets[i]), int(self._offsets[i + 1]))
+                            for i in range(len(self.agents))]
+        self._act_at = [int(x) for x in self._a_offsets]
+        self._discrete = [s[0] == "discrete" for s in self.action_spaces]
+        self._box_dtype = [None if d else self.env.action_space(a).dtype
+                           for a, d in zip(self.agents, self._discrete)]
 
     def copy(self):
         """Another copy of the same game, from the factory."""
@@ -114,23 +123,22 @@ class _Game:
 
     def _put_obs(self, agent: str, o: Any) -> None:
         """Writes one agent's observation into the flat array of the last ones."""
-        i = self.agents.index(agent)
+        i = self._index[agent]
         o = flat_observation(o)
         if o.size != self.obs_dims[i]:
             raise ValueError(f"agent {agent}: an observation of {o.size} values, its space "
                              f"holds {self.obs_dims[i]}")
-        self._last[self._offsets[i]:self._offsets[i + 1]] = o
+        self._last[self._obs_slices[i]] = o
 
     def action_of(self, actions: np.ndarray, i: int, acting: bool = True) -> Any:
         """Agent ``i``'s action as its env takes it. A PettingZoo env cannot be told that a
         playing agent does nothing, so φ chosen by an agent that may act (MAGAIL with φ as an
         action) is played as action 0 (zeros in a box), MPE's "no action"."""
-        row = actions[self._a_offsets[i]:self._a_offsets[i + 1]]
-        if not acting:
-            row = np.zeros_like(row)
-        if self.action_spaces[i][0] == "discrete":
-            return int(row[0])
-        return np.asarray(row, dtype=self.env.action_space(self.agents[i]).dtype)
+        at = self._act_at[i]
+        if self._discrete[i]:
+            return int(actions[at]) if acting else 0
+        row = actions[at:self._act_at[i + 1]]
+        return np.asarray(row if acting else np.zeros_like(row), dtype=self._box_dtype[i])
 
     def phi(self, i: int) -> np.ndarray:
         """φ's flat fill for agent ``i``: the index one past its actions, or zeros."""
@@ -143,8 +151,10 @@ class ParallelGame(_Game):
     """One copy of a user's ``ParallelEnv`` made by ``factory()``."""
 
     def _turn(self):
-        present = [a in self.env.agents for a in self.agents]
-        return None if all(present) else present
+        live = self.env.agents
+        if len(live) == len(self.agents):
+            return None
+        return [a in live for a in self.agents]
 
     def reset(self, seed: int) -> tuple:
         obs, _ = self.env.reset(seed=int(seed))
@@ -154,12 +164,14 @@ class ParallelGame(_Game):
         return self._last.copy(), self._turn()
 
     def step(self, actions: np.ndarray, acting: list) -> tuple:
+        live = self.env.agents
         joint = {a: self.action_of(actions, i, acting[i]) for i, a in enumerate(self.agents)
-                 if a in self.env.agents}
+                 if a in live}
         obs, rewards, terms, truncs, _ = self.env.step(joint)
         for a, o in obs.items():
             self._put_obs(a, o)
-        r = np.array([float(rewards.get(a, 0.0)) for a in self.agents], dtype=np.float64)
+        r = np.fromiter((rewards.get(a, 0.0) for a in self.agents), dtype=np.float64,
+                        count=len(self.agents))
         over = not self.env.agents
         terminated = over and any(bool(v) for v in terms.values())
         truncated = over and not terminated
