@@ -127,16 +127,20 @@ fn check_fvp(head: Head, act: Activation) {
         .collect();
     set_flat(&vars, &theta).unwrap();
     let obs = random_obs(7, 3, &mut r, DType::F64);
-    let f = explicit_fisher(&p, &obs);
+    assert_fvp_exact(&p, &obs, &mut r, &format!("{head:?}"));
+}
+
+/// `p.fvp` against the explicit Fisher at `obs`, for three random vectors.
+fn assert_fvp_exact(p: &StochasticPolicy, obs: &Tensor, r: &mut ChaCha8Rng, what: &str) {
+    let f = explicit_fisher(p, obs);
+    let n = flatten(&p.vars()).unwrap().len();
     for trial in 0..3 {
-        let v: Vec<f64> = (0..theta.len())
-            .map(|_| r.random_range(-1.0..1.0))
-            .collect();
+        let v: Vec<f64> = (0..n).map(|_| r.random_range(-1.0..1.0)).collect();
         let want: Vec<f64> = f
             .iter()
             .map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum())
             .collect();
-        let got = p.fvp(&obs, &v).unwrap();
+        let got = p.fvp(obs, &v).unwrap();
         let diff: f64 = want
             .iter()
             .zip(&got)
@@ -147,7 +151,7 @@ fn check_fvp(head: Head, act: Activation) {
         assert!(norm > 1e-3, "degenerate Fisher");
         assert!(
             diff / norm < 1e-8,
-            "{head:?} trial {trial}: relative error {}",
+            "{what} trial {trial}: relative error {}",
             diff / norm
         );
     }
@@ -874,27 +878,7 @@ fn a_masked_policy_never_chooses_an_illegal_action_and_its_fisher_is_exact() {
         obs.extend(m);
     }
     let obs = Tensor::from_vec(obs, (rows, 7), &Device::Cpu).unwrap();
-    let f = explicit_fisher(&p, &obs);
-    let v: Vec<f64> = (0..theta.len())
-        .map(|_| r.random_range(-1.0..1.0))
-        .collect();
-    let want: Vec<f64> = f
-        .iter()
-        .map(|row| row.iter().zip(&v).map(|(a, b)| a * b).sum())
-        .collect();
-    let got = p.fvp(&obs, &v).unwrap();
-    let diff: f64 = want
-        .iter()
-        .zip(&got)
-        .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    let norm: f64 = want.iter().map(|a| a * a).sum::<f64>().sqrt();
-    assert!(
-        norm > 1e-3 && diff / norm < 1e-8,
-        "relative error {}",
-        diff / norm
-    );
+    assert_fvp_exact(&p, &obs, &mut r, "masked");
     // Sampling and the greedy action keep to the legal actions.
     let mut gens: Vec<ChaCha8Rng> = (0..rows as u64).map(|s| rng(100 + s)).collect();
     for _ in 0..300 {
