@@ -98,18 +98,20 @@ fn a_run_stopped_between_checkpoints_resumes_exactly() {
     let straight = train(&b, Method::MagailD, 6, &set, Existing::Refuse, None).unwrap();
     let read = |d: &Path| std::fs::read(d.join("metrics.jsonl")).unwrap();
     assert_eq!(read(&a), read(&b));
-    let flat = |t: &MagailTrainer<ParticleEnv, Synchronous>| {
-        let mut v: Vec<(String, Vec<f32>)> = t
-            .tensors()
-            .unwrap()
-            .into_iter()
-            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
-            .collect();
-        v.sort_by(|x, y| x.0.cmp(&y.0));
-        v
-    };
     assert_eq!(flat(&resumed), flat(&straight));
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Every tensor of a trainer, by name.
+fn flat(t: &MagailTrainer<ParticleEnv, Synchronous>) -> Vec<(String, Vec<f32>)> {
+    let mut v: Vec<(String, Vec<f32>)> = t
+        .tensors()
+        .unwrap()
+        .into_iter()
+        .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
 }
 
 fn logged(dir: &Path) -> Vec<usize> {
@@ -180,16 +182,7 @@ fn runs_sharing_a_cloning_end_as_runs_that_clone() {
     let root = dir("cache");
     let set = demos(7);
     let cache = BcCache::default();
-    let flat = |t: &MagailTrainer<ParticleEnv, Synchronous>| {
-        let mut v: Vec<(String, Vec<f32>)> = t
-            .tensors()
-            .unwrap()
-            .into_iter()
-            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    };
+
     // Past the discriminator warm-up, so the first run's policies move after sharing.
     for method in [Method::MagailD, Method::Gail, Method::MagailC, Method::Bc] {
         let label = method.label();
