@@ -93,7 +93,8 @@ impl TrainSettings {
 /// reached.
 #[pyfunction]
 #[pyo3(signature = (game, demos, out, method = "magail-d", iterations = 500, seed = 0,
-    variant = "paper", resume = false, checkpoint_every = 25, progress = true, settings = None))]
+    variant = "paper", resume = false, checkpoint_every = 25, progress = true, settings = None,
+    stop = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     py: Python<'_>,
@@ -108,6 +109,7 @@ pub fn train(
     checkpoint_every: usize,
     progress: bool,
     settings: Option<TrainSettings>,
+    stop: Option<Py<PyAny>>,
 ) -> PyResult<usize> {
     let method: Method = method.parse().map_err(value_err)?;
     let choice = GameChoice::new(game, Variant::from_name(variant).map_err(value_err)?);
@@ -123,7 +125,16 @@ pub fn train(
         iterations,
         checkpoint_every,
     };
-    run_in_folder(py, &out, &choice, &set, trainer, &run, resume, progress)
+    run_in_folder(
+        py,
+        &out,
+        &choice,
+        &set,
+        trainer,
+        &run,
+        (resume, progress),
+        stop,
+    )
 }
 
 /// [`train`] on a user's game: `adapter` is a `magail_rs.user_game.ParallelGame` or `AecGame`
@@ -133,7 +144,7 @@ pub fn train(
 /// describes the game by its name (`pettingzoo:<name>`).
 #[pyfunction]
 #[pyo3(signature = (adapter, demos, out, method = "magail-d", iterations = 500, seed = 0,
-    resume = false, checkpoint_every = 25, progress = true, settings = None))]
+    resume = false, checkpoint_every = 25, progress = true, settings = None, stop = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_game(
     py: Python<'_>,
@@ -147,6 +158,7 @@ pub fn train_game(
     checkpoint_every: usize,
     progress: bool,
     settings: Option<TrainSettings>,
+    stop: Option<Py<PyAny>>,
 ) -> PyResult<usize> {
     let method: Method = method.parse().map_err(value_err)?;
     let game = UserGame::new(adapter)?;
@@ -166,11 +178,29 @@ pub fn train_game(
         // An AEC game: its agent selector says who acts; the others play φ.
         let player = GameTurns::new(n).map_err(value_err)?;
         let trainer = trainer_for(game, player, &set, cfg, &name)?;
-        run_in_folder(py, &out, &name, &set, trainer, &run, resume, progress)
+        run_in_folder(
+            py,
+            &out,
+            &name,
+            &set,
+            trainer,
+            &run,
+            (resume, progress),
+            stop,
+        )
     } else {
         let player = Synchronous::new(n).map_err(value_err)?;
         let trainer = trainer_for(game, player, &set, cfg, &name)?;
-        run_in_folder(py, &out, &name, &set, trainer, &run, resume, progress)
+        run_in_folder(
+            py,
+            &out,
+            &name,
+            &set,
+            trainer,
+            &run,
+            (resume, progress),
+            stop,
+        )
     }
 }
 
@@ -207,8 +237,8 @@ where
 }
 
 /// Runs `trainer` in the folder `out` with a progress bar (when asked and in a terminal) and the
-/// GIL released, stopping cleanly on Ctrl-C (the `KeyboardInterrupt` is raised after the
-/// checkpoint); returns the iteration reached.
+/// GIL released, stopping cleanly on Ctrl-C or when `stop()` answers true (the
+/// `KeyboardInterrupt` is raised after the checkpoint); returns the iteration reached.
 #[allow(clippy::too_many_arguments)]
 fn run_in_folder<G, P, D>(
     py: Python<'_>,
@@ -217,8 +247,8 @@ fn run_in_folder<G, P, D>(
     set: &Demonstrations,
     trainer: MagailTrainer<G, P>,
     run: &RunSettings,
-    resume: bool,
-    progress: bool,
+    (resume, progress): (bool, bool),
+    stop: Option<Py<PyAny>>,
 ) -> PyResult<usize>
 where
     G: MarkovGame + Clone + Send,
@@ -257,9 +287,22 @@ where
                     }
                 }
             }
-            // Python's Ctrl-C handler runs only when asked, with the GIL.
-            match Python::attach(|py| py.check_signals()) {
-                Ok(()) => ControlFlow::Continue(()),
+            // Python's Ctrl-C handler runs only when asked, with the GIL; `stop` (the Python
+            // side's record of a Ctrl-C caught while its environments stepped) asks for the
+            // same clean stop.
+            let asked = Python::attach(|py| -> PyResult<bool> {
+                py.check_signals()?;
+                match &stop {
+                    Some(f) => f.call0(py)?.extract(py),
+                    None => Ok(false),
+                }
+            });
+            match asked {
+                Ok(false) => ControlFlow::Continue(()),
+                Ok(true) => {
+                    interrupted = Some(pyo3::exceptions::PyKeyboardInterrupt::new_err("Ctrl-C"));
+                    ControlFlow::Break(())
+                }
                 Err(e) => {
                     interrupted = Some(e);
                     ControlFlow::Break(())

@@ -288,3 +288,34 @@ def test_an_agent_that_leaves_plays_phi_until_the_episode_ends(tmp_path):
     # In the learners' own rollouts the leaving agent acts on half of the steps.
     share = [m["active_steps"][1] / m["active_steps"][0] for m in run.metrics]
     assert all(abs(s - 0.5) < 0.01 for s in share), share
+
+
+def test_ctrl_c_while_a_users_game_steps_in_python_stops_cleanly(tmp_path):
+    """Most of a user's-game run is spent in the env's Python `step`: a Ctrl-C there is recorded,
+    not raised into the env, and the run stops after the iteration with a checkpoint."""
+    import signal
+    import threading
+    import time
+
+    folder = tmp_path / "run"
+    metrics = folder / "metrics.jsonl"
+    demos = record_game_demos(ours.parallel_env, random_policy(0, False), episodes=4)
+
+    def interrupt():
+        while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
+            time.sleep(0.002)
+        signal.raise_signal(signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        train_game(ours.parallel_env, demos, folder, iterations=3000, checkpoint_every=50,
+                   progress=False, **SMALL)
+    run = open_run(folder)
+    k = run.iteration
+    assert 2 <= k < 3000
+    assert [m["iteration"] for m in run.metrics] == list(range(1, k + 1))
+    # The handler is the user's again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    more = train_game(ours.parallel_env, demos, folder, iterations=k + 2, checkpoint_every=50,
+                      resume=True, progress=False, **SMALL)
+    assert more.iteration == k + 2

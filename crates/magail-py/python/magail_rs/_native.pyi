@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension (crates/magail-py/src/lib.rs)."""
 
 from os import PathLike
-from typing import TypeAlias
+from typing import Callable, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -95,10 +95,12 @@ class TrainSettings:
 def train(game: str, demos: str | PathLike[str], out: str | PathLike[str],
           method: str = "magail-d", iterations: int = 500, seed: int = 0,
           variant: str = "paper", resume: bool = False, checkpoint_every: int = 25,
-          progress: bool = True, settings: TrainSettings | None = None) -> int: ...
+          progress: bool = True, settings: TrainSettings | None = None,
+          stop: Callable[[], bool] | None = None) -> int: ...
 def train_game(adapter: object, demos: str | PathLike[str], out: str | PathLike[str],
                method: str = "magail-d", iterations: int = 500, seed: int = 0,
                resume: bool = False, checkpoint_every: int = 25, progress: bool = True,
-               settings: TrainSettings | None = None) -> int: ...
+               settings: TrainSettings | None = None,
+               stop: Callable[[], bool] | None = None) -> int: ...
 def evaluate_policy(path: str | PathLike[str], episodes: int = 100,
                     demonstrator: str | None = None) -> dict: ...

@@ -3,8 +3,11 @@ that the command line reads and writes too (``magail imitate``, ``magail eval``)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +138,30 @@ class Run:
         return f"Run({str(self.folder)!r}, method={r['method']!r}, iteration={r['iteration']})"
 
 
+@contextlib.contextmanager
+def _ctrl_c():
+    """While a run trains: the first Ctrl-C is recorded rather than raised, so an environment
+    stepping in Python is never cut mid-step; the run stops cleanly after the iteration under
+    way and ``KeyboardInterrupt`` is raised then. A second Ctrl-C raises at once (the folder
+    keeps its last checkpoint). Off the main thread, where Python takes no signal handler, Ctrl-C
+    is left as it is."""
+    caught = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        if caught[0]:
+            raise KeyboardInterrupt
+        caught[0] = True
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: caught[0]
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _check(call: str, method: str, settings: dict) -> None:
     """Refuses a setting that is not one (``TypeError``) or an unknown method (``ValueError``)."""
     unknown = sorted(set(settings) - set(SETTINGS))
@@ -170,8 +197,10 @@ def train(game: str, demos: str | os.PathLike | dict, out: str | os.PathLike,
             save_demos(path, demos, MagailParallelEnv(game, variant),
                        source="magail_rs.train")
         call["demos"] = path
-    _native.train(game, str(call["demos"]), str(out), method, iterations, seed, variant,
-                  resume, checkpoint_every, progress, _native.TrainSettings(**settings))
+    with _ctrl_c() as stop:
+        _native.train(game, str(call["demos"]), str(out), method, iterations, seed, variant,
+                      resume, checkpoint_every, progress, _native.TrainSettings(**settings),
+                      stop)
     return Run(out, call)
 
 
@@ -206,7 +235,8 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
         if not (resume and demo_path.exists()):
             save_demos(demo_path, demos, adapter, source="magail_rs.train_game")
         call["demos"] = demo_path
-    _native.train_game(adapter, str(demo_path), str(out), method, iterations, seed, resume,
-                       checkpoint_every, progress, _native.TrainSettings(**settings))
+    with _ctrl_c() as stop:
+        _native.train_game(adapter, str(demo_path), str(out), method, iterations, seed, resume,
+                           checkpoint_every, progress, _native.TrainSettings(**settings), stop)
     return Run(out, call, adapter)
 
