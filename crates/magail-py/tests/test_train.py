@@ -184,3 +184,24 @@ def test_ctrl_c_typed_in_a_terminal_stops_the_run_cleanly(tmp_path):
     k = int(line[-1].split("INTERRUPTED")[1])
     assert 3 <= k < 100_000
     assert [m["iteration"] for m in open_run(folder).metrics] == list(range(1, k + 1))
+
+
+def test_a_runs_kept_demonstrations_never_change(tmp_path):
+    """A dict of demonstrations is kept in the folder when the run starts; a second start is
+    refused before anything is written, and a resume with other demonstrations is refused by
+    their digest, leaving the kept file as it was."""
+    first = record_demos("scripted", 6, seed=1, env="cooperative_navigation", variant="paper")
+    other = record_demos("scripted", 6, seed=2, env="cooperative_navigation", variant="paper")
+    folder = tmp_path / "run"
+    train("cooperative_navigation", first, folder, iterations=1, progress=False, **SMALL)
+    kept = (folder / "demonstrations.bin").read_bytes()
+    with pytest.raises(ValueError, match="already holds a run"):
+        train("cooperative_navigation", other, folder, iterations=1, progress=False, **SMALL)
+    with pytest.raises(ValueError, match="other demonstrations"):
+        train("cooperative_navigation", other, folder, iterations=2, resume=True,
+              progress=False, **SMALL)
+    assert (folder / "demonstrations.bin").read_bytes() == kept
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".demo")) == []
+    run = train("cooperative_navigation", first, folder, iterations=2, resume=True,
+                progress=False, **SMALL)
+    assert run.iteration == 2

@@ -162,6 +162,34 @@ def _ctrl_c():
         signal.signal(signal.SIGINT, old)
 
 
+@contextlib.contextmanager
+def _demos_file(out: Path, demos: Any, resume: bool, game: Any, source: str):
+    """The demonstration file a run trains from. A dict is kept in the folder as
+    ``demonstrations.bin`` when the run starts; a run that continues checks the dict against the
+    run's demonstrations (the trainer compares their digests) through a file of its own,
+    removed after, so the kept file never changes. A folder that holds a run is refused unless
+    it is to be resumed, before anything is written."""
+    if not isinstance(demos, dict):
+        yield demos
+        return
+    held = (out / "imitator.json").exists()
+    if held and not resume:
+        raise ValueError(f"{out} already holds a run: pass resume=True to continue it, or "
+                         "choose another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    kept = out / "demonstrations.bin"
+    if not held or not kept.exists():
+        save_demos(kept, demos, game(), source=source)
+        yield kept
+        return
+    probe = out / ".demonstrations.resume.bin"
+    save_demos(probe, demos, game(), source=source)
+    try:
+        yield probe
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def _check(call: str, method: str, settings: dict) -> None:
     """Refuses a setting that is not one (``TypeError``) or an unknown method (``ValueError``)."""
     unknown = sorted(set(settings) - set(SETTINGS))
@@ -190,17 +218,11 @@ def train(game: str, demos: str | os.PathLike | dict, out: str | os.PathLike,
     out = Path(out)
     call = dict(game=game, demos=demos, out=out, method=method, iterations=iterations,
                 seed=seed, variant=variant, checkpoint_every=checkpoint_every, **settings)
-    if isinstance(demos, dict):
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "demonstrations.bin"
-        if not (resume and path.exists()):
-            save_demos(path, demos, MagailParallelEnv(game, variant),
-                       source="magail_rs.train")
-        call["demos"] = path
-    with _ctrl_c() as stop:
-        _native.train(game, str(call["demos"]), str(out), method, iterations, seed, variant,
-                      resume, checkpoint_every, progress, _native.TrainSettings(**settings),
-                      stop)
+    with _demos_file(out, demos, resume, lambda: MagailParallelEnv(game, variant),
+                     "magail_rs.train") as path, _ctrl_c() as stop:
+        call["demos"] = out / "demonstrations.bin" if isinstance(demos, dict) else demos
+        _native.train(game, str(path), str(out), method, iterations, seed, variant, resume,
+                      checkpoint_every, progress, _native.TrainSettings(**settings), stop)
     return Run(out, call)
 
 
@@ -228,15 +250,10 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
     adapter = adapter_for(factory, max_steps)
     call = dict(factory=factory, demos=demos, out=out, method=method, iterations=iterations,
                 seed=seed, checkpoint_every=checkpoint_every, max_steps=max_steps, **settings)
-    demo_path = demos
-    if isinstance(demos, dict):
-        out.mkdir(parents=True, exist_ok=True)
-        demo_path = out / "demonstrations.bin"
-        if not (resume and demo_path.exists()):
-            save_demos(demo_path, demos, adapter, source="magail_rs.train_game")
-        call["demos"] = demo_path
-    with _ctrl_c() as stop:
-        _native.train_game(adapter, str(demo_path), str(out), method, iterations, seed, resume,
+    with _demos_file(out, demos, resume, lambda: adapter,
+                     "magail_rs.train_game") as path, _ctrl_c() as stop:
+        call["demos"] = out / "demonstrations.bin" if isinstance(demos, dict) else demos
+        _native.train_game(adapter, str(path), str(out), method, iterations, seed, resume,
                            checkpoint_every, progress, _native.TrainSettings(**settings), stop)
     return Run(out, call, adapter)
 
