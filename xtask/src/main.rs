@@ -94,7 +94,7 @@ fn main() {
     }
     // One clear line per error (with its causes), never a backtrace wall.
     if let Err(e) = real_main() {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", magail::describe_error(&e));
         std::process::exit(1);
     }
 }

@@ -20,6 +20,10 @@
 //! assert!(matches!(cli.command, magail::Command::Reproduce(_)));
 //! assert!(Cli::try_parse_from(["magail", "no-such-command"]).is_err());
 //!
+//! // An error's causes are shown once each.
+//! let e = anyhow::anyhow!("optimizer: bad number").context("iteration 3");
+//! assert_eq!(magail::describe_error(&e), "iteration 3: optimizer: bad number");
+//!
 //! // A folder with no `assets/experts` above it is its own root.
 //! let dir = std::env::temp_dir();
 //! assert!(magail::find_root(&dir).ends_with(dir.file_name().unwrap()));
@@ -106,6 +110,21 @@ pub fn run(command: &Command, root: &Path) -> Result<()> {
     }
 }
 
+/// An error and its causes on one line, each cause once: a cause whose text the message already
+/// holds (a library error that shows its source, `optimizer: X`, above that source `X`) is not
+/// repeated.
+pub fn describe_error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
+}
+
 /// The project root for a command started in `start`: `MAGAIL_ROOT` when set, else the nearest
 /// folder at or above `start` that holds `assets/experts` (a clone of magail-rs, whose shipped
 /// experts the papers' plans name), else `start` itself.
@@ -169,5 +188,36 @@ fn replace_process(cmd: &mut Process) -> std::io::Error {
     match cmd.status() {
         Ok(s) => std::process::exit(s.code().unwrap_or(1)),
         Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_error;
+
+    /// A library error that shows its source in its own message, as `thiserror`'s
+    /// `#[error("optimizer: {0}")]` beside `#[from]` does.
+    #[derive(Debug)]
+    struct Outer(std::fmt::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "optimizer: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_the_message_already_shows_is_not_repeated() {
+        let e = anyhow::Error::new(Outer(std::fmt::Error)).context("iteration 7");
+        assert_eq!(
+            describe_error(&e),
+            "iteration 7: optimizer: an error occurred when formatting an argument"
+        );
     }
 }

@@ -32,7 +32,7 @@ fn main() {
     };
     // One clear line per error (with its causes), never a backtrace wall.
     if let Err(e) = magail::run(&cli.command, &root) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", magail::describe_error(&e));
         std::process::exit(1);
     }
 }
