@@ -31,6 +31,14 @@ pub enum TrainError {
     /// Learning failed.
     #[error(transparent)]
     Learn(#[from] LearnError),
+    /// An iteration of [`train_expert`] failed (the last checkpoint stays as it was).
+    #[error("iteration {iteration}: {source}")]
+    At {
+        /// The iteration, from 1.
+        iteration: usize,
+        /// Why.
+        source: Box<TrainError>,
+    },
 }
 
 /// Statistics of one iteration, with stable names for CSV and JSON logs.
@@ -377,7 +385,12 @@ where
         let next = trainer.iteration + 1;
         let fixed = schedule.fixed(next, &frozen);
         let warming = trainer.iteration < schedule.value_warmup;
-        let s = trainer.iterate_with(&fixed, !warming)?;
+        let s = trainer
+            .iterate_with(&fixed, !warming)
+            .map_err(|e| TrainError::At {
+                iteration: next,
+                source: Box::new(e),
+            })?;
         after(trainer, &s, s.iteration % schedule.checkpoint_every == 0)?;
         last = Some(s);
     }
