@@ -174,34 +174,36 @@ pub fn train_game(
         iterations,
         checkpoint_every,
     };
+    let rest = (set, cfg, run, (resume, progress), stop);
     if game.turn_based() {
         // An AEC game: its agent selector says who acts; the others play φ.
         let player = GameTurns::new(n).map_err(value_err)?;
-        let trainer = trainer_for(game, player, &set, cfg, &name)?;
-        run_in_folder(
-            py,
-            &out,
-            &name,
-            &set,
-            trainer,
-            &run,
-            (resume, progress),
-            stop,
-        )
+        train_user_game(py, game, player, &out, &name, rest)
     } else {
         let player = Synchronous::new(n).map_err(value_err)?;
-        let trainer = trainer_for(game, player, &set, cfg, &name)?;
-        run_in_folder(
-            py,
-            &out,
-            &name,
-            &set,
-            trainer,
-            &run,
-            (resume, progress),
-            stop,
-        )
+        train_user_game(py, game, player, &out, &name, rest)
     }
+}
+
+/// A user's game's run with the player function its kind of game takes.
+type UserRun = (
+    Demonstrations,
+    MagailConfig,
+    RunSettings,
+    (bool, bool),
+    Option<Py<PyAny>>,
+);
+
+fn train_user_game<P: PlayerFunction + Clone + Send>(
+    py: Python<'_>,
+    game: UserGame,
+    player: P,
+    out: &Path,
+    name: &String,
+    (set, cfg, run, flags, stop): UserRun,
+) -> PyResult<usize> {
+    let trainer = trainer_for(game, player, &set, cfg, name)?;
+    run_in_folder(py, out, name, &set, trainer, &run, flags, stop)
 }
 
 fn read_demonstrations(demos: &Path) -> PyResult<Demonstrations> {
