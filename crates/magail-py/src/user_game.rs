@@ -1,6 +1,7 @@
-//! A user's PettingZoo `ParallelEnv` as an [`mg_core::MarkovGame`]: [`UserGame`] steps one copy
-//! through its Python adapter (`magail_rs.user_game.ParallelGame`), taking the GIL for each call,
-//! so the learners and the rollout bookkeeping stay in Rust with the GIL released.
+//! A user's PettingZoo game (a `ParallelEnv` or an `AECEnv`) as an [`mg_core::MarkovGame`]:
+//! [`UserGame`] steps one copy through its Python adapter (`magail_rs.user_game.ParallelGame` or
+//! `AecGame`), taking the GIL for each call, so the learners and the rollout bookkeeping stay in
+//! Rust with the GIL released; a turn-based game answers [`MarkovGame::turn`].
 
 use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, Participation, StepStatus};
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -21,11 +22,6 @@ pub struct UserGame {
     /// Whether the game is turn-based (an AEC game: its agent selector is its player function).
     turn_based: bool,
     error: Option<String>,
-}
-
-fn py_text(py: Python<'_>, e: PyErr) -> String {
-    let _ = py;
-    e.to_string()
 }
 
 impl UserGame {
@@ -131,7 +127,7 @@ impl Clone for UserGame {
             None => (None, self.error.clone()),
             Some(a) => Python::attach(|py| match a.call_method0(py, "copy") {
                 Ok(c) => (Some(c), None),
-                Err(e) => (None, Some(format!("the factory: {}", py_text(py, e)))),
+                Err(e) => (None, Some(format!("the factory: {e}"))),
             }),
         };
         Self {

@@ -14,6 +14,7 @@ concatenated (``None`` when the episode's last step gave none) and ``turn`` says
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable
 
 import numpy as np
@@ -96,16 +97,15 @@ class _Game:
         self.max_steps = None if limit is None else int(limit)
         meta = getattr(self.env, "metadata", {}) or {}
         self.name = str(meta.get("name", type(getattr(self.env, "unwrapped", self.env)).__name__))
-        self._offsets = np.cumsum([0] + self.obs_dims)
-        self._widths = [1 if s[0] == "discrete" else s[1] for s in self.action_spaces]
-        self._a_offsets = np.cumsum([0] + self._widths)
-        self._last = np.zeros(int(self._offsets[-1]), dtype=np.float32)
-        # Per-step lookups, made once: each agent's index, observation and action slices (plain
-        # ints), whether its actions are discrete, and the dtype its env takes for a box.
+        # Where each agent's observation and action start in the flat arrays (plain ints: they
+        # slice on every step).
+        self._offsets = list(itertools.accumulate(self.obs_dims, initial=0))
+        widths = [1 if s[0] == "discrete" else s[1] for s in self.action_spaces]
+        self._a_offsets = list(itertools.accumulate(widths, initial=0))
+        self._last = np.zeros(self._offsets[-1], dtype=np.float32)
+        # Per-step lookups, made once: each agent's index, whether its actions are discrete, and
+        # the dtype its env takes for a box.
         self._index = {a: i for i, a in enumerate(self.agents)}
-        self._obs_slices = [slice(int(self._offsets[i]), int(self._offsets[i + 1]))
-                            for i in range(len(self.agents))]
-        self._act_at = [int(x) for x in self._a_offsets]
         self._discrete = [s[0] == "discrete" for s in self.action_spaces]
         self._box_dtype = [None if d else self.env.action_space(a).dtype
                            for a, d in zip(self.agents, self._discrete)]
@@ -128,16 +128,16 @@ class _Game:
         if o.size != self.obs_dims[i]:
             raise ValueError(f"agent {agent}: an observation of {o.size} values, its space "
                              f"holds {self.obs_dims[i]}")
-        self._last[self._obs_slices[i]] = o
+        self._last[self._offsets[i]:self._offsets[i + 1]] = o
 
     def action_of(self, actions: np.ndarray, i: int, acting: bool = True) -> Any:
         """Agent ``i``'s action as its env takes it. A PettingZoo env cannot be told that a
         playing agent does nothing, so φ chosen by an agent that may act (MAGAIL with φ as an
         action) is played as action 0 (zeros in a box), MPE's "no action"."""
-        at = self._act_at[i]
+        at = self._a_offsets[i]
         if self._discrete[i]:
             return int(actions[at]) if acting else 0
-        row = actions[at:self._act_at[i + 1]]
+        row = actions[at:self._a_offsets[i + 1]]
         return np.asarray(row if acting else np.zeros_like(row), dtype=self._box_dtype[i])
 
     def phi(self, i: int) -> np.ndarray:
@@ -251,7 +251,7 @@ def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
     observation, terminated, truncated)."""
     n = len(game.agents)
     cap = game.max_steps or 100_000
-    width = int(game._a_offsets[-1])
+    width = game._a_offsets[-1]
     flat, turn = game.reset(int(seed))
     returns = np.zeros(n)
     steps = 0
