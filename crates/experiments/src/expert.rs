@@ -75,6 +75,9 @@ pub struct ExpertSpec {
     pub max_kl: f64,
     /// Each agent's critic sees every agent's observation.
     pub centralized_value: bool,
+    /// Episodes cut off by the step limit end in a terminal state for the critics
+    /// ([`LearnerConfig::truncation_as_terminal`]).
+    pub truncation_as_terminal: bool,
     /// Who the agents that do not learn are.
     pub fixed: Fixed,
     /// How the run starts.
@@ -201,7 +204,8 @@ pub fn run_expert(spec: &ExpertSpec, mut on: impl FnMut(&ExpertEvent)) -> Result
         ..TrpoConfig::default()
     };
     let learner = LearnerConfig::sharing_identical(game.spec(), trpo, spec.seed)
-        .with_centralized_value(spec.centralized_value);
+        .with_centralized_value(spec.centralized_value)
+        .with_truncation_as_terminal(spec.truncation_as_terminal);
     let rollout = RolloutConfig {
         envs: spec.envs,
         workers: spec.workers,
@@ -263,6 +267,17 @@ pub fn run_expert(spec: &ExpertSpec, mut on: impl FnMut(&ExpertEvent)) -> Result
                     reason: format!(
                         "holds a checkpoint for {:?}, not {:?}",
                         meta.game, spec.game
+                    ),
+                });
+            }
+            // The critics' targets must mean the same thing before and after a resume.
+            if meta.learner.truncation_as_terminal != learner.truncation_as_terminal {
+                return Err(ExperimentError::Checkpoint {
+                    path: out.clone(),
+                    reason: format!(
+                        "was trained with truncation as terminal {}, this run asks for {} \
+                         (pass --truncation-as-terminal only where the run began with it)",
+                        meta.learner.truncation_as_terminal, learner.truncation_as_terminal
                     ),
                 });
             }

@@ -25,6 +25,7 @@ fn spec(env: &str, out: &Path) -> ExpertSpec {
         workers: 1,
         max_kl: 0.01,
         centralized_value: true,
+        truncation_as_terminal: false,
         fixed: Fixed::SelfPlay,
         start: Start::Init(root().join("assets/experts/simple_spread-paper-s0")),
         value_warmup: 0,
@@ -48,7 +49,7 @@ fn temp(name: &str) -> PathBuf {
 
 /// Starting from another game's expert, the policies keep the loaded weights exactly during
 /// the value warm-up while the critics learn. Mismatched sizes or critic kinds are refused with
-/// the reason.
+/// the reason, and so is a resume that changes how the critics treat a step limit.
 #[test]
 fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
     let dir = temp("init");
@@ -95,6 +96,14 @@ fn init_loads_another_games_expert_and_warmup_moves_only_the_critic() {
     r.start = Start::Resume;
     let err = run_expert(&r, |_| {}).expect_err("another game");
     assert!(matches!(err, ExperimentError::GameMismatch { .. }), "{err}");
+    // Nor may a resume change what the critics' targets mean.
+    let mut t = spec("det_navigation", &dir);
+    t.start = Start::Resume;
+    t.truncation_as_terminal = true;
+    let err = run_expert(&t, |_| {})
+        .expect_err("truncation setting differs")
+        .to_string();
+    assert!(err.contains("--truncation-as-terminal"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut b = spec("det_navigation", &dir);

@@ -263,3 +263,87 @@ fn a_resumed_expert_run_continues_exactly() {
     let err = trainer(5).resume(&params_only).unwrap_err().to_string();
     assert!(err.contains("not continued"), "{err}");
 }
+
+/// A clock: one agent observes t/5, earns 1 at every step, and the episode is cut off after 5
+/// steps. With the cut treated as terminal the critic learns the finite-horizon return
+/// Σ_{k<5−t} γ^k (1 at the last step, 4.0951 at the first, γ = 0.9); bootstrapping from the
+/// final observation instead lifts the last step's target above its reward.
+#[test]
+fn a_step_limit_treated_as_terminal_gives_the_finite_horizon_return() {
+    use candle_core::{Device, Tensor};
+    use magail_async::{Collector, Policy, RandomPolicy};
+    use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, Participation, StepStatus};
+    #[derive(Clone)]
+    struct Clock(GameSpec, usize);
+    impl MarkovGame for Clock {
+        fn spec(&self) -> &GameSpec {
+            &self.0
+        }
+        fn reset(&mut self, _: &mut dyn rand::RngCore) {
+            self.1 = 0;
+        }
+        fn observe(&self, _: usize, out: &mut [f32]) {
+            out[0] = self.1 as f32 / 5.0;
+        }
+        fn step(&mut self, a: &[f32], r: &mut [f64]) -> Result<StepStatus, GameError> {
+            self.step_partial(a, Participation::all(1), r)
+        }
+        fn step_partial(
+            &mut self,
+            _: &[f32],
+            _: Participation,
+            r: &mut [f64],
+        ) -> Result<StepStatus, GameError> {
+            self.1 += 1;
+            r[0] = 1.0;
+            Ok(StepStatus {
+                terminated: false,
+                truncated: self.1 == 5,
+            })
+        }
+    }
+    let spec = GameSpec {
+        name: "clock".into(),
+        agents: vec![AgentSpec {
+            name: "a".into(),
+            obs_dim: 1,
+            action_space: ActionSpace::Discrete { n: 2 },
+            action_mask: false,
+        }],
+        max_steps: Some(5),
+    };
+    let rc = RolloutConfig {
+        envs: 4,
+        workers: 1,
+        seed: 0,
+        history_k: 0,
+    };
+    let mut col = Collector::new(Clock(spec.clone(), 0), Synchronous::new(1).unwrap(), rc).unwrap();
+    let random = RandomPolicy::new(ActionSpace::Discrete { n: 2 });
+    let ro = col.collect(&[&random as &dyn Policy], 20).unwrap();
+    let values = |terminal: bool| -> Vec<f64> {
+        let trpo = TrpoConfig {
+            gamma: 0.9,
+            vf_lr: 3e-3,
+            ..TrpoConfig::default()
+        };
+        let lc =
+            LearnerConfig::sharing_identical(&spec, trpo, 0).with_truncation_as_terminal(terminal);
+        let mut l = Learners::new(&spec, &[1], lc, PhiMode::Filter).unwrap();
+        for _ in 0..150 {
+            l.update_parts(&ro, None, false).unwrap();
+        }
+        let obs = Tensor::from_slice(&[0.0f32, 0.8], (2, 1), &Device::Cpu).unwrap();
+        l.groups()[0].value.predict(&obs).unwrap()
+    };
+    let cut = values(true);
+    let want = [(1.0 - 0.9f64.powi(5)) / 0.1, 1.0];
+    for (got, want) in cut.iter().zip(want) {
+        assert!((got - want).abs() < 0.1, "{cut:?}, want {want:?}");
+    }
+    let boot = values(false);
+    assert!(
+        boot[1] > 1.3,
+        "bootstrapped last step should exceed its reward: {boot:?}"
+    );
+}

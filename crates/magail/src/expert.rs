@@ -52,6 +52,11 @@ pub struct ExpertArgs {
     /// (policies still see their own).
     #[arg(long)]
     pub centralized_value: bool,
+    /// The critics treat an episode cut off by its step limit as ended (no bootstrap from its
+    /// final observation), as the official MAGAIL code does. Stochastic predator-prey's
+    /// critics diverge without it. A resumed run must keep the setting it began with.
+    #[arg(long)]
+    pub truncation_as_terminal: bool,
     /// Competitive games: of every K iterations, one has the scripted policy play the adversaries
     /// (only the good agents learn) and one has it play the good agents (only the adversaries
     /// learn); the others are self-play. 0: self-play only. K ≥ 3.
@@ -131,6 +136,7 @@ impl ExpertArgs {
             workers: self.workers,
             max_kl: self.max_kl,
             centralized_value: self.centralized_value,
+            truncation_as_terminal: self.truncation_as_terminal,
             fixed,
             start,
             value_warmup: self.value_warmup,

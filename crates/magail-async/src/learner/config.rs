@@ -28,6 +28,18 @@ pub struct LearnerConfig {
     /// per-agent baseline of TRPO); old configurations without the field read as off.
     #[serde(default)]
     pub centralized_value: bool,
+    /// Treat an episode cut off by its step limit as ended in a terminal state: its last step's
+    /// value target is its reward, without the bootstrap V(s_T) (the official MAGAIL code's
+    /// TRPO does the same). Off by default: a truncated episode bootstraps from its final
+    /// observation, which is unbiased but leaves V(s_T) anchored only by how the network
+    /// extrapolates to observations at the step limit, where no target ever lands. Where an
+    /// observation reveals how far into the episode it is, the λ-return then admits the
+    /// homogeneous solutions V(s_t) ∝ γ^(−t) that no reward pins down, and the fit can follow
+    /// one without bound (stochastic predator-prey's critics did, to 1e12 within 4 M steps).
+    /// Old configurations without the field read as off, and it is written only when on, so
+    /// the records of runs without it keep their bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncation_as_terminal: bool,
     /// Where the policy, value and discriminator networks compute (CPU by default; old
     /// configurations without the field read as CPU). Environments always step on the CPU.
     #[serde(default)]
@@ -126,6 +138,7 @@ impl LearnerConfig {
             activation: Activation::Relu,
             seed,
             centralized_value: false,
+            truncation_as_terminal: false,
             device: ComputeDevice::Cpu,
         }
     }
@@ -133,6 +146,13 @@ impl LearnerConfig {
     /// The same configuration with a centralized value function on or off.
     pub fn with_centralized_value(mut self, on: bool) -> Self {
         self.centralized_value = on;
+        self
+    }
+
+    /// As this configuration, with [`truncation_as_terminal`](Self::truncation_as_terminal)
+    /// on or off.
+    pub fn with_truncation_as_terminal(mut self, on: bool) -> Self {
+        self.truncation_as_terminal = on;
         self
     }
 }

@@ -360,6 +360,7 @@ impl Learners {
             let mut adv: Vec<f64> = Vec::new();
             let mut ret: Vec<f64> = Vec::new();
             let centralized = self.cfg.centralized_value;
+            let cut_is_terminal = self.cfg.truncation_as_terminal;
             let phi = self.phi;
             let dims = &self.obs_dims;
             for &i in &g.agents {
@@ -426,9 +427,10 @@ impl Learners {
                         }
                         if (ro.terminated[at] || ro.truncated[at]) && pending {
                             let k = v.len() - 1;
-                            term[k] = ro.terminated[at];
+                            let terminal = ro.terminated[at] || cut_is_terminal;
+                            term[k] = terminal;
                             end[k] = true;
-                            nv[k] = if ro.terminated[at] {
+                            nv[k] = if terminal {
                                 0.0
                             } else {
                                 end_at.get(&(b, t)).map_or(0.0, |&e| v_fin[e])
