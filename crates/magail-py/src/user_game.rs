@@ -1,13 +1,16 @@
 //! A user's PettingZoo game (a `ParallelEnv` or an `AECEnv`) as an [`mg_core::MarkovGame`]:
 //! [`UserGame`] steps one copy through its Python adapter (`magail_rs.user_game.ParallelGame` or
 //! `AecGame`), taking the GIL for each call, so the learners and the rollout bookkeeping stay in
-//! Rust with the GIL released; a turn-based game answers [`MarkovGame::turn`].
+//! Rust with the GIL released; a turn-based game answers [`MarkovGame::turn`]. A copy saves its
+//! episode as the reset seed and the actions played since, so a checkpointed run resumes
+//! exactly on any env that repeats itself from a seeded reset.
 
 use mg_core::{ActionSpace, AgentSpec, GameError, GameSpec, MarkovGame, Participation, StepStatus};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 
 /// One copy of a user's game. Python errors while stepping come back as
 /// [`GameError::Other`] with the exception's text; one raised by a reset (which cannot fail in
@@ -22,6 +25,19 @@ pub struct UserGame {
     /// Whether the game is turn-based (an AEC game: its agent selector is its player function).
     turn_based: bool,
     error: Option<String>,
+    /// The episode in progress as its reset seed and the actions played since, which is what
+    /// [`MarkovGame::save_state`] saves: a Python env's state cannot be read, but a seeded reset
+    /// followed by the same actions puts it back where it was.
+    episode: Episode,
+}
+
+/// A user's episode so far: the seed it was reset with, then every step's actions and acting
+/// flags, one row after another.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Episode {
+    seed: Option<u32>,
+    actions: Vec<f32>,
+    acting: Vec<bool>,
 }
 
 impl UserGame {
@@ -74,7 +90,30 @@ impl UserGame {
             turn: None,
             turn_based,
             error: None,
+            episode: Episode::default(),
         })
+    }
+
+    /// Resets the env with `seed` and starts a new saved episode.
+    fn reset_with(&mut self, seed: u32) -> PyResult<()> {
+        self.episode = Episode {
+            seed: Some(seed),
+            ..Episode::default()
+        };
+        // Taken out for the call (one GIL acquisition a call), put back after.
+        let Some(a) = self.adapter.take() else {
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "the game has no environment",
+            ));
+        };
+        let res = Python::attach(|py| -> PyResult<()> {
+            let out = a.call_method1(py, "reset", (seed,))?;
+            let out = out.bind(py);
+            self.take_obs(&out.get_item(0)?)?;
+            self.take_turn(&out.get_item(1)?)
+        });
+        self.adapter = Some(a);
+        res
     }
 
     /// Whether the game decides whose turn it is at every step (an AEC game).
@@ -138,6 +177,7 @@ impl Clone for UserGame {
             turn: None,
             turn_based: self.turn_based,
             error,
+            episode: Episode::default(),
         }
     }
 }
@@ -150,18 +190,60 @@ impl MarkovGame for UserGame {
     fn reset(&mut self, rng: &mut dyn RngCore) {
         // PettingZoo seeds take any non-negative integer; 31 bits suit every numpy seeding.
         let seed = rng.next_u32() >> 1;
-        // Taken out for the call (one GIL acquisition a call), put back after.
-        let Some(a) = self.adapter.take() else { return };
-        let res = Python::attach(|py| -> PyResult<()> {
-            let out = a.call_method1(py, "reset", (seed,))?;
-            let out = out.bind(py);
-            self.take_obs(&out.get_item(0)?)?;
-            self.take_turn(&out.get_item(1)?)
-        });
-        self.adapter = Some(a);
-        if let Err(e) = res {
-            self.error = Some(format!("reset: {e}"));
+        if let Err(e) = self.reset_with(seed) {
+            // A copy the factory could not make keeps that reason.
+            self.error.get_or_insert_with(|| format!("reset: {e}"));
         }
+    }
+
+    fn save_state(&self) -> Option<Vec<u8>> {
+        self.episode.seed?;
+        mg_core::encode_state(&self.episode).ok()
+    }
+
+    /// Resets with the saved seed and replays the saved actions. A replay that ends the
+    /// episode early or fails is refused with the step, and the copy starts afresh.
+    fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
+        let saved: Episode = mg_core::decode_state(state)?;
+        let n = self.spec.n_agents();
+        let steps = saved.acting.len() / n;
+        let name = self.spec.name.clone();
+        let bad = move |why: String| GameError::State(format!("a saved episode of {name}: {why}"));
+        let Some(seed) = saved.seed else {
+            return Err(bad("no reset seed".into()));
+        };
+        if saved.acting.len() != steps * n || !saved.actions.len().is_multiple_of(steps) {
+            return Err(bad(format!(
+                "{} acting flags and {} action values do not make whole steps of {n} agents",
+                saved.acting.len(),
+                saved.actions.len()
+            )));
+        }
+        self.reset_with(seed)
+            .map_err(|e| bad(format!("its reset failed: {e}")))?;
+        let width = saved.actions.len().checked_div(steps).unwrap_or(0);
+        let mut rewards = vec![0.0; n];
+        for t in 0..steps {
+            let flags = &saved.acting[t * n..(t + 1) * n];
+            let bits = flags
+                .iter()
+                .enumerate()
+                .fold(0u64, |b, (i, &f)| b | (u64::from(f) << i));
+            let active =
+                Participation::from_bits(n, bits).map_err(|e| bad(format!("step {t}: {e}")))?;
+            let actions = &saved.actions[t * width..(t + 1) * width];
+            let status = self
+                .step_partial(actions, active, &mut rewards)
+                .map_err(|e| bad(format!("replaying step {t}: {e}")))?;
+            if (status.terminated || status.truncated) && t + 1 < steps {
+                self.episode = Episode::default();
+                return Err(bad(format!(
+                    "the environment ended the episode at step {t} of {steps} on replay: it \
+                     does not repeat itself from a seeded reset"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn observe(&self, agent: usize, out: &mut [f32]) {
@@ -217,6 +299,11 @@ impl MarkovGame for UserGame {
             })
         });
         self.adapter = Some(a);
-        res.map_err(|e| GameError::Other(format!("the environment's step: {e}")))
+        let status = res.map_err(|e| GameError::Other(format!("the environment's step: {e}")))?;
+        self.episode.actions.extend_from_slice(actions);
+        self.episode
+            .acting
+            .extend((0..active.n_agents()).map(|i| active.is_active(i)));
+        Ok(status)
     }
 }
