@@ -282,8 +282,7 @@ impl MarkovGame for UserGame {
             if !flat.is_none() {
                 self.take_obs(&flat)?;
             }
-            let r: PyReadonlyArray1<'_, f64> = out.get_item(1)?.extract()?;
-            let r = r.as_slice()?;
+            let r: Vec<f64> = out.get_item(1)?.extract()?;
             if r.len() != rewards.len() {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
                     "the adapter returned {} rewards for {} agents",
@@ -291,7 +290,7 @@ impl MarkovGame for UserGame {
                     rewards.len()
                 )));
             }
-            rewards.copy_from_slice(r);
+            rewards.copy_from_slice(&r);
             self.take_turn(&out.get_item(4)?)?;
             Ok(StepStatus {
                 terminated: out.get_item(2)?.extract()?,

@@ -205,3 +205,20 @@ def test_a_runs_kept_demonstrations_never_change(tmp_path):
     run = train("cooperative_navigation", first, folder, iterations=2, resume=True,
                 progress=False, **SMALL)
     assert run.iteration == 2
+
+
+def test_importing_sets_candles_thread_settings_but_keeps_the_users():
+    """Without RAYON_NUM_THREADS candle re-reads /proc/cpuinfo on every matrix product: the
+    package sets it (and CANDLE_NUM_THREADS) to 1 on import unless the user chose a value."""
+    import sys
+
+    code = ("import os, magail_rs; "
+            "print(os.environ['RAYON_NUM_THREADS'], os.environ['CANDLE_NUM_THREADS'])")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAYON_NUM_THREADS", "CANDLE_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["1", "1"]
+    out = subprocess.run([sys.executable, "-c", code], env=dict(env, RAYON_NUM_THREADS="2"),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "1"]

@@ -11,7 +11,18 @@ stepped in Rust.
   ``Expert`` acts with a shipped expert checkpoint; ``record_demos`` records its episodes.
 - ``train`` imitates demonstrations (BC, GAIL, MAGAIL with every prior, AMAGAIL) into a run
   folder the command line shares; ``Run`` gives its metrics, policies (``Policy``) and score.
+
+Importing it sets ``RAYON_NUM_THREADS`` and ``CANDLE_NUM_THREADS`` to 1 where they are unset (as
+the ``magail`` command does): candle 0.11 reads ``/proc/cpuinfo`` again on every matrix product
+unless they are set, which made training from Python about twice as slow, and its own thread
+pool spins on small machines; the learners parallelise over environment copies instead. A value
+you set is kept.
 """
+
+import os as _os
+
+for _name in ("RAYON_NUM_THREADS", "CANDLE_NUM_THREADS"):
+    _os.environ.setdefault(_name, "1")
 
 from ._native import AMAGAIL_GAMES, Game
 from .batch import VecEnv

@@ -8,8 +8,9 @@ one call per step, every space checked once with a clear error.
 
 Both answer ``reset(seed) -> (obs, turn)`` and ``step(actions, acting) -> (obs, rewards,
 terminated, truncated, turn)``, where ``obs`` is every agent's observation flattened and
-concatenated (``None`` when the episode's last step gave none) and ``turn`` says who acts next
-(``None``: every agent).
+concatenated (after a step, the adapter's own buffer, valid until its next step: copy what you
+keep), ``rewards`` a list with one entry per agent and ``turn`` says who acts next (``None``:
+every agent).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ class _Game:
         self._discrete = [s[0] == "discrete" for s in self.action_spaces]
         self._box_dtype = [None if d else self.env.action_space(a).dtype
                            for a, d in zip(self.agents, self._discrete)]
+        self._all_discrete = all(self._discrete)
 
     def copy(self):
         """Another copy of the same game, from the factory."""
@@ -164,18 +166,25 @@ class ParallelGame(_Game):
         return self._last.copy(), self._turn()
 
     def step(self, actions: np.ndarray, acting: list) -> tuple:
-        live = self.env.agents
-        joint = {a: self.action_of(actions, i, acting[i]) for i, a in enumerate(self.agents)
-                 if a in live}
-        obs, rewards, terms, truncs, _ = self.env.step(joint)
+        env = self.env
+        live = env.agents
+        if self._all_discrete and len(live) == len(self.agents):
+            # The common case, every agent playing a discrete action: one conversion of the
+            # row, no per-agent calls (φ is played as action 0, as in action_of).
+            row = actions.tolist()
+            joint = {a: int(row[i]) if acting[i] else 0 for i, a in enumerate(self.agents)}
+        else:
+            joint = {a: self.action_of(actions, i, acting[i]) for i, a in enumerate(self.agents)
+                     if a in live}
+        obs, rewards, terms, truncs, _ = env.step(joint)
         for a, o in obs.items():
             self._put_obs(a, o)
-        r = np.fromiter((rewards.get(a, 0.0) for a in self.agents), dtype=np.float64,
-                        count=len(self.agents))
-        over = not self.env.agents
+        r = [rewards.get(a, 0.0) for a in self.agents]
+        over = not env.agents
         terminated = over and any(bool(v) for v in terms.values())
         truncated = over and not terminated
-        return self._last.copy(), r, terminated, truncated, None if over else self._turn()
+        # The caller copies the observations out before the next step.
+        return self._last, r, terminated, truncated, None if over else self._turn()
 
 
 class AecGame(_Game):
@@ -226,7 +235,7 @@ class AecGame(_Game):
         over = not env.agents
         terminated = over and any(bool(v) for v in env.terminations.values())
         truncated = over and not terminated
-        return self._last.copy(), r, terminated, truncated, None if over else self._turn()
+        return self._last, r.tolist(), terminated, truncated, None if over else self._turn()
 
 
 def adapter_for(factory: Callable[[], Any], max_steps: int | None = None) -> _Game:
@@ -254,6 +263,8 @@ def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
     width = game._a_offsets[-1]
     flat, turn = game.reset(int(seed))
     returns = np.zeros(n)
+    # A step's observations are the adapter's own buffer until its next step: kept ones are
+    # copied.
     steps = 0
     while True:
         acting = [True] * n if turn is None else list(turn)
@@ -271,6 +282,7 @@ def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
                 row[game._a_offsets[i]:game._a_offsets[i + 1]] = game.phi(i)
         before = flat
         flat, r, terminated, truncated, turn = game.step(row, acting)
+        flat = flat.copy()
         r = np.where(acting, r, 0.0)
         returns += r
         if on_step is not None:
