@@ -129,3 +129,22 @@ def test_tictactoe_imitation_masks_illegal_moves_and_plays_the_perfect_player(tm
     assert bc["loss"] <= baseline["loss"] // 2, (bc, baseline)
     assert bc["win"] + bc["draw"] > baseline["win"] + baseline["draw"], (bc, baseline)
     print({"random vs random": baseline, **results})
+
+
+def test_the_last_rewards_reach_the_agent_that_does_not_move_again():
+    """Tic-tac-toe rewards the loser −1 on the winner's move, after the loser's last turn: it
+    counts in the loser's return (in the recorded demonstrations, on its last turn, and in
+    the episodes an evaluation plays), so decisive games sum to 0 like draws."""
+    from magail_rs.user_game import adapter_for, play_episode, random_policy
+
+    game = adapter_for(tictactoe_v3.env)
+    demos = record_game_demos(tictactoe_v3.env, random_policy(game, 0), episodes=30, seed=0)
+    starts = np.concatenate([[0], np.cumsum(demos["episode_len"])])
+    returns = np.array([[float(np.sum(demos[f"rewards_{i}"][s:t] * demos[f"acted_{i}"][s:t]))
+                         for i in (0, 1)] for s, t in zip(starts[:-1], starts[1:])])
+    assert set(returns.ravel()) <= {-1.0, 0.0, 1.0}
+    assert (returns.sum(axis=1) == 0).all(), returns
+    assert (returns != 0).any(axis=1).sum() >= 10  # random play decides most games
+    for e in range(10):
+        _, ret, *_ = play_episode(game, random_policy(game, e), e)
+        assert ret.sum() == 0 and set(ret) <= {-1.0, 0.0, 1.0}, ret

@@ -142,6 +142,11 @@ class _Game:
         row = actions[at:self._a_offsets[i + 1]]
         return np.asarray(row if acting else np.zeros_like(row), dtype=self._box_dtype[i])
 
+    def owed(self) -> np.ndarray:
+        """Rewards the episode that just ended still owes each agent (given after its last
+        turn). A parallel game owes nothing: every agent's reward reaches it at the step."""
+        return np.zeros(len(self.agents))
+
     def phi(self, i: int) -> np.ndarray:
         """φ's flat fill for agent ``i``: the index one past its actions, or zeros."""
         s = self.action_spaces[i]
@@ -212,6 +217,11 @@ class AecGame(_Game):
 
     def _turn(self):
         return [a == self.env.agent_selection for a in self.agents]
+
+    def owed(self) -> np.ndarray:
+        """What agents that do not move again were given after their last turn (tic-tac-toe's
+        loser's −1), as PettingZoo's rewards left it when the episode ended."""
+        return self._pending.copy()
 
     def reset(self, seed: int) -> tuple:
         self.env.reset(seed=int(seed))
@@ -289,6 +299,8 @@ def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
             on_step(before, row, acting, r)
         steps += 1
         if terminated or truncated:
+            # Rewards given after an agent's last turn count in its return.
+            returns += game.owed()
             return steps, returns, flat, terminated, truncated
         if steps >= cap:
             raise ValueError(f"an episode ran {cap} steps without ending: pass max_steps")
@@ -338,8 +350,14 @@ def record_game_demos(factory: Callable[[], Any], policy: Callable[[dict], dict]
 
     for e in range(episodes):
         steps, _, flat, terminated, truncated = play_episode(game, policy, int(seed) + e, keep)
+        owed = game.owed()
         for i in range(n):
             cols["final_obs"][i].append(flat[game._offsets[i]:game._offsets[i + 1]])
+            # What the episode still owes agent i goes to its last turn, the step it answers.
+            mine = cols["acted"][i][-steps:]
+            if owed[i] != 0.0 and any(mine):
+                last = len(mine) - 1 - mine[::-1].index(True)
+                cols["rewards"][i][len(cols["rewards"][i]) - steps + last] += owed[i]
         lens.append(steps)
         terms_out.append(bool(terminated))
         truncs_out.append(bool(truncated))
