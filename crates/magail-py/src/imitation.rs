@@ -144,7 +144,8 @@ pub fn train(
 /// describes the game by its name (`pettingzoo:<name>`).
 #[pyfunction]
 #[pyo3(signature = (adapter, demos, out, method = "magail-d", iterations = 500, seed = 0,
-    resume = false, checkpoint_every = 25, progress = true, settings = None, stop = None))]
+    resume = false, checkpoint_every = 25, progress = true, settings = None, stop = None,
+    teams = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn train_game(
     py: Python<'_>,
@@ -159,16 +160,25 @@ pub fn train_game(
     progress: bool,
     settings: Option<TrainSettings>,
     stop: Option<Py<PyAny>>,
+    teams: Option<Vec<bool>>,
 ) -> PyResult<usize> {
     let method: Method = method.parse().map_err(value_err)?;
     let game = UserGame::new(adapter)?;
     let name = game.spec().name.clone();
     let n = game.spec().n_agents();
     let set = read_demonstrations(&demos)?;
-    let cfg = settings
-        .map(|s| s.overrides)
-        .unwrap_or_default()
-        .config(method, game.spec(), seed);
+    let mut cfg =
+        settings
+            .map(|s| s.overrides)
+            .unwrap_or_default()
+            .config(method, game.spec(), seed);
+    // The zero-sum prior's teams: a user's game does not say who is an adversary.
+    if let Some(t) = teams {
+        if t.len() != n {
+            return Err(value_err(format!("{} team flags for {n} agents", t.len())));
+        }
+        cfg.teams = t;
+    }
     let run = RunSettings {
         method,
         iterations,

@@ -377,3 +377,32 @@ def test_ctrl_c_while_a_users_game_steps_in_python_stops_cleanly(tmp_path):
     train_game(ours.parallel_env, demos, tmp_path / "straight", iterations=k + 2,
                checkpoint_every=50, progress=False, **SMALL)
     same_bytes(folder, tmp_path / "straight")
+
+
+def test_the_zero_sum_prior_on_a_users_game_takes_its_teams_by_name(tmp_path):
+    """simple_tag's three adversaries against its good agent: the zero-sum prior needs the
+    teams, which a user's game does not state; named, the run trains (the real mpe2 and ours to
+    the same bytes) and records them. Bad names are refused."""
+    import mpe2.simple_tag_v3 as real_tag
+    import magail_rs.mpe2.simple_tag_v3 as our_tag
+    from magail_rs.user_game import adapter_for
+    from magail_rs.user_game import random_policy as game_random
+
+    demos = record_game_demos(real_tag.parallel_env,
+                              game_random(adapter_for(real_tag.parallel_env), 0), episodes=4)
+    adversaries = ["adversary_0", "adversary_1", "adversary_2"]
+    for name, factory in (("real", real_tag.parallel_env), ("ours", our_tag.parallel_env)):
+        run = train_game(factory, demos, tmp_path / name, method="magail-zs", iterations=2,
+                         teams=adversaries, progress=False, **SMALL)
+        assert run.record["config"]["teams"] == [True, True, True, False]
+    same_bytes(tmp_path / "real", tmp_path / "ours")
+    with pytest.raises(ValueError, match="no teams"):
+        train_game(our_tag.parallel_env, demos, tmp_path / "none", method="magail-zs",
+                   iterations=1, progress=False, **SMALL)
+    with pytest.raises(ValueError, match="no agent named"):
+        train_game(our_tag.parallel_env, demos, tmp_path / "x", method="magail-zs",
+                   teams=["adversary_9"], iterations=1, progress=False, **SMALL)
+    with pytest.raises(ValueError, match="takes none"):
+        train_game(our_tag.parallel_env, demos, tmp_path / "y", method="magail-d",
+                   teams=adversaries, iterations=1, progress=False, **SMALL)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -235,7 +235,7 @@ def open_run(folder: str | os.PathLike) -> Run:
 def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.PathLike,
                method: str = "magail-d", iterations: int = 500, seed: int = 0,
                resume: bool = False, checkpoint_every: int = 25, progress: bool = True,
-               max_steps: int | None = None, **settings: Any) -> Run:
+               max_steps: int | None = None, teams: Any = None, **settings: Any) -> Run:
     """``train`` on a game of your own: ``factory()`` makes a PettingZoo ``ParallelEnv`` or
     ``AECEnv`` (called once per copy; every copy must have the same agents and spaces). Discrete
     and Box actions, Box observations (flattened to float32). A ``ParallelEnv`` is a Markov game
@@ -244,16 +244,39 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
     ``max_steps`` (default: the env's ``max_cycles``) is the limit the learners may rely on.
     ``demos`` come from ``record_game_demos`` (or a file ``save_demos`` wrote for this game).
     The environments step in Python, one call per step; the learners run in Rust with the GIL
-    released."""
+    released. ``teams`` (``magail-zs`` only, in games of more than two agents) names the agents
+    of the zero-sum prior's first team, e.g. the adversaries; the others are the second."""
     _check("train_game", method, settings)
     out = Path(out)
     adapter = adapter_for(factory, max_steps)
+    flags = _team_flags(adapter.agents, method, teams)
     call = dict(factory=factory, demos=demos, out=out, method=method, iterations=iterations,
-                seed=seed, checkpoint_every=checkpoint_every, max_steps=max_steps, **settings)
+                seed=seed, checkpoint_every=checkpoint_every, max_steps=max_steps, teams=teams,
+                **settings)
     with _demos_file(out, demos, resume, lambda: adapter,
                      "magail_rs.train_game") as path, _ctrl_c() as stop:
         call["demos"] = out / "demonstrations.bin" if isinstance(demos, dict) else demos
         _native.train_game(adapter, str(path), str(out), method, iterations, seed, resume,
-                           checkpoint_every, progress, _native.TrainSettings(**settings), stop)
+                           checkpoint_every, progress, _native.TrainSettings(**settings), stop,
+                           flags)
     return Run(out, call, adapter)
+
+
+def _team_flags(agents: list, method: str, teams: Any) -> list | None:
+    """``teams`` as one flag per agent (on the first team), checked by name."""
+    if teams is None:
+        return None
+    if method != "magail-zs":
+        raise ValueError(f"teams are the zero-sum prior's: method {method!r} takes none "
+                         "(use method='magail-zs')")
+    if isinstance(teams, str):
+        raise TypeError(f"teams {teams!r}: expected a list of agent names")
+    first = list(teams)
+    unknown = [a for a in first if a not in agents]
+    if unknown:
+        raise ValueError(f"teams: no agent named {unknown} in this game; its agents are {agents}")
+    if not first or len(set(first)) == len(agents):
+        raise ValueError(f"teams {first}: expected some but not all of the agents {agents} on "
+                         "the first team")
+    return [a in first for a in agents]
 
