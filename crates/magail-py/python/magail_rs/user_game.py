@@ -126,6 +126,10 @@ class _Game:
     def _put_obs(self, agent: str, o: Any) -> None:
         """Writes one agent's observation into the flat array of the last ones."""
         i = self._index[agent]
+        if type(o) is np.ndarray and o.ndim == 1 and o.size == self.obs_dims[i]:
+            # A Box's flat array, the common case: numpy converts it to float32 as it copies.
+            self._last[self._offsets[i]:self._offsets[i + 1]] = o
+            return
         o = flat_observation(o)
         if o.size != self.obs_dims[i]:
             raise ValueError(f"agent {agent}: an observation of {o.size} values, its space "
