@@ -29,8 +29,8 @@ pub struct LearnerConfig {
     #[serde(default)]
     pub centralized_value: bool,
     /// Treat an episode cut off by its step limit as ended in a terminal state: its last step's
-    /// value target is its reward, without the bootstrap V(s_T) (the official MAGAIL code's
-    /// TRPO does the same). Off by default: a truncated episode bootstraps from its final
+    /// value target is its reward, without the bootstrap V(s_T) (as in the official MAGAIL code,
+    /// whose scenarios raise `done` at the limit and whose returns stop there). Off by default: a truncated episode bootstraps from its final
     /// observation, which is unbiased but leaves V(s_T) anchored only by how the network
     /// extrapolates to observations at the step limit, where no target ever lands. Where an
     /// observation reveals how far into the episode it is, the λ-return then admits the
