@@ -38,6 +38,8 @@ struct Episode {
     seed: Option<u32>,
     actions: Vec<f32>,
     acting: Vec<bool>,
+    /// The observations when the state was saved (as bits), which the replay must reach.
+    last_obs: Vec<u32>,
 }
 
 impl UserGame {
@@ -198,11 +200,16 @@ impl MarkovGame for UserGame {
 
     fn save_state(&self) -> Option<Vec<u8>> {
         self.episode.seed?;
-        mg_core::encode_state(&self.episode).ok()
+        let saved = Episode {
+            last_obs: self.obs.iter().map(|o| o.to_bits()).collect(),
+            ..self.episode.clone()
+        };
+        mg_core::encode_state(&saved).ok()
     }
 
-    /// Resets with the saved seed and replays the saved actions. A replay that ends the
-    /// episode early or fails is refused with the step, and the copy starts afresh.
+    /// Resets with the saved seed and replays the saved actions. A replay that fails, ends
+    /// the episode early or does not reach the saved observations is refused (the env does
+    /// not repeat itself), and the copy starts afresh.
     fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
         let saved: Episode = mg_core::decode_state(state)?;
         let n = self.spec.n_agents();
@@ -242,6 +249,14 @@ impl MarkovGame for UserGame {
                      does not repeat itself from a seeded reset"
                 )));
             }
+        }
+        let now: Vec<u32> = self.obs.iter().map(|o| o.to_bits()).collect();
+        if now != saved.last_obs {
+            self.episode = Episode::default();
+            return Err(bad(format!(
+                "after replaying its {steps} steps the observations differ from the saved ones: \
+                 the environment does not repeat itself from a seeded reset"
+            )));
         }
         Ok(())
     }

@@ -247,6 +247,7 @@ class Leaving:
     steps an episode, each rewarded by minus its distance to 0."""
 
     metadata = {"name": "leaving_v0", "render_modes": []}
+    shift = 0.0  # added to every position seen: a test changes it to make the game drift
 
     def __new__(cls):
         from gymnasium import spaces
@@ -267,7 +268,7 @@ class Leaving:
                 return self._act
 
             def _obs_of(self, a):
-                return np.array([self.pos[a], self.t], dtype=np.float32)
+                return np.array([self.pos[a] + cls.shift, self.t], dtype=np.float32)
 
             def reset(self, seed=None, options=None):
                 rng = np.random.default_rng(seed)
@@ -314,8 +315,8 @@ def test_an_agent_that_leaves_plays_phi_until_the_episode_ends(tmp_path):
 
 def test_a_game_that_does_not_repeat_itself_is_refused_on_resume(tmp_path):
     """A copy resumes by replaying its episode from the seeded reset; a game whose episode
-    then ends early (here its limit moved between the runs) is refused by name, not resumed
-    from another state."""
+    then ends early (here its limit moved between the runs), or whose observations differ after
+    the replay, is refused by name, not resumed from another state."""
     limit = [6]
 
     def Drifting():
@@ -337,9 +338,18 @@ def test_a_game_that_does_not_repeat_itself_is_refused_on_resume(tmp_path):
     run = train_game(Drifting, demos, tmp_path / "run", method="amagail", iterations=1,
                      progress=False, **dict(SMALL, steps_per_iter=4))
     limit[0] = 2
-    with pytest.raises(ValueError, match="does not repeat itself from a seeded reset"):
+    with pytest.raises(ValueError, match="ended the episode at step 1 of 4 on replay"):
         run.resume(iterations=2, progress=False)
     assert open_run(tmp_path / "run").iteration == 1
+    # One that drifts without ending early: its observations after the replay are not the
+    # saved ones.
+    limit[0] = 6
+    Leaving.shift = 1.0
+    try:
+        with pytest.raises(ValueError, match="observations differ from the saved ones"):
+            run.resume(iterations=2, progress=False)
+    finally:
+        Leaving.shift = 0.0
 
 
 def test_ctrl_c_while_a_users_game_steps_in_python_stops_cleanly(tmp_path):
