@@ -31,13 +31,13 @@ pub struct UserGame {
     episode: Episode,
 }
 
-/// A user's episode so far: the seed it was reset with, then every step's actions and acting
-/// flags, one row after another.
+/// A user's episode so far: the seed it was reset with, then every step's actions (one row
+/// after another) and who acted.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Episode {
     seed: Option<u32>,
     actions: Vec<f32>,
-    acting: Vec<bool>,
+    acting: Vec<Participation>,
     /// The observations when the state was saved (as bits), which the replay must reach.
     last_obs: Vec<u32>,
 }
@@ -137,11 +137,7 @@ impl UserGame {
                  at least one set"
             )));
         }
-        let bits = flags
-            .iter()
-            .enumerate()
-            .fold(0u64, |b, (i, &f)| b | (u64::from(f) << i));
-        self.turn = Some(Participation::from_bits(n, bits).map_err(crate::value_err)?);
+        self.turn = Some(Participation::from_flags(&flags).map_err(crate::value_err)?);
         Ok(())
     }
 
@@ -213,16 +209,18 @@ impl MarkovGame for UserGame {
     fn load_state(&mut self, state: &[u8]) -> Result<(), GameError> {
         let saved: Episode = mg_core::decode_state(state)?;
         let n = self.spec.n_agents();
-        let steps = saved.acting.len() / n;
+        let steps = saved.acting.len();
         let name = self.spec.name.clone();
         let bad = move |why: String| GameError::State(format!("a saved episode of {name}: {why}"));
         let Some(seed) = saved.seed else {
             return Err(bad("no reset seed".into()));
         };
-        if saved.acting.len() != steps * n || !saved.actions.len().is_multiple_of(steps) {
+        if saved.acting.iter().any(|p| p.n_agents() != n)
+            || !saved.actions.len().is_multiple_of(steps)
+        {
             return Err(bad(format!(
-                "{} acting flags and {} action values do not make whole steps of {n} agents",
-                saved.acting.len(),
+                "{steps} steps of participation and {} action values do not make whole steps \
+                 of {n} agents",
                 saved.actions.len()
             )));
         }
@@ -230,14 +228,7 @@ impl MarkovGame for UserGame {
             .map_err(|e| bad(format!("its reset failed: {e}")))?;
         let width = saved.actions.len().checked_div(steps).unwrap_or(0);
         let mut rewards = vec![0.0; n];
-        for t in 0..steps {
-            let flags = &saved.acting[t * n..(t + 1) * n];
-            let bits = flags
-                .iter()
-                .enumerate()
-                .fold(0u64, |b, (i, &f)| b | (u64::from(f) << i));
-            let active =
-                Participation::from_bits(n, bits).map_err(|e| bad(format!("step {t}: {e}")))?;
+        for (t, &active) in saved.acting.iter().enumerate() {
             let actions = &saved.actions[t * width..(t + 1) * width];
             let status = self
                 .step_partial(actions, active, &mut rewards)
@@ -315,9 +306,7 @@ impl MarkovGame for UserGame {
         self.adapter = Some(a);
         let status = res.map_err(|e| GameError::Other(format!("the environment's step: {e}")))?;
         self.episode.actions.extend_from_slice(actions);
-        self.episode
-            .acting
-            .extend((0..active.n_agents()).map(|i| active.is_active(i)));
+        self.episode.acting.push(active);
         Ok(status)
     }
 }

@@ -30,9 +30,10 @@ pub struct LearnerConfig {
     pub centralized_value: bool,
     /// Treat an episode cut off by its step limit as ended in a terminal state: its last step's
     /// value target is its reward, without the bootstrap V(s_T) (as in the official MAGAIL code,
-    /// whose scenarios raise `done` at the limit and whose returns stop there). Off by default: a truncated episode bootstraps from its final
-    /// observation, which is unbiased but leaves V(s_T) anchored only by how the network
-    /// extrapolates to observations at the step limit, where no target ever lands. Where an
+    /// whose scenarios raise `done` at the limit and whose returns stop there). Off by default:
+    /// a truncated episode bootstraps from its final observation, which is unbiased but leaves
+    /// V(s_T) anchored only by how the network extrapolates to observations at the step limit,
+    /// where no target ever lands. Where an
     /// observation reveals how far into the episode it is, the λ-return then admits the
     /// homogeneous solutions V(s_t) ∝ γ^(−t) that no reward pins down, and the fit can follow
     /// one without bound (stochastic predator-prey's critics did, to 1e12 within 4 M steps).

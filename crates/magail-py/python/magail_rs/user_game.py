@@ -277,8 +277,6 @@ def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
     width = game._a_offsets[-1]
     flat, turn = game.reset(int(seed))
     returns = np.zeros(n)
-    # A step's observations are the adapter's own buffer until its next step: kept ones are
-    # copied.
     steps = 0
     while True:
         acting = [True] * n if turn is None else list(turn)
@@ -296,6 +294,7 @@ def play_episode(game: _Game, policy: Callable[[dict], dict], seed: int,
                 row[game._a_offsets[i]:game._a_offsets[i + 1]] = game.phi(i)
         before = flat
         flat, r, terminated, truncated, turn = game.step(row, acting)
+        # A step's observations are the adapter's own buffer until its next step.
         flat = flat.copy()
         r = np.where(acting, r, 0.0)
         returns += r
