@@ -70,7 +70,7 @@ pub use overrides::Overrides;
 pub use papers::{Experiment, Paper};
 pub use plan::{
     CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,
-    cell_state, run_local, run_recorded,
+    cell_state, run_local, run_recorded, schedule,
 };
 pub use rescore::{Rescored, rescore};
 pub use slurm::{SlurmOptions, Submission};

@@ -139,19 +139,22 @@ pub enum CellState {
     Done(Box<CellResult>),
     /// Another process holds its run folder.
     Running,
-    /// Its last run failed (the error), or was stopped partway (how far it got).
+    /// Its last run failed (the error).
     Failed(String),
+    /// Its last run was stopped partway (how far it got); its checkpoint resumes it.
+    Stopped(String),
     /// Never started.
     ToDo,
 }
 
 impl CellState {
-    /// `done`, `running`, `failed` or `to do`.
+    /// `done`, `running`, `failed`, `stopped` or `to do`.
     pub fn word(&self) -> &'static str {
         match self {
             CellState::Done(_) => "done",
             CellState::Running => "running",
             CellState::Failed(_) => "failed",
+            CellState::Stopped(_) => "stopped",
             CellState::ToDo => "to do",
         }
     }
@@ -372,7 +375,7 @@ pub fn cell_state(dir: &Path, spec: &CellSpec) -> CellState {
     let iterations = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
         .map(|t| t.lines().count())
         .unwrap_or(0);
-    CellState::Failed(format!(
+    CellState::Stopped(format!(
         "stopped after {iterations} of {} iterations (its checkpoint resumes it)",
         if spec.method.adversarial() {
             spec.generator.iterations
@@ -455,13 +458,7 @@ pub fn run_local(
         .iter()
         .filter(|c| !matches!(cell_state(dir, c), CellState::Done(_)))
         .collect();
-    // Each estimate builds the cell's game: once per cell, not once per comparison.
-    let mut costed: Vec<(f64, &CellSpec)> = todo
-        .into_iter()
-        .map(|c| (c.estimated_seconds(), c))
-        .collect();
-    costed.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let todo: Vec<&CellSpec> = costed.into_iter().map(|(_, c)| c).collect();
+    let todo = schedule(todo);
     let queue = Mutex::new(todo.into_iter());
     let cache = BcCache::default();
     let errors = Mutex::new(Vec::new());
@@ -491,6 +488,33 @@ pub fn run_local(
     }
 }
 
+/// The order in which `run_local` takes cells: one experiment at a time, the experiment with the
+/// least work left first, so that whole experiments (and their verdicts) finish while the rest
+/// still runs; within an experiment the longest cells first, so that its last cells do not leave
+/// a worker idle for long.
+pub fn schedule(cells: Vec<&CellSpec>) -> Vec<&CellSpec> {
+    // Each estimate builds the cell's game: once per cell, not once per comparison.
+    let mut costed: Vec<(f64, &CellSpec)> = cells
+        .into_iter()
+        .map(|c| (c.estimated_seconds(), c))
+        .collect();
+    let mut left: Vec<(Experiment, f64)> = Vec::new();
+    for (s, c) in &costed {
+        match left.iter_mut().find(|(e, _)| *e == c.experiment) {
+            Some((_, t)) => *t += s,
+            None => left.push((c.experiment, *s)),
+        }
+    }
+    let rank = |e: Experiment| left.iter().find(|(x, _)| *x == e).map_or(0.0, |(_, t)| *t);
+    costed.sort_by(|a, b| {
+        rank(a.1.experiment)
+            .total_cmp(&rank(b.1.experiment))
+            .then_with(|| a.1.experiment.name().cmp(b.1.experiment.name()))
+            .then_with(|| b.0.total_cmp(&a.0))
+    });
+    costed.into_iter().map(|(_, c)| c).collect()
+}
+
 /// The plan as `--plan` prints it: each cell's id, state and estimated cost, then the counts.
 pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     use std::fmt::Write as _;
@@ -501,7 +525,9 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
         let est = c.estimated_seconds();
         let note = match s {
             CellState::Done(r) => format!("normalized {:.3}", r.normalized),
-            CellState::Failed(why) => why.lines().next().unwrap_or("").to_string(),
+            CellState::Failed(why) | CellState::Stopped(why) => {
+                why.lines().next().unwrap_or("").to_string()
+            }
             _ => String::new(),
         };
         if !matches!(s, CellState::Done(_)) {
@@ -512,10 +538,11 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
     let _ = writeln!(
         out,
-        "{} done, {} running, {} failed, {} to do; about {:.1} core-minutes left (estimates from \
+        "{} done, {} running, {} stopped, {} failed, {} to do; about {:.1} core-minutes left (estimates from \
          cells measured on a 2-core machine, two at a time)",
         count("done"),
         count("running"),
+        count("stopped"),
         count("failed"),
         count("to do"),
         left / 60.0

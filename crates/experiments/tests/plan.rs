@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use experiments::report::{cell_text, mean_std, tables};
 use experiments::slurm::{SlurmOptions, prepare};
 use experiments::{
-    CellState, Demonstrator, ExperimentError, FAILED_FILE, Plan, PlanOptions, Preset, Quiet,
-    cell_dir, cell_state, run_local, run_recorded,
+    CellState, Demonstrator, Experiment, ExperimentError, FAILED_FILE, Plan, PlanOptions, Preset,
+    Quiet, cell_dir, cell_state, run_local, run_recorded, schedule,
 };
 
 fn root() -> PathBuf {
@@ -181,11 +181,47 @@ fn failures_and_interruptions_are_recorded() {
     )
     .unwrap();
     match cell_state(&dir, c) {
-        CellState::Failed(why) => assert!(why.contains("2 of 12"), "{why}"),
+        CellState::Stopped(why) => assert!(why.contains("2 of 12"), "{why}"),
         s => panic!("{s:?}"),
     }
     std::fs::write(cell_dir(&dir, &c.id()).join(FAILED_FILE), "boom\n").unwrap();
     assert_eq!(cell_state(&dir, c), CellState::Failed("boom".into()));
+}
+
+/// The local executor finishes the experiment with the least work left first (so whole
+/// experiments, and their verdicts, land while the rest runs), longest cells first within each.
+#[test]
+fn cells_run_one_experiment_at_a_time_cheapest_first() {
+    let plan = smoke();
+    let mut cells = Vec::new();
+    for (i, c) in plan.cells.iter().enumerate() {
+        // Two experiments interleaved; communication's cells train ten times longer.
+        let mut long = c.clone();
+        long.experiment = Experiment::Communication;
+        long.generator.iterations *= 10;
+        cells.push(long);
+        let mut short = c.clone();
+        short.experiment = Experiment::Navigation;
+        short.seed += i as u64 + 1;
+        cells.push(short);
+    }
+    let order = schedule(cells.iter().collect());
+    assert_eq!(order.len(), cells.len());
+    let exps: Vec<Experiment> = order.iter().map(|c| c.experiment).collect();
+    let n = plan.cells.len();
+    assert!(
+        exps[..n].iter().all(|e| *e == Experiment::Navigation),
+        "{exps:?}"
+    );
+    assert!(
+        exps[n..].iter().all(|e| *e == Experiment::Communication),
+        "{exps:?}"
+    );
+    for half in [&order[..n], &order[n..]] {
+        let est: Vec<f64> = half.iter().map(|c| c.estimated_seconds()).collect();
+        assert!(est.windows(2).all(|w| w[0] >= w[1]), "{est:?}");
+        assert!(est[0] > est[n - 1], "{est:?}");
+    }
 }
 
 /// The array script runs one cell per task from a list, throttled, with the time, memory and

@@ -175,7 +175,12 @@ fn submit(a: &ReproduceArgs, plan: &Plan, states: &[CellState], dir: &Path) -> R
         .cells
         .iter()
         .zip(states)
-        .filter(|(_, s)| matches!(s, CellState::ToDo | CellState::Failed(_)))
+        .filter(|(_, s)| {
+            matches!(
+                s,
+                CellState::ToDo | CellState::Failed(_) | CellState::Stopped(_)
+            )
+        })
         .map(|(c, _)| c)
         .collect();
     let running = states
