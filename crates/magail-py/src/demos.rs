@@ -61,6 +61,25 @@ fn demos_dict<'py>(
     Ok(d)
 }
 
+/// The mean team return of a demonstration file's episodes: each episode's returns
+/// ([`Demonstrations::episode_return`], over the steps each agent acted) averaged over agents,
+/// then over episodes. The reference a user's game is scored against.
+#[pyfunction]
+pub fn demos_team_return(path: PathBuf) -> PyResult<f64> {
+    let bytes = read_bytes(&path)?;
+    let (_, set) = Demonstrations::decode(&bytes)
+        .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
+    let (episodes, n) = (set.episodes(), set.obs_dims().len());
+    if episodes == 0 || n == 0 {
+        return Err(PyValueError::new_err(format!(
+            "{}: {episodes} episodes of {n} agents: expected at least one of each",
+            path.display()
+        )));
+    }
+    let team = |e: usize| (0..n).map(|i| set.episode_return(e, i)).sum::<f64>() / n as f64;
+    Ok((0..episodes).map(team).sum::<f64>() / episodes as f64)
+}
+
 /// Reads a demonstration file (written by `cargo xtask demos` or [`write_demos`]) into a dict
 /// of numpy arrays (laid out by `demos_dict`).
 #[pyfunction]

@@ -8,7 +8,7 @@
 //! - [`VecEnv`]: B copies stepped in Rust ([`mg_core::VecGame`]), numpy arrays in and out shaped
 //!   `[B, agents, ...]`, finished copies reset at once.
 //! - [`read_demos`] / [`write_demos`]: demonstration files as numpy columns
-//!   ([`mg_core::DemoColumns`]); [`Expert`]: the policies of an expert checkpoint or an
+//!   ([`mg_core::DemoColumns`]), [`demos_team_return`] their mean team return; [`Expert`]: the policies of an expert checkpoint or an
 //!   imitation's run folder, acting on numpy observations.
 //! - [`train`] / [`train_game`]: imitation (BC, GAIL, MAGAIL, AMAGAIL) in a run folder the
 //!   command line shares, on one of our games or on a user's PettingZoo game ([`UserGame`],
@@ -41,7 +41,7 @@ mod settings;
 mod user_game;
 mod vecenv;
 
-pub use demos::{read_demos, record_demos, write_demos};
+pub use demos::{demos_team_return, read_demos, record_demos, write_demos};
 pub use expert::Expert;
 pub use game::Game;
 pub use imitation::{TrainSettings, evaluate_policy, train, train_game};
@@ -68,6 +68,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<VecEnv>()?;
     m.add_class::<Expert>()?;
     m.add_function(wrap_pyfunction!(read_demos, m)?)?;
+    m.add_function(wrap_pyfunction!(demos_team_return, m)?)?;
     m.add_function(wrap_pyfunction!(write_demos, m)?)?;
     m.add_function(wrap_pyfunction!(record_demos, m)?)?;
     // The imitation methods by name, as `magail imitate --method` takes them.

@@ -52,6 +52,29 @@ def test_save_and_load_round_trip(tmp_path, suffix):
     assert not list(tmp_path.glob(".*tmp*")), "a temporary file was left behind"
 
 
+def test_team_return_counts_only_the_steps_each_agent_acted(tmp_path):
+    """The reference a user's game is scored against: per episode, the agents' rewards over the
+    steps they acted, averaged over agents, then over episodes (computed here from the columns)."""
+    demos = record_demos(SPREAD, episodes=3, seed=5, env="stoch_navigation")
+    # A reward written on a step an agent did not act must not count.
+    for i in range(3):
+        demos[f"rewards_{i}"] = np.where(demos[f"acted_{i}"], demos[f"rewards_{i}"], 100.0)
+    path = tmp_path / "demos.bin"
+    save_demos(path, demos, magail_rs.parallel_env("stoch_navigation"), source="test")
+    ends = np.cumsum(demos["episode_len"])
+    team = []
+    for s, t in zip(np.concatenate([[0], ends[:-1]]), ends):
+        team.append(np.mean([np.sum(demos[f"rewards_{i}"][s:t] * demos[f"acted_{i}"][s:t])
+                             for i in range(3)]))
+    got = magail_rs._native.demos_team_return(str(path))
+    assert got == pytest.approx(float(np.mean(team)), rel=1e-12)
+    assert -100 < got < 0
+    with pytest.raises(ValueError, match="junk"):
+        junk = tmp_path / "junk.bin"
+        junk.write_bytes(b"not demonstrations")
+        magail_rs._native.demos_team_return(str(junk))
+
+
 def test_bad_files_and_sizes_are_refused(tmp_path):
     with pytest.raises(OSError, match="missing.bin"):
         load_demos(tmp_path / "missing.bin")

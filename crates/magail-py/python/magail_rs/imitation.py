@@ -95,17 +95,10 @@ class Run:
 
     def _evaluate_game(self, episodes: int) -> dict:
         """A user's game: the reference is the demonstrations' mean team return."""
-        from .data import load_demos
-
         if self._call is None:
             raise ValueError(f"{self.folder} was opened, not trained here: its game is unknown")
-        demos = self._call["demos"]
-        d = demos if isinstance(demos, dict) else load_demos(demos)
-        n = len(self._game.agents)
-        starts = np.concatenate([[0], np.cumsum(d["episode_len"])])
-        per = [[float(np.sum(d[f"rewards_{i}"][s:t] * d[f"acted_{i}"][s:t])) for i in range(n)]
-               for s, t in zip(starts[:-1], starts[1:])]
-        reference = float(np.mean([np.mean(p) for p in per]))
+        # A finished train_game call holds the demonstrations as a file (a dict is saved first).
+        reference = _native.demos_team_return(str(self._call["demos"]))
         pol = self.policy(greedy=False)
         game = self._game
 
