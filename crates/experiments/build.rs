@@ -13,14 +13,25 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for p in [
+    // `.git/HEAD` names the branch and does not change when a commit moves it: the branch's
+    // own ref (or `packed-refs`, where git packs it) does.
+    let mut watched: Vec<String> = [
         ".git/HEAD",
         ".git/index",
+        ".git/packed-refs",
         "crates",
         "xtask",
         "Cargo.toml",
         "Cargo.lock",
-    ] {
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Ok(head) = std::fs::read_to_string(root.join(".git/HEAD"))
+        && let Some(branch) = head.trim().strip_prefix("ref: ")
+    {
+        watched.push(format!(".git/{branch}"));
+    }
+    for p in &watched {
         let path = root.join(p);
         if path.exists() {
             println!("cargo:rerun-if-changed={}", path.display());

@@ -109,10 +109,15 @@ pub fn run_reproduce(a: &ReproduceArgs, root: &Path) -> Result<()> {
         .iter()
         .filter(|s| matches!(s, CellState::Done(_)))
         .count();
+    // The stamp every result of this run will carry: a binary copied from a build folder that
+    // another checkout also built into says so here, before any cell is trained.
+    let stamp = experiments::provenance::Stamp::here();
     eprintln!(
-        "{} cells, {done} already done, results in {}",
+        "{} cells, {done} already done, results in {} (this program: commit {}, {})",
         plan.cells.len(),
-        dir.display()
+        dir.display(),
+        stamp.commit,
+        stamp.kernels
     );
     match a.executor {
         Executor::Local => {
