@@ -141,8 +141,9 @@ pub enum CellState {
     Running,
     /// Its last run failed (the error).
     Failed(String),
-    /// Its last run was stopped partway (how far it got); its checkpoint resumes it.
-    Stopped(String),
+    /// Its last run was stopped partway, after this many adversarial iterations; its
+    /// checkpoint resumes it.
+    Stopped(usize),
     /// Never started.
     ToDo,
 }
@@ -156,6 +157,18 @@ impl CellState {
             CellState::Failed(_) => "failed",
             CellState::Stopped(_) => "stopped",
             CellState::ToDo => "to do",
+        }
+    }
+}
+
+impl CellState {
+    /// What is left of cell `spec` in this state, in [`CellSpec::estimated_seconds`]'s
+    /// seconds: nothing when done, the iterations not yet run when stopped, all of it otherwise.
+    pub fn seconds_left(&self, spec: &CellSpec) -> f64 {
+        match self {
+            CellState::Done(_) => 0.0,
+            CellState::Stopped(k) => spec.estimated_seconds_after(*k),
+            _ => spec.estimated_seconds(),
         }
     }
 }
@@ -375,14 +388,7 @@ pub fn cell_state(dir: &Path, spec: &CellSpec) -> CellState {
     let iterations = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
         .map(|t| t.lines().count())
         .unwrap_or(0);
-    CellState::Stopped(format!(
-        "stopped after {iterations} of {} iterations (its checkpoint resumes it)",
-        if spec.method.adversarial() {
-            spec.generator.iterations
-        } else {
-            0
-        }
-    ))
+    CellState::Stopped(iterations)
 }
 
 /// Runs (or resumes) one cell of the reproduction folder `dir`, recording a failure in its
@@ -453,10 +459,12 @@ pub fn run_local(
             reason: "is 0: expected at least 1".into(),
         });
     }
-    let todo: Vec<&CellSpec> = plan
+    let todo: Vec<(&CellSpec, f64)> = plan
         .cells
         .iter()
-        .filter(|c| !matches!(cell_state(dir, c), CellState::Done(_)))
+        .map(|c| (c, cell_state(dir, c)))
+        .filter(|(_, s)| !matches!(s, CellState::Done(_)))
+        .map(|(c, s)| (c, s.seconds_left(c)))
         .collect();
     let todo = schedule(todo);
     let queue = Mutex::new(todo.into_iter());
@@ -492,12 +500,9 @@ pub fn run_local(
 /// least work left first, so that whole experiments (and their verdicts) finish while the rest
 /// still runs; within an experiment the longest cells first, so that its last cells do not leave
 /// a worker idle for long.
-pub fn schedule(cells: Vec<&CellSpec>) -> Vec<&CellSpec> {
-    // Each estimate builds the cell's game: once per cell, not once per comparison.
-    let mut costed: Vec<(f64, &CellSpec)> = cells
-        .into_iter()
-        .map(|c| (c.estimated_seconds(), c))
-        .collect();
+/// `cells` come with what is left of each ([`CellState::seconds_left`]).
+pub fn schedule(cells: Vec<(&CellSpec, f64)>) -> Vec<&CellSpec> {
+    let mut costed: Vec<(f64, &CellSpec)> = cells.into_iter().map(|(c, s)| (s, c)).collect();
     let mut left: Vec<(Experiment, f64)> = Vec::new();
     for (s, c) in &costed {
         match left.iter_mut().find(|(e, _)| *e == c.experiment) {
@@ -522,18 +527,33 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     let _ = writeln!(out, "{:<48} {:<8} {:>9}  note", "cell", "state", "estimate");
     let mut left = 0.0;
     for (c, s) in plan.cells.iter().zip(states) {
-        let est = c.estimated_seconds();
+        let est = s.seconds_left(c);
         let note = match s {
             CellState::Done(r) => format!("normalized {:.3}", r.normalized),
-            CellState::Failed(why) | CellState::Stopped(why) => {
-                why.lines().next().unwrap_or("").to_string()
-            }
+            CellState::Failed(why) => why.lines().next().unwrap_or("").to_string(),
+            CellState::Stopped(k) => format!(
+                "stopped after {k} of {} iterations (its checkpoint resumes it)",
+                if c.method.adversarial() {
+                    c.generator.iterations
+                } else {
+                    0
+                }
+            ),
             _ => String::new(),
         };
-        if !matches!(s, CellState::Done(_)) {
-            left += est;
-        }
-        let _ = writeln!(out, "{:<48} {:<8} {:>8.0}s  {note}", c.id(), s.word(), est);
+        left += est;
+        let shown = if matches!(s, CellState::Done(_)) {
+            c.estimated_seconds()
+        } else {
+            est
+        };
+        let _ = writeln!(
+            out,
+            "{:<48} {:<8} {:>8.0}s  {note}",
+            c.id(),
+            s.word(),
+            shown
+        );
     }
     let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
     let _ = writeln!(

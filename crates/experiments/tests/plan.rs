@@ -181,9 +181,17 @@ fn failures_and_interruptions_are_recorded() {
     )
     .unwrap();
     match cell_state(&dir, c) {
-        CellState::Stopped(why) => assert!(why.contains("2 of 12"), "{why}"),
+        CellState::Stopped(k) => assert_eq!(k, 2),
         s => panic!("{s:?}"),
     }
+    // What is left of it: the iterations not yet run, its cloning and evaluation in full.
+    let left = cell_state(&dir, c).seconds_left(c);
+    assert!(left < c.estimated_seconds(), "{left}");
+    assert!(
+        left > c.estimated_seconds_after(c.generator.iterations),
+        "{left}"
+    );
+    assert_eq!(left, c.estimated_seconds_after(2));
     std::fs::write(cell_dir(&dir, &c.id()).join(FAILED_FILE), "boom\n").unwrap();
     assert_eq!(cell_state(&dir, c), CellState::Failed("boom".into()));
 }
@@ -205,7 +213,7 @@ fn cells_run_one_experiment_at_a_time_cheapest_first() {
         short.seed += i as u64 + 1;
         cells.push(short);
     }
-    let order = schedule(cells.iter().collect());
+    let order = schedule(cells.iter().map(|c| (c, c.estimated_seconds())).collect());
     assert_eq!(order.len(), cells.len());
     let exps: Vec<Experiment> = order.iter().map(|c| c.experiment).collect();
     let n = plan.cells.len();

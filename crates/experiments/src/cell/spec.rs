@@ -273,6 +273,12 @@ impl CellSpec {
     /// evaluation (validation and test for the imitator, random actions and the demonstrator,
     /// and each match pairing).
     pub fn estimated_seconds(&self) -> f64 {
+        self.estimated_seconds_after(0)
+    }
+
+    /// [`estimated_seconds`](Self::estimated_seconds) for a cell resumed after `iterations`
+    /// of its adversarial iterations (its cloning and evaluation still counted in full).
+    pub fn estimated_seconds_after(&self, done: usize) -> f64 {
         let g = &self.generator;
         let agents = self
             .game
@@ -301,7 +307,7 @@ impl CellSpec {
         } * (g.envs as f64 / 41.0)
             * (1.0 / 3.0 + (2.0 / 3.0) * g.disc_steps as f64 / 10.0);
         let iterations = if self.method.adversarial() {
-            g.iterations as f64
+            g.iterations.saturating_sub(done) as f64
         } else {
             0.0
         };
