@@ -159,9 +159,7 @@ impl CellState {
             CellState::ToDo => "to do",
         }
     }
-}
 
-impl CellState {
     /// What is left of cell `spec` in this state, in [`CellSpec::estimated_seconds`]'s
     /// seconds: nothing when done, the iterations not yet run when stopped, all of it otherwise.
     pub fn seconds_left(&self, spec: &CellSpec) -> f64 {
@@ -500,6 +498,7 @@ pub fn run_local(
 /// least work left first, so that whole experiments (and their verdicts) finish while the rest
 /// still runs; within an experiment the longest cells first, so that its last cells do not leave
 /// a worker idle for long.
+///
 /// `cells` come with what is left of each ([`CellState::seconds_left`]).
 pub fn schedule(cells: Vec<(&CellSpec, f64)>) -> Vec<&CellSpec> {
     let mut costed: Vec<(f64, &CellSpec)> = cells.into_iter().map(|(c, s)| (s, c)).collect();

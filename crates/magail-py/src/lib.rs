@@ -8,8 +8,9 @@
 //! - [`VecEnv`]: B copies stepped in Rust ([`mg_core::VecGame`]), numpy arrays in and out shaped
 //!   `[B, agents, ...]`, finished copies reset at once.
 //! - [`read_demos`] / [`write_demos`]: demonstration files as numpy columns
-//!   ([`mg_core::DemoColumns`]), [`demos_team_return`] their mean team return; [`Expert`]: the policies of an expert checkpoint or an
-//!   imitation's run folder, acting on numpy observations.
+//!   ([`mg_core::DemoColumns`]), [`demos_team_return`] their mean team return; [`Expert`]: the
+//!   policies of an expert checkpoint or an imitation's run folder, acting on numpy
+//!   observations.
 //! - [`train`] / [`train_game`]: imitation (BC, GAIL, MAGAIL, AMAGAIL) in a run folder the
 //!   command line shares, on one of our games or on a user's PettingZoo game ([`UserGame`],
 //!   stepped through its Python adapter), with the GIL released while the learners run;
