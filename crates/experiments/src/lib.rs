@@ -54,7 +54,7 @@ pub mod slurm;
 pub mod stats;
 
 pub use cell::{
-    CellResult, CellSpec, Demonstrator, Generator, MatchScore, MatchSeries, PROTOCOL,
+    CellResult, CellSpec, CloningKey, Demonstrator, Generator, MatchScore, MatchSeries, PROTOCOL,
     PROTOCOL_EPISODES, RESULT_FILE, Scores, Sets, rescore_cell, run_cell,
 };
 pub use checkpoint::{
@@ -70,7 +70,7 @@ pub use overrides::Overrides;
 pub use papers::{Experiment, Paper};
 pub use plan::{
     CellState, FAILED_FILE, Observer, PLAN_FILE, Plan, PlanOptions, Preset, Quiet, cell_dir,
-    cell_state, run_local, run_recorded, schedule,
+    cell_state, run_local, run_recorded, schedule, seconds_left_together,
 };
 pub use rescore::{Rescored, rescore};
 pub use slurm::{SlurmOptions, Submission};

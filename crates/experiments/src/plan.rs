@@ -160,8 +160,9 @@ impl CellState {
         }
     }
 
-    /// What is left of cell `spec` in this state, in [`CellSpec::estimated_seconds`]'s
-    /// seconds: nothing when done, the iterations not yet run when stopped, all of it otherwise.
+    /// What is left of cell `spec` in this state, run alone, in
+    /// [`CellSpec::estimated_seconds`]'s seconds: nothing when done, the iterations not yet
+    /// run when stopped, all of it otherwise.
     pub fn seconds_left(&self, spec: &CellSpec) -> f64 {
         match self {
             CellState::Done(_) => 0.0,
@@ -169,6 +170,35 @@ impl CellState {
             _ => spec.estimated_seconds(),
         }
     }
+
+    /// [`seconds_left`](Self::seconds_left) without the clonings
+    /// ([`CellSpec::clonings`]), which cells run by one process share.
+    fn own_seconds_left(&self, spec: &CellSpec) -> f64 {
+        match self {
+            CellState::Done(_) => 0.0,
+            CellState::Stopped(k) => spec.own_seconds_after(*k),
+            _ => spec.own_seconds_after(0),
+        }
+    }
+}
+
+/// What is left of `cells` (each with its state) when one process runs them all: each cell's
+/// own work, and each behaviour cloning once however many of the cells adopt it.
+pub fn seconds_left_together<'a>(
+    cells: impl IntoIterator<Item = (&'a CellSpec, &'a CellState)>,
+) -> f64 {
+    let mut clonings = std::collections::HashMap::new();
+    let mut total = 0.0;
+    for (c, s) in cells {
+        if matches!(s, CellState::Done(_)) {
+            continue;
+        }
+        total += s.own_seconds_left(c);
+        for (k, secs) in c.clonings() {
+            clonings.insert(k, secs);
+        }
+    }
+    total + clonings.values().sum::<f64>()
 }
 
 /// A cell's folder in the reproduction folder `dir`.
@@ -457,14 +487,13 @@ pub fn run_local(
             reason: "is 0: expected at least 1".into(),
         });
     }
-    let todo: Vec<(&CellSpec, f64)> = plan
+    let todo: Vec<(&CellSpec, CellState)> = plan
         .cells
         .iter()
         .map(|c| (c, cell_state(dir, c)))
         .filter(|(_, s)| !matches!(s, CellState::Done(_)))
-        .map(|(c, s)| (c, s.seconds_left(c)))
         .collect();
-    let todo = schedule(todo);
+    let todo = schedule(&todo);
     let queue = Mutex::new(todo.into_iter());
     let cache = BcCache::default();
     let errors = Mutex::new(Vec::new());
@@ -495,21 +524,23 @@ pub fn run_local(
 }
 
 /// The order in which `run_local` takes cells: one experiment at a time, the experiment with the
-/// least work left first, so that whole experiments (and their verdicts) finish while the rest
-/// still runs; within an experiment the longest cells first, so that its last cells do not leave
-/// a worker idle for long.
-///
-/// `cells` come with what is left of each ([`CellState::seconds_left`]).
-pub fn schedule(cells: Vec<(&CellSpec, f64)>) -> Vec<&CellSpec> {
-    let mut costed: Vec<(f64, &CellSpec)> = cells.into_iter().map(|(c, s)| (s, c)).collect();
+/// least work left first ([`seconds_left_together`]), so that whole experiments (and their
+/// verdicts) finish while the rest still runs; within an experiment the longest cells first
+/// ([`CellState::seconds_left`]), so that its last cells do not leave a worker idle for long.
+pub fn schedule<'a>(cells: &[(&'a CellSpec, CellState)]) -> Vec<&'a CellSpec> {
     let mut left: Vec<(Experiment, f64)> = Vec::new();
-    for (s, c) in &costed {
-        match left.iter_mut().find(|(e, _)| *e == c.experiment) {
-            Some((_, t)) => *t += s,
-            None => left.push((c.experiment, *s)),
+    for (c, _) in cells {
+        if !left.iter().any(|(e, _)| *e == c.experiment) {
+            let mine = cells.iter().filter(|(x, _)| x.experiment == c.experiment);
+            left.push((
+                c.experiment,
+                seconds_left_together(mine.map(|(x, s)| (*x, s))),
+            ));
         }
     }
     let rank = |e: Experiment| left.iter().find(|(x, _)| *x == e).map_or(0.0, |(_, t)| *t);
+    let mut costed: Vec<(f64, &CellSpec)> =
+        cells.iter().map(|(c, s)| (s.seconds_left(c), *c)).collect();
     costed.sort_by(|a, b| {
         rank(a.1.experiment)
             .total_cmp(&rank(b.1.experiment))
@@ -524,7 +555,6 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     use std::fmt::Write as _;
     let mut out = format!("plan of {} cells in {}\n", plan.cells.len(), dir.display());
     let _ = writeln!(out, "{:<48} {:<8} {:>9}  note", "cell", "state", "estimate");
-    let mut left = 0.0;
     for (c, s) in plan.cells.iter().zip(states) {
         let est = s.seconds_left(c);
         let note = match s {
@@ -540,7 +570,6 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
             ),
             _ => String::new(),
         };
-        left += est;
         let shown = if matches!(s, CellState::Done(_)) {
             c.estimated_seconds()
         } else {
@@ -555,10 +584,12 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
         );
     }
     let count = |w: &str| states.iter().filter(|s| s.word() == w).count();
+    let left = seconds_left_together(plan.cells.iter().zip(states));
     let _ = writeln!(
         out,
-        "{} done, {} running, {} stopped, {} failed, {} to do; about {:.1} core-minutes left (estimates from \
-         cells measured on a 2-core machine, two at a time)",
+        "{} done, {} running, {} stopped, {} failed, {} to do; about {:.1} core-minutes left \
+         (estimates from cells measured on a 2-core machine, two at a time; each cell's figure \
+         as if run alone, the total with the clonings cells share counted once)",
         count("done"),
         count("running"),
         count("stopped"),

@@ -9,7 +9,7 @@ use experiments::report::{cell_text, mean_std, tables};
 use experiments::slurm::{SlurmOptions, prepare};
 use experiments::{
     CellState, Demonstrator, Experiment, ExperimentError, FAILED_FILE, Plan, PlanOptions, Preset,
-    Quiet, cell_dir, cell_state, run_local, run_recorded, schedule,
+    Quiet, cell_dir, cell_state, run_local, run_recorded, schedule, seconds_left_together,
 };
 
 fn root() -> PathBuf {
@@ -213,7 +213,8 @@ fn cells_run_one_experiment_at_a_time_cheapest_first() {
         short.seed += i as u64 + 1;
         cells.push(short);
     }
-    let order = schedule(cells.iter().map(|c| (c, c.estimated_seconds())).collect());
+    let states: Vec<_> = cells.iter().map(|c| (c, CellState::ToDo)).collect();
+    let order = schedule(&states);
     assert_eq!(order.len(), cells.len());
     let exps: Vec<Experiment> = order.iter().map(|c| c.experiment).collect();
     let n = plan.cells.len();
@@ -230,6 +231,52 @@ fn cells_run_one_experiment_at_a_time_cheapest_first() {
         assert!(est.windows(2).all(|w| w[0] >= w[1]), "{est:?}");
         assert!(est[0] > est[n - 1], "{est:?}");
     }
+}
+
+/// A plan's total counts each behaviour cloning once: the cells of one demonstration set and
+/// seed adopt one cloning, a competitive cell's cloned opponents included, while the AMAGAIL
+/// paper's baselines (φ as an action) clone policies of another shape.
+#[test]
+fn a_plans_estimate_counts_each_shared_cloning_once() {
+    use Experiment as E;
+    // The papers' plan as committed.
+    let plan = Plan::load(&root().join("results/papers")).unwrap();
+    let of = |e: E, seed: u64, demos: usize| -> Vec<_> {
+        plan.cells
+            .iter()
+            .filter(|c| c.experiment == e && c.seed == seed && c.demos == demos)
+            .collect()
+    };
+    let total = |cells: &[&experiments::CellSpec]| {
+        seconds_left_together(cells.iter().map(|c| (*c, &CellState::ToDo)))
+    };
+    // Keep-away at 200 demonstrations, seed 0: six cells, one cloning.
+    let keep = of(E::KeepAway, 0, 200);
+    assert_eq!(keep.len(), 6);
+    let keys: std::collections::HashSet<_> = keep
+        .iter()
+        .flat_map(|c| c.clonings())
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let clone = keep[0].clonings()[0].1;
+    let alone: f64 = keep.iter().map(|c| c.estimated_seconds()).sum();
+    assert!((alone - total(&keep) - 5.0 * clone).abs() < 1e-6);
+    // Stochastic navigation: BC-φ and MAGAIL-φ(-kept) share one cloning, BC and AMAGAIL another.
+    let stoch = of(E::StochNavigation, 0, 200);
+    let keys: std::collections::HashSet<_> = stoch
+        .iter()
+        .flat_map(|c| c.clonings())
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    // Another seed is another cloning.
+    let two: Vec<_> = keep
+        .iter()
+        .copied()
+        .chain(of(E::KeepAway, 1, 200))
+        .collect();
+    assert!((total(&two) - 2.0 * total(&keep)).abs() / total(&keep) < 0.05);
 }
 
 /// The array script runs one cell per task from a list, throttled, with the time, memory and

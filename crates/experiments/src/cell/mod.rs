@@ -4,7 +4,7 @@
 
 mod spec;
 
-pub use spec::{CellSpec, Demonstrator, Generator, PROTOCOL, PROTOCOL_EPISODES};
+pub use spec::{CellSpec, CloningKey, Demonstrator, Generator, PROTOCOL, PROTOCOL_EPISODES};
 
 use std::io::Write;
 use std::path::Path;

@@ -267,7 +267,8 @@ impl CellSpec {
     /// running two cells at once (docs/cluster.md, "What a cell costs"): a fixed start, the
     /// behaviour cloning (per demonstration episode, by game: navigation's episodes end once
     /// every landmark is covered and are short; predator-prey clones four agents over whole
-    /// episodes), done twice in a competitive cell (its own and its cloned opponents'), the
+    /// episodes) for its own start and, in a competitive cell, its cloned opponents (once where
+    /// they are the same method: see [`clonings`](Self::clonings)), the
     /// adversarial iterations (per agent, twice as dear with one discriminator per agent as
     /// with one joint discriminator, scaled by copies and discriminator steps) and the
     /// evaluation (validation and test for the imitator, random actions and the demonstrator,
@@ -279,12 +280,15 @@ impl CellSpec {
     /// [`estimated_seconds`](Self::estimated_seconds) for a cell resumed after `iterations`
     /// of its adversarial iterations (its cloning and evaluation still counted in full).
     pub fn estimated_seconds_after(&self, done: usize) -> f64 {
-        let g = &self.generator;
-        let agents = self
-            .game
-            .build()
-            .map_or(3, |(env, _)| env.spec().n_agents()) as f64;
-        let clone_per_demo = match self.game.env.as_str() {
+        self.clonings().iter().map(|(_, s)| s).sum::<f64>() + self.own_seconds_after(done)
+    }
+
+    /// The behaviour clonings this cell needs, each with its estimated seconds: its own start
+    /// and, in a competitive cell, its cloned opponents (the same cloning where they are the
+    /// same method). Cells of a plan run in one process share each cloning (the local
+    /// executor's `BcCache`), so a plan counts each [`CloningKey`] once.
+    pub fn clonings(&self) -> Vec<(CloningKey, f64)> {
+        let per_demo = match self.game.env.as_str() {
             "cooperative_communication" | "simple_speaker_listener" => 0.023,
             "keep_away" | "simple_push" => 0.19,
             "predator_prey"
@@ -294,8 +298,32 @@ impl CellSpec {
             _ => 0.058,
         } * self.bc_epochs as f64
             / 1000.0;
+        let seconds = per_demo * self.demos as f64;
+        let key = |m: Method| CloningKey {
+            experiment: self.experiment.name(),
+            game: format!("{}/{:?}", self.game.env, self.game.variant),
+            demonstrator: self.demonstrator.describe(),
+            demos: self.demos,
+            seed: self.seed,
+            bc_epochs: self.bc_epochs,
+            phi_as_action: matches!(m, Method::BcPhi | Method::MagailPhi | Method::MagailPhiKept),
+        };
+        let mut out = vec![(key(self.method), seconds)];
+        if let Some(k) = self.opponents.map(key).filter(|k| *k != out[0].0) {
+            out.push((k, seconds));
+        }
+        out
+    }
+
+    /// The cell's own work, its clonings apart: a fixed start, the adversarial iterations not
+    /// yet run (after `done`) and the evaluation.
+    pub fn own_seconds_after(&self, done: usize) -> f64 {
+        let g = &self.generator;
+        let agents = self
+            .game
+            .build()
+            .map_or(3, |(env, _)| env.spec().n_agents()) as f64;
         let competitive = self.opponents.is_some();
-        let clones = if competitive { 2.0 } else { 1.0 };
         let per_agent_iter = match self.method {
             Method::Bc | Method::BcPhi => 0.0,
             Method::MagailC | Method::MagailShared | Method::MagailZs => 0.04,
@@ -318,8 +346,26 @@ impl CellSpec {
                 (true, false) => 4.0,
             };
         let eval = 0.06 * agents * plays * self.episodes as f64 / 1000.0;
-        6.0 + clones * clone_per_demo * self.demos as f64
-            + per_agent_iter * agents * iterations
-            + eval
+        6.0 + per_agent_iter * agents * iterations + eval
     }
+}
+
+/// One behaviour cloning, as the plan's estimates tell clonings apart: cells with equal keys
+/// adopt one cloning when one process runs them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CloningKey {
+    /// The experiment's name.
+    pub experiment: &'static str,
+    /// The game and its variant.
+    pub game: String,
+    /// Who demonstrates.
+    pub demonstrator: String,
+    /// Demonstration episodes.
+    pub demos: usize,
+    /// The replicate.
+    pub seed: u64,
+    /// Cloning epochs.
+    pub bc_epochs: usize,
+    /// Whether the policies have a φ category (the AMAGAIL paper's baselines).
+    pub phi_as_action: bool,
 }
