@@ -165,6 +165,18 @@ fn competitive_cells_play_the_cloned_opponents() {
         assert_ne!(m.test, m.validation, "two disjoint episode sets");
     }
     assert_ne!(d.normalized, d.validation.normalized);
+    // Run alone (as a Slurm task runs it), each cell clones once where its start and its
+    // opponents are one cloning, and writes the bytes the shared executor wrote.
+    let alone = dir.join("alone");
+    plan.save(&alone).expect("plan");
+    for c in &plan.cells {
+        experiments::run_recorded(c, &root(), &alone, None, &mut |_| {}).expect("cell");
+        let read = |d: &std::path::Path| {
+            std::fs::read(experiments::cell_dir(d, &c.id()).join(experiments::RESULT_FILE))
+                .expect("result")
+        };
+        assert!(read(&dir) == read(&alone), "{}", c.id());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -200,6 +200,10 @@ fn cell(
     train: bool,
 ) -> Result<CellResult> {
     spec.validate()?;
+    // A cell run alone still clones once where its start and its cloned opponents are the same
+    // cloning (a competitive BC cell): adopting it gives the same bytes as cloning twice.
+    let own = BcCache::default();
+    let cache = Some(cache.unwrap_or(&own));
     let expert = match spec.demonstrator.path(root) {
         Some(path) => Some(load_checkpoint(&path)?),
         None => None,
