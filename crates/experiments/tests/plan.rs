@@ -253,23 +253,20 @@ fn a_plans_estimate_counts_each_shared_cloning_once() {
     // Keep-away at 200 demonstrations, seed 0: six cells, one cloning.
     let keep = of(E::KeepAway, 0, 200);
     assert_eq!(keep.len(), 6);
-    let keys: std::collections::HashSet<_> = keep
-        .iter()
-        .flat_map(|c| c.clonings())
-        .map(|(k, _)| k)
-        .collect();
-    assert_eq!(keys.len(), 1, "{keys:?}");
+    let keys = |cells: &[&experiments::CellSpec]| -> std::collections::HashSet<_> {
+        cells
+            .iter()
+            .flat_map(|c| c.clonings())
+            .map(|(k, _)| k)
+            .collect()
+    };
+    assert_eq!(keys(&keep).len(), 1, "{:?}", keys(&keep));
     let clone = keep[0].clonings()[0].1;
     let alone: f64 = keep.iter().map(|c| c.estimated_seconds()).sum();
     assert!((alone - total(&keep) - 5.0 * clone).abs() < 1e-6);
     // Stochastic navigation: BC-φ and MAGAIL-φ(-kept) share one cloning, BC and AMAGAIL another.
     let stoch = of(E::StochNavigation, 0, 200);
-    let keys: std::collections::HashSet<_> = stoch
-        .iter()
-        .flat_map(|c| c.clonings())
-        .map(|(k, _)| k)
-        .collect();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys(&stoch).len(), 2, "{:?}", keys(&stoch));
     // Another seed is another cloning.
     let two: Vec<_> = keep
         .iter()
