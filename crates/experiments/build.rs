@@ -13,28 +13,29 @@ fn git(args: &[&str]) -> Option<String> {
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    // `.git/HEAD` names the branch and does not change when a commit moves it: the branch's
-    // own ref (or `packed-refs`, where git packs it) does.
-    let mut watched: Vec<String> = [
-        ".git/HEAD",
-        ".git/index",
-        ".git/packed-refs",
-        "crates",
-        "xtask",
-        "Cargo.toml",
-        "Cargo.lock",
-    ]
-    .map(String::from)
-    .to_vec();
-    if let Ok(head) = std::fs::read_to_string(root.join(".git/HEAD"))
-        && let Some(branch) = head.trim().strip_prefix("ref: ")
-    {
-        watched.push(format!(".git/{branch}"));
-    }
-    for p in &watched {
+    for p in ["crates", "xtask", "Cargo.toml", "Cargo.lock"] {
         let path = root.join(p);
         if path.exists() {
             println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    // Git's own files, wherever git keeps them (`.git` is a file in a worktree): HEAD names the
+    // branch and does not move on a commit; the branch's ref does, or `packed-refs`, and a
+    // branch packed until its next commit gets a new file in the refs folder.
+    let mut watched = vec!["HEAD".to_string(), "index".into(), "packed-refs".into()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        if let Some((folder, _)) = branch.rsplit_once('/') {
+            watched.push(folder.to_string());
+        }
+        watched.push(branch);
+    }
+    for p in &watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", p]) {
+            // `--git-path` answers relative to the working directory, the crate's folder.
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
     let commit = match git(&["rev-parse", "HEAD"]) {

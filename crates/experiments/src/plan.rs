@@ -141,9 +141,9 @@ pub enum CellState {
     Running,
     /// Its last run failed (the error).
     Failed(String),
-    /// Its last run was stopped partway, after this many adversarial iterations; its
-    /// checkpoint resumes it.
-    Stopped(usize),
+    /// Its last run was stopped partway: it resumes from its checkpoint of this adversarial
+    /// iteration, or starts over where none was written (`None`).
+    Stopped(Option<usize>),
     /// Never started.
     ToDo,
 }
@@ -166,7 +166,7 @@ impl CellState {
     pub fn seconds_left(&self, spec: &CellSpec) -> f64 {
         match self {
             CellState::Done(_) => 0.0,
-            CellState::Stopped(k) => spec.estimated_seconds_after(*k),
+            CellState::Stopped(Some(k)) => spec.estimated_seconds_after(*k),
             _ => spec.estimated_seconds(),
         }
     }
@@ -176,7 +176,7 @@ impl CellState {
     fn own_seconds_left(&self, spec: &CellSpec) -> f64 {
         match self {
             CellState::Done(_) => 0.0,
-            CellState::Stopped(k) => spec.own_seconds_after(*k),
+            CellState::Stopped(Some(k)) => spec.own_seconds_after(*k),
             _ => spec.own_seconds_after(0),
         }
     }
@@ -194,7 +194,11 @@ pub fn seconds_left_together<'a>(
             continue;
         }
         total += s.own_seconds_left(c);
-        for (k, secs) in c.clonings() {
+        let resumed = match s {
+            CellState::Stopped(k) => *k,
+            _ => None,
+        };
+        for (k, secs) in c.clonings(resumed) {
             clonings.insert(k, secs);
         }
     }
@@ -413,10 +417,16 @@ pub fn cell_state(dir: &Path, spec: &CellSpec) -> CellState {
     if !run_dir.is_dir() {
         return CellState::ToDo;
     }
-    let iterations = std::fs::read_to_string(run_dir.join("metrics.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0);
-    CellState::Stopped(iterations)
+    // Where it resumes: its last checkpoint (metrics written after it are cut back to it).
+    let checkpoint = std::fs::read_to_string(run_dir.join("imitator.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .map(|v| {
+            v.get("iteration")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0) as usize
+        });
+    CellState::Stopped(checkpoint)
 }
 
 /// Runs (or resumes) one cell of the reproduction folder `dir`, recording a failure in its
@@ -560,14 +570,15 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
         let note = match s {
             CellState::Done(r) => format!("normalized {:.3}", r.normalized),
             CellState::Failed(why) => why.lines().next().unwrap_or("").to_string(),
-            CellState::Stopped(k) => format!(
-                "stopped after {k} of {} iterations (its checkpoint resumes it)",
+            CellState::Stopped(Some(k)) => format!(
+                "resumes from its checkpoint at iteration {k} of {}",
                 if c.method.adversarial() {
                     c.generator.iterations
                 } else {
                     0
                 }
             ),
+            CellState::Stopped(None) => "stopped before its first checkpoint: starts over".into(),
             _ => String::new(),
         };
         let shown = if matches!(s, CellState::Done(_)) {

@@ -165,8 +165,8 @@ fn competitive_cells_play_the_cloned_opponents() {
         assert_ne!(m.test, m.validation, "two disjoint episode sets");
     }
     assert_ne!(d.normalized, d.validation.normalized);
-    // Run alone (as a Slurm task runs it), each cell clones once where its start and its
-    // opponents are one cloning, and writes the bytes the shared executor wrote.
+    // Run alone (as a Slurm task runs it), each cell writes the bytes the executor wrote while
+    // sharing clonings between cells.
     let alone = dir.join("alone");
     plan.save(&alone).expect("plan");
     for c in &plan.cells {

@@ -201,7 +201,8 @@ fn cell(
 ) -> Result<CellResult> {
     spec.validate()?;
     // A cell run alone still clones once where its start and its cloned opponents are the same
-    // cloning (a competitive BC cell): adopting it gives the same bytes as cloning twice.
+    // cloning (GAIL's start and BC's, in the competitive games): adopting it gives the same
+    // bytes as cloning twice.
     let own = BcCache::default();
     let cache = Some(cache.unwrap_or(&own));
     let expert = match spec.demonstrator.path(root) {
@@ -356,21 +357,25 @@ fn crossplay(
     trained: &[&dyn Policy],
     cache: Option<&BcCache>,
 ) -> Result<Vec<MatchScore>> {
-    let bc_spec = CellSpec {
-        method: by,
-        ..spec.clone()
+    // The cloning cell plays itself: it needs no opponents cloned.
+    let cloned = if spec.method == by {
+        Vec::new()
+    } else {
+        let bc_spec = CellSpec {
+            method: by,
+            ..spec.clone()
+        };
+        let mut t = trainer(&bc_spec, demos)?;
+        match cache {
+            Some(c) => c.clone_or_adopt(&mut t).map(|_| ()),
+            None => t.behaviour_clone().map(|_| ()),
+        }
+        .map_err(|e| ExperimentError::Setup(format!("behaviour cloning the opponents: {e}")))?;
+        t.learners()
+            .policies(false)
+            .map_err(|e| ExperimentError::Score(format!("the cloned opponents: {e}")))?
     };
-    let mut t = trainer(&bc_spec, demos)?;
-    match cache {
-        Some(c) => c.clone_or_adopt(&mut t).map(|_| ()),
-        None => t.behaviour_clone().map(|_| ()),
-    }
-    .map_err(|e| ExperimentError::Setup(format!("behaviour cloning the opponents: {e}")))?;
-    let bc = t
-        .learners()
-        .policies(false)
-        .map_err(|e| ExperimentError::Score(format!("the cloned opponents: {e}")))?;
-    let bc: Vec<&dyn Policy> = bc.iter().map(|p| p as &dyn Policy).collect();
+    let bc: Vec<&dyn Policy> = cloned.iter().map(|p| p as &dyn Policy).collect();
     type Pairing<'a> = (Method, Method, &'a [&'a dyn Policy], &'a [&'a dyn Policy]);
     let pairs: Vec<Pairing<'_>> = if spec.method == by {
         vec![(by, by, trained, trained)]
@@ -413,3 +418,53 @@ fn crossplay(
 
 /// A finished cell's result, in its folder.
 pub const RESULT_FILE: &str = "result.json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::papers::Experiment;
+
+    /// The plan's cloning keys tell clonings apart exactly as the trainers' own fingerprints
+    /// (`bc_key`, what the executor's cache shares by) do: for every experiment, every pair of
+    /// the methods its cells and their cloned opponents start from.
+    #[test]
+    fn cloning_keys_tell_apart_what_the_trainers_clone() -> Result<()> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let plan = crate::Plan::load(&root.join("results/papers"))?;
+        for e in Experiment::ALL {
+            let cells: Vec<&CellSpec> = plan.cells.iter().filter(|c| c.experiment == e).collect();
+            let Some(first) = cells.first() else {
+                panic!("{e:?} has no cells");
+            };
+            let demos = Demonstrations::new(&play(&first.game, Who::Random, 3, 7)?)
+                .map_err(|x| ExperimentError::Setup(x.to_string()))?;
+            let mut methods: Vec<Method> = Vec::new();
+            for m in cells
+                .iter()
+                .flat_map(|c| [Some(c.method), c.opponents])
+                .flatten()
+            {
+                if !methods.contains(&m) {
+                    methods.push(m);
+                }
+            }
+            let mut seen = Vec::new();
+            for &m in &methods {
+                let spec = CellSpec {
+                    method: m,
+                    ..(*first).clone()
+                };
+                let fingerprint = trainer(&spec, &demos)?
+                    .bc_key()
+                    .map_err(|x| ExperimentError::Setup(x.to_string()))?;
+                seen.push((m, fingerprint, first.cloning_key(m)));
+            }
+            for (a, fa, ka) in &seen {
+                for (b, fb, kb) in &seen {
+                    assert_eq!(fa == fb, ka == kb, "{e:?}: {a} and {b}");
+                }
+            }
+        }
+        Ok(())
+    }
+}

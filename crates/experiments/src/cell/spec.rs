@@ -274,20 +274,42 @@ impl CellSpec {
     /// evaluation (validation and test for the imitator, random actions and the demonstrator,
     /// and each match pairing).
     pub fn estimated_seconds(&self) -> f64 {
-        self.estimated_seconds_after(0)
+        self.clonings(None).iter().map(|(_, s)| s).sum::<f64>() + self.own_seconds_after(0)
     }
 
-    /// [`estimated_seconds`](Self::estimated_seconds) for a cell resumed after `iterations`
-    /// of its adversarial iterations (its cloning and evaluation still counted in full).
+    /// [`estimated_seconds`](Self::estimated_seconds) for a cell resumed from its checkpoint
+    /// of iteration `done`: the iterations left, the evaluation, and only the cloning its
+    /// matches still need (its own start is in the checkpoint).
     pub fn estimated_seconds_after(&self, done: usize) -> f64 {
-        self.clonings().iter().map(|(_, s)| s).sum::<f64>() + self.own_seconds_after(done)
+        self.clonings(Some(done))
+            .iter()
+            .map(|(_, s)| s)
+            .sum::<f64>()
+            + self.own_seconds_after(done)
     }
 
     /// The behaviour clonings this cell needs, each with its estimated seconds: its own start
-    /// and, in a competitive cell, its cloned opponents (the same cloning where they are the
-    /// same method). Cells of a plan run in one process share each cloning (the local
-    /// executor's `BcCache`), so a plan counts each [`CloningKey`] once.
-    pub fn clonings(&self) -> Vec<(CloningKey, f64)> {
+    /// (unless `resumed` from a checkpoint) and, in a competitive cell other than the cloning
+    /// cell itself, its cloned opponents (one cloning where they start alike: GAIL's and
+    /// BC's). Cells of a plan run in one process share each cloning (the local executor's
+    /// `BcCache`), so a plan counts each [`CloningKey`] once.
+    pub fn clonings(&self, resumed: Option<usize>) -> Vec<(CloningKey, f64)> {
+        let seconds = self.cloning_seconds();
+        let mut out: Vec<(CloningKey, f64)> = Vec::new();
+        if resumed.is_none() {
+            out.push((self.cloning_key(self.method), seconds));
+        }
+        if let Some(o) = self.opponents.filter(|&o| o != self.method) {
+            let k = self.cloning_key(o);
+            if out.iter().all(|(x, _)| *x != k) {
+                out.push((k, seconds));
+            }
+        }
+        out
+    }
+
+    /// One cloning's estimated seconds: per demonstration episode and 1,000 epochs, by game.
+    fn cloning_seconds(&self) -> f64 {
         let per_demo = match self.game.env.as_str() {
             "cooperative_communication" | "simple_speaker_listener" => 0.023,
             "keep_away" | "simple_push" => 0.19,
@@ -296,10 +318,20 @@ impl CellSpec {
             | "stoch_predator_prey"
             | "stoch_predator_prey_turns" => 0.58,
             _ => 0.058,
-        } * self.bc_epochs as f64
-            / 1000.0;
-        let seconds = per_demo * self.demos as f64;
-        let key = |m: Method| CloningKey {
+        };
+        per_demo * self.bc_epochs as f64 / 1000.0 * self.demos as f64
+    }
+
+    /// Which cloning method `m` starts from in this cell's game, demonstrations and seed.
+    pub fn cloning_key(&self, m: Method) -> CloningKey {
+        // Where agents fall in more than one sharing group, the later groups' starting policies
+        // are drawn after the first group's critic, whose size follows the centralized critic.
+        let critic_first = self.game.build().is_ok_and(|(env, _)| {
+            let mut cfg = m.config(env.spec(), self.seed);
+            self.generator.apply(&mut cfg);
+            cfg.learner.centralized_value && cfg.learner.groups.iter().any(|&g| g > 0)
+        });
+        CloningKey {
             experiment: self.experiment.name(),
             game: format!("{}/{:?}", self.game.env, self.game.variant),
             demonstrator: self.demonstrator.describe(),
@@ -307,12 +339,8 @@ impl CellSpec {
             seed: self.seed,
             bc_epochs: self.bc_epochs,
             phi_as_action: matches!(m, Method::BcPhi | Method::MagailPhi | Method::MagailPhiKept),
-        };
-        let mut out = vec![(key(self.method), seconds)];
-        if let Some(k) = self.opponents.map(key).filter(|k| *k != out[0].0) {
-            out.push((k, seconds));
+            centralized_critic: critic_first,
         }
-        out
     }
 
     /// The cell's own work, its clonings apart: a fixed start, the adversarial iterations not
@@ -368,4 +396,8 @@ pub struct CloningKey {
     pub bc_epochs: usize,
     /// Whether the policies have a φ category (the AMAGAIL paper's baselines).
     pub phi_as_action: bool,
+    /// Whether a centralized critic's initialization came before the later sharing groups'
+    /// policies (games of more than one group, methods with a centralized critic): their
+    /// starting weights, and so their cloning, differ from the other methods'.
+    pub centralized_critic: bool,
 }
