@@ -111,6 +111,21 @@ def test_amagail_from_a_dict_of_demonstrations_and_its_policies_act(tmp_path):
     assert np.isfinite(score["score"])
 
 
+def test_a_run_given_relative_paths_outlives_a_change_of_directory(nav_demos, tmp_path,
+                                                                    monkeypatch):
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "here" / "nav.bin").write_bytes(nav_demos.read_bytes())
+    monkeypatch.chdir(tmp_path / "here")
+    run = train("cooperative_navigation", "nav.bin", "run", method="gail", iterations=2,
+                progress=False, **SMALL)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert np.isfinite(run.evaluate(episodes=5)["score"])
+    assert run.resume(iterations=3, progress=False).iteration == 3
+    assert (tmp_path / "here" / "run" / "imitator.json").exists()
+    assert not (tmp_path / "elsewhere" / "run").exists()
+
+
 def test_bad_settings_are_named(nav_demos, tmp_path):
     with pytest.raises(TypeError, match="max_kll"):
         train("cooperative_navigation", nav_demos, tmp_path / "a", max_kll=0.1)

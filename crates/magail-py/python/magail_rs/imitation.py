@@ -208,12 +208,14 @@ def train(game: str, demos: str | os.PathLike | dict, out: str | os.PathLike,
     ``Run.resume()`` continues it exactly.
     """
     _check("train", method, settings)
-    out = Path(out)
+    # Absolute, so that the run (its evaluate and resume) outlives a change of directory.
+    out = Path(out).absolute()
     call = dict(game=game, demos=demos, out=out, method=method, iterations=iterations,
                 seed=seed, variant=variant, checkpoint_every=checkpoint_every, **settings)
     with _demos_file(out, demos, resume, lambda: MagailParallelEnv(game, variant),
                      "magail_rs.train") as path, _ctrl_c() as stop:
-        call["demos"] = out / "demonstrations.bin" if isinstance(demos, dict) else demos
+        call["demos"] = (out / "demonstrations.bin" if isinstance(demos, dict)
+                         else Path(demos).absolute())
         _native.train(game, str(path), str(out), method, iterations, seed, variant, resume,
                       checkpoint_every, progress, _native.TrainSettings(**settings), stop)
     return Run(out, call)
@@ -240,7 +242,8 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
     released. ``teams`` (``magail-zs`` only, in games of more than two agents) names the agents
     of the zero-sum prior's first team, e.g. the adversaries; the others are the second."""
     _check("train_game", method, settings)
-    out = Path(out)
+    # Absolute, so that the run (its evaluate and resume) outlives a change of directory.
+    out = Path(out).absolute()
     adapter = adapter_for(factory, max_steps)
     flags = _team_flags(adapter.agents, method, teams)
     call = dict(factory=factory, demos=demos, out=out, method=method, iterations=iterations,
@@ -248,7 +251,8 @@ def train_game(factory: Any, demos: str | os.PathLike | dict, out: str | os.Path
                 **settings)
     with _demos_file(out, demos, resume, lambda: adapter,
                      "magail_rs.train_game") as path, _ctrl_c() as stop:
-        call["demos"] = out / "demonstrations.bin" if isinstance(demos, dict) else demos
+        call["demos"] = (out / "demonstrations.bin" if isinstance(demos, dict)
+                         else Path(demos).absolute())
         _native.train_game(adapter, str(path), str(out), method, iterations, seed, resume,
                            checkpoint_every, progress, _native.TrainSettings(**settings), stop,
                            flags)
