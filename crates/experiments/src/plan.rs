@@ -166,18 +166,15 @@ impl CellState {
     pub fn seconds_left(&self, spec: &CellSpec) -> f64 {
         match self {
             CellState::Done(_) => 0.0,
-            CellState::Stopped(Some(k)) => spec.estimated_seconds_after(*k),
-            _ => spec.estimated_seconds(),
+            _ => spec.estimated_seconds_from(self.resumed()),
         }
     }
 
-    /// [`seconds_left`](Self::seconds_left) without the clonings
-    /// ([`CellSpec::clonings`]), which cells run by one process share.
-    fn own_seconds_left(&self, spec: &CellSpec) -> f64 {
+    /// The checkpoint's iteration a stopped cell resumes from.
+    fn resumed(&self) -> Option<usize> {
         match self {
-            CellState::Done(_) => 0.0,
-            CellState::Stopped(Some(k)) => spec.own_seconds_after(*k),
-            _ => spec.own_seconds_after(0),
+            CellState::Stopped(k) => *k,
+            _ => None,
         }
     }
 }
@@ -193,12 +190,8 @@ pub fn seconds_left_together<'a>(
         if matches!(s, CellState::Done(_)) {
             continue;
         }
-        total += s.own_seconds_left(c);
-        let resumed = match s {
-            CellState::Stopped(k) => *k,
-            _ => None,
-        };
-        for (k, secs) in c.clonings(resumed) {
+        total += c.own_seconds_after(s.resumed().unwrap_or(0));
+        for (k, secs) in c.clonings(s.resumed()) {
             clonings.insert(k, secs);
         }
     }
@@ -418,15 +411,7 @@ pub fn cell_state(dir: &Path, spec: &CellSpec) -> CellState {
         return CellState::ToDo;
     }
     // Where it resumes: its last checkpoint (metrics written after it are cut back to it).
-    let checkpoint = std::fs::read_to_string(run_dir.join("imitator.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .map(|v| {
-            v.get("iteration")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0) as usize
-        });
-    CellState::Stopped(checkpoint)
+    CellState::Stopped(crate::cell::recorded_iteration(&run_dir).ok().flatten())
 }
 
 /// Runs (or resumes) one cell of the reproduction folder `dir`, recording a failure in its
@@ -566,7 +551,6 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
     let mut out = format!("plan of {} cells in {}\n", plan.cells.len(), dir.display());
     let _ = writeln!(out, "{:<48} {:<8} {:>9}  note", "cell", "state", "estimate");
     for (c, s) in plan.cells.iter().zip(states) {
-        let est = s.seconds_left(c);
         let note = match s {
             CellState::Done(r) => format!("normalized {:.3}", r.normalized),
             CellState::Failed(why) => why.lines().next().unwrap_or("").to_string(),
@@ -581,10 +565,9 @@ pub fn listing(plan: &Plan, states: &[CellState], dir: &Path) -> String {
             CellState::Stopped(None) => "stopped before its first checkpoint: starts over".into(),
             _ => String::new(),
         };
-        let shown = if matches!(s, CellState::Done(_)) {
-            c.estimated_seconds()
-        } else {
-            est
+        let shown = match s {
+            CellState::Done(_) => c.estimated_seconds(),
+            _ => s.seconds_left(c),
         };
         let _ = writeln!(
             out,

@@ -204,7 +204,7 @@ fn cell(
     // cloning (GAIL's start and BC's, in the competitive games): adopting it gives the same
     // bytes as cloning twice.
     let own = BcCache::default();
-    let cache = Some(cache.unwrap_or(&own));
+    let cache = cache.unwrap_or(&own);
     let expert = match spec.demonstrator.path(root) {
         Some(path) => Some(load_checkpoint(&path)?),
         None => None,
@@ -258,7 +258,7 @@ fn cell(
         } else {
             Existing::Resume
         },
-        cache,
+        Some(cache),
         &mut |p| {
             progress(p);
             std::ops::ControlFlow::Continue(())
@@ -321,21 +321,30 @@ fn cell(
 }
 
 /// Refuses to score a run folder that does not hold a finished training of `settings`.
+/// The adversarial iteration of the checkpoint in run folder `run_dir` (its `imitator.json`),
+/// `None` where it holds no record yet; an unreadable record is the error.
+pub(crate) fn recorded_iteration(run_dir: &Path) -> std::result::Result<Option<usize>, String> {
+    let Ok(text) = std::fs::read_to_string(run_dir.join("imitator.json")) else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    Ok(Some(
+        v.get("iteration")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0) as usize,
+    ))
+}
+
 fn unfinished(run_dir: &Path, settings: &RunSettings) -> Result<()> {
-    let record = run_dir.join("imitator.json");
-    let text = std::fs::read_to_string(&record).map_err(|_| ExperimentError::NotTrained {
+    let not_trained = |reason: String| ExperimentError::NotTrained {
         dir: run_dir.to_path_buf(),
-        reason: "it holds no run record (imitator.json): the cell must be trained".into(),
-    })?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| ExperimentError::NotTrained {
-            dir: run_dir.to_path_buf(),
-            reason: format!("its run record is unreadable ({e})"),
+        reason,
+    };
+    let done = recorded_iteration(run_dir)
+        .map_err(|e| not_trained(format!("its run record is unreadable ({e})")))?
+        .ok_or_else(|| {
+            not_trained("it holds no run record (imitator.json): the cell must be trained".into())
         })?;
-    let done = v
-        .get("iteration")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0) as usize;
     let want = settings.adversarial_iterations();
     if done < want {
         return Err(ExperimentError::NotTrained {
@@ -355,7 +364,7 @@ fn crossplay(
     by: Method,
     demos: &Demonstrations,
     trained: &[&dyn Policy],
-    cache: Option<&BcCache>,
+    cache: &BcCache,
 ) -> Result<Vec<MatchScore>> {
     // The cloning cell plays itself: it needs no opponents cloned.
     let cloned = if spec.method == by {
@@ -366,11 +375,9 @@ fn crossplay(
             ..spec.clone()
         };
         let mut t = trainer(&bc_spec, demos)?;
-        match cache {
-            Some(c) => c.clone_or_adopt(&mut t).map(|_| ()),
-            None => t.behaviour_clone().map(|_| ()),
-        }
-        .map_err(|e| ExperimentError::Setup(format!("behaviour cloning the opponents: {e}")))?;
+        cache
+            .clone_or_adopt(&mut t)
+            .map_err(|e| ExperimentError::Setup(format!("behaviour cloning the opponents: {e}")))?;
         t.learners()
             .policies(false)
             .map_err(|e| ExperimentError::Score(format!("the cloned opponents: {e}")))?

@@ -274,18 +274,20 @@ impl CellSpec {
     /// evaluation (validation and test for the imitator, random actions and the demonstrator,
     /// and each match pairing).
     pub fn estimated_seconds(&self) -> f64 {
-        self.clonings(None).iter().map(|(_, s)| s).sum::<f64>() + self.own_seconds_after(0)
+        self.estimated_seconds_from(None)
     }
 
     /// [`estimated_seconds`](Self::estimated_seconds) for a cell resumed from its checkpoint
     /// of iteration `done`: the iterations left, the evaluation, and only the cloning its
     /// matches still need (its own start is in the checkpoint).
     pub fn estimated_seconds_after(&self, done: usize) -> f64 {
-        self.clonings(Some(done))
-            .iter()
-            .map(|(_, s)| s)
-            .sum::<f64>()
-            + self.own_seconds_after(done)
+        self.estimated_seconds_from(Some(done))
+    }
+
+    /// The whole cell (`resumed` `None`) or what is left after its checkpoint.
+    pub(crate) fn estimated_seconds_from(&self, resumed: Option<usize>) -> f64 {
+        self.clonings(resumed).iter().map(|(_, s)| s).sum::<f64>()
+            + self.own_seconds_after(resumed.unwrap_or(0))
     }
 
     /// The behaviour clonings this cell needs, each with its estimated seconds: its own start
