@@ -66,9 +66,7 @@ fn demos_dict<'py>(
 /// then over episodes. The reference a user's game is scored against.
 #[pyfunction]
 pub fn demos_team_return(path: PathBuf) -> PyResult<f64> {
-    let bytes = read_bytes(&path)?;
-    let (_, set) = Demonstrations::decode(&bytes)
-        .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
+    let set = crate::imitation::read_demonstrations(&path)?;
     let (episodes, n) = (set.episodes(), set.obs_dims().len());
     if episodes == 0 || n == 0 {
         return Err(PyValueError::new_err(format!(

@@ -216,7 +216,7 @@ fn train_user_game<P: PlayerFunction + Clone + Send>(
     run_in_folder(py, out, name, &set, trainer, &run, flags, stop)
 }
 
-fn read_demonstrations(demos: &Path) -> PyResult<Demonstrations> {
+pub(crate) fn read_demonstrations(demos: &Path) -> PyResult<Demonstrations> {
     let bytes = std::fs::read(demos)
         .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", demos.display())))?;
     let (_, set) = Demonstrations::decode(&bytes).map_err(|e| {
