@@ -190,8 +190,9 @@ pub fn seconds_left_together<'a>(
         if matches!(s, CellState::Done(_)) {
             continue;
         }
-        total += c.own_seconds_after(s.resumed().unwrap_or(0));
-        for (k, secs) in c.clonings(s.resumed()) {
+        let resumed = s.resumed();
+        total += c.own_seconds_after(resumed.unwrap_or(0));
+        for (k, secs) in c.clonings(resumed) {
             clonings.insert(k, secs);
         }
     }

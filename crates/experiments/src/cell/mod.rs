@@ -320,7 +320,6 @@ fn cell(
     Ok(result)
 }
 
-/// Refuses to score a run folder that does not hold a finished training of `settings`.
 /// The adversarial iteration of the checkpoint in run folder `run_dir` (its `imitator.json`),
 /// `None` where it holds no record yet; an unreadable record is the error.
 pub(crate) fn recorded_iteration(run_dir: &Path) -> std::result::Result<Option<usize>, String> {
@@ -335,6 +334,7 @@ pub(crate) fn recorded_iteration(run_dir: &Path) -> std::result::Result<Option<u
     ))
 }
 
+/// Refuses to score a run folder that does not hold a finished training of `settings`.
 fn unfinished(run_dir: &Path, settings: &RunSettings) -> Result<()> {
     let not_trained = |reason: String| ExperimentError::NotTrained {
         dir: run_dir.to_path_buf(),
