@@ -8,11 +8,7 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::path::{Path, PathBuf};
-fn read_bytes(path: &Path) -> PyResult<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", path.display())))
-}
+use std::path::PathBuf;
 
 /// A demonstration set as a dict of numpy arrays: `episode_len`, `terminated`, `truncated`, and
 /// per agent `obs_<i>` `[steps, obs_dim]`, `final_obs_<i>` `[episodes, obs_dim]`, `actions_<i>`
@@ -82,9 +78,7 @@ pub fn demos_team_return(path: PathBuf) -> PyResult<f64> {
 /// of numpy arrays (laid out by `demos_dict`).
 #[pyfunction]
 pub fn read_demos(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
-    let bytes = read_bytes(&path)?;
-    let (header, set) = Demonstrations::decode(&bytes)
-        .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
+    let (header, set) = crate::imitation::read_demonstrations_with_header(&path)?;
     demos_dict(py, &set, &header.agents, &header.source)
 }
 

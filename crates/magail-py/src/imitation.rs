@@ -10,7 +10,7 @@ use experiments::{Demonstrator, Overrides, Who};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use magail_async::run::{Existing, Method, Progress, RunFolder, RunSettings, train_imitator};
 use magail_async::{ComputeDevice, MagailConfig, MagailTrainer, Policy};
-use mg_core::{Demonstrations, GameTurns, MarkovGame, PlayerFunction, Synchronous};
+use mg_core::{DemoHeader, Demonstrations, GameTurns, MarkovGame, PlayerFunction, Synchronous};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -217,16 +217,23 @@ fn train_user_game<P: PlayerFunction + Clone + Send>(
 }
 
 pub(crate) fn read_demonstrations(demos: &Path) -> PyResult<Demonstrations> {
+    read_demonstrations_with_header(demos).map(|(_, set)| set)
+}
+
+/// A demonstration file's header (agent names, source) and episodes; every reader of a file
+/// goes through here, so a missing or foreign file is refused in the same words everywhere.
+pub(crate) fn read_demonstrations_with_header(
+    demos: &Path,
+) -> PyResult<(DemoHeader, Demonstrations)> {
     let bytes = std::fs::read(demos)
         .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", demos.display())))?;
-    let (_, set) = Demonstrations::decode(&bytes).map_err(|e| {
+    Demonstrations::decode(&bytes).map_err(|e| {
         PyValueError::new_err(format!(
             "{} is not a demonstration file (expected one written by `magail demos` or \
              `save_demos`): {e}",
             demos.display()
         ))
-    })?;
-    Ok(set)
+    })
 }
 
 fn trainer_for<G, P>(
